@@ -1,0 +1,76 @@
+import { Context } from '@temporalio/activity';
+import { FAILURE_TYPES, providerRefusal } from '../errors';
+import type { Logger } from '../logger';
+import type {
+  CompensationInput,
+  ProviderAdapter,
+  ProviderRegistry,
+  StatusResult,
+  StepInput,
+  StepResult,
+} from '../providers/types';
+
+export interface ActivityDeps {
+  providers: ProviderRegistry;
+  logger: Logger;
+}
+
+type OptionalStep = 'kyc' | 'paymentMethod' | 'bank' | 'approveAtProvider' | 'complete';
+
+/**
+ * The provider-neutral steps. Each dispatches to the provider named in the invoice; the workflow sees only these.
+ */
+export function createActivities({ providers, logger }: ActivityDeps) {
+  function adapterFor(input: StepInput): ProviderAdapter {
+    return providers[input.invoice.provider];
+  }
+
+  function log(step: string, input: StepInput): Logger {
+    const info = Context.current().info;
+    return logger.child({
+      invoiceId: input.invoice.invoiceId,
+      provider: input.invoice.provider,
+      step,
+      attempt: info.attempt,
+    });
+  }
+
+  async function run<T>(step: string, input: StepInput, call: () => Promise<T>): Promise<T> {
+    const stepLog = log(step, input);
+    stepLog.debug('provider step started');
+    try {
+      const result = await call();
+      stepLog.info('provider step done');
+      return result;
+    } catch (error) {
+      stepLog.warn({ err: error }, 'provider step failed');
+      throw error;
+    }
+  }
+
+  function optional(step: OptionalStep) {
+    return (input: StepInput): Promise<StepResult> =>
+      run(step, input, () => {
+        const adapter = adapterFor(input);
+        if (!adapter[step]) {
+          throw providerRefusal(FAILURE_TYPES.notSupported, `${adapter.name} has no ${step} step`);
+        }
+        return adapter[step](input);
+      });
+  }
+
+  return {
+    kyc: optional('kyc'),
+    paymentMethod: optional('paymentMethod'),
+    bank: optional('bank'),
+    approveAtProvider: optional('approveAtProvider'),
+    complete: optional('complete'),
+    submit: (input: StepInput): Promise<StepResult> => run('submit', input, () => adapterFor(input).submit(input)),
+    compensate: (input: CompensationInput): Promise<StepResult> =>
+      run(`compensate:${input.action}`, input, () => adapterFor(input).compensate(input)),
+    fetchStatus: (input: StepInput): Promise<StatusResult> =>
+      run('fetchStatus', input, () => adapterFor(input).fetchStatus(input)),
+  };
+}
+
+export type InvoiceActivities = ReturnType<typeof createActivities>;

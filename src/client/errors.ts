@@ -1,0 +1,44 @@
+/** Errors a calling service can act on; `type` is stable, `message` is for people. */
+export class InvoiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/** The request did not pass validation; `issues` name each field by its path. */
+export class InvalidInvoiceRequestError extends InvoiceError {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super('InvalidInvoiceRequest', `invalid invoice request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+export class InvoiceNotFoundError extends InvoiceError {
+  constructor(readonly invoiceId: string) {
+    super('InvoiceNotFound', `no invoice ${invoiceId}`);
+  }
+}
+
+/** The same invoice id was used before with a different request. */
+export class InvoiceConflictError extends InvoiceError {
+  constructor(readonly invoiceId: string) {
+    super('InvoiceConflict', `invoice ${invoiceId} already exists with a different request`);
+  }
+}
+
+/** The workflow refused the decision in its current state (its validator's reason is the message). */
+export class InvoiceStateError extends InvoiceError {
+  constructor(message: string) {
+    super('InvalidState', message);
+  }
+}
+
+/** The deciding party may not approve or reject this invoice. */
+export class NotAllowedError extends InvoiceError {
+  constructor(message: string) {
+    super('NotAllowed', message);
+  }
+}

@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { InvoiceStatus, ProviderName } from '../domain/constants';
+import { InvoiceRequestSchema, type Decision, type InvoiceRequest } from '../domain/invoice';
+import { formatMoney } from '../domain/money';
+import { PROVIDERS } from '../providers';
+import type { invoiceWorkflow } from '../workflows/invoice-workflow';
+import {
+  approveUpdate,
+  cancelUpdate,
+  INVALID_STATE,
+  invoiceWorkflowId,
+  INVOICE_WORKFLOW_TYPE,
+  NOT_ALLOWED,
+  rejectUpdate,
+  searchAttributes,
+  statusQuery,
+  TASK_QUEUES,
+  type InvoiceState,
+  type InvoiceTiming,
+} from '../workflows/definitions';
+import {
+  InvalidInvoiceRequestError,
+  InvoiceConflictError,
+  InvoiceNotFoundError,
+  InvoiceStateError,
+  NotAllowedError,
+} from './errors';
+
+export * from './errors';
+
+export interface InvoiceClientOptions {
+  client: Client;
+  timing: InvoiceTiming;
+}
+
+export interface StartedInvoice {
+  invoiceId: string;
+  workflowId: string;
+  /** False when an invoice with this id already existed with the same request: nothing new was started. */
+  created: boolean;
+  request: InvoiceRequest;
+}
+
+export interface InvoiceSummary {
+  invoiceId: string;
+  workflowId: string;
+  status?: InvoiceStatus;
+  provider?: ProviderName;
+  customerId?: string;
+  amount?: number;
+  currency?: string;
+  startedAt?: string;
+}
+
+export interface ListFilter {
+  status?: InvoiceStatus;
+  provider?: ProviderName;
+  customerId?: string;
+  pageSize?: number;
+  nextPageToken?: string;
+}
+
+const REQUEST_HASH_MEMO = 'requestHash';
+
+/** A stable fingerprint of a request, so a repeated start can tell "the same invoice" from "the same id reused". */
+export function requestFingerprint(request: InvoiceRequest): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(
+            Object.entries(value)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, v]) => [k, canonical(v)]),
+          )
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(request))).digest('hex');
+}
+
+export function parseInvoiceRequest(input: unknown): InvoiceRequest {
+  const parsed = InvoiceRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidInvoiceRequestError(
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message })),
+    );
+  }
+  const request = parsed.data;
+  const provider = PROVIDERS[request.provider];
+  if (!provider.directions.includes(request.direction)) {
+    throw new InvalidInvoiceRequestError([
+      { path: 'direction', message: `${request.provider} supports ${provider.directions.join(' and ')} only` },
+    ]);
+  }
+  return request;
+}
+
+function decisionError(error: unknown): unknown {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const message = error.cause?.message ?? error.message;
+    if (message.startsWith(INVALID_STATE)) return new InvoiceStateError(message);
+    if (message.startsWith(NOT_ALLOWED)) return new NotAllowedError(message);
+  }
+  return error;
+}
+
+/** The typed door to invoices for TypeScript services; the HTTP gateway uses it too. */
+export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
+  const handle = (invoiceId: string): WorkflowHandle<typeof invoiceWorkflow> =>
+    client.workflow.getHandle<typeof invoiceWorkflow>(invoiceWorkflowId(invoiceId));
+
+  async function notFoundAware<T>(invoiceId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new InvoiceNotFoundError(invoiceId);
+      throw error;
+    }
+  }
+
+  async function startInvoice(input: unknown): Promise<StartedInvoice> {
+    const request = parseInvoiceRequest(input);
+    const workflowId = invoiceWorkflowId(request.invoiceId);
+    const fingerprint = requestFingerprint(request);
+    try {
+      await client.workflow.start<typeof invoiceWorkflow>(INVOICE_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: TASK_QUEUES.invoices,
+        args: [{ request, plan: PROVIDERS[request.provider].plan(request.direction), timing }],
+        // One invoice per id, for ever: a finished invoice is not started again under the same id.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        memo: { [REQUEST_HASH_MEMO]: fingerprint },
+        staticSummary: `${request.direction} ${formatMoney(request.amount, request.currency)} via ${request.provider} for ${request.customer.id}`,
+        staticDetails: request.description,
+        typedSearchAttributes: [
+          { key: searchAttributes.status, value: 'CREATED' },
+          { key: searchAttributes.provider, value: request.provider },
+          { key: searchAttributes.direction, value: request.direction },
+          { key: searchAttributes.amount, value: request.amount },
+          { key: searchAttributes.currency, value: request.currency },
+          { key: searchAttributes.customerId, value: request.customer.id },
+        ],
+      });
+      return { invoiceId: request.invoiceId, workflowId, created: true, request };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const description = await client.workflow.getHandle(workflowId).describe();
+      if (description.memo?.[REQUEST_HASH_MEMO] !== fingerprint) throw new InvoiceConflictError(request.invoiceId);
+      return { invoiceId: request.invoiceId, workflowId, created: false, request };
+    }
+  }
+
+  async function decide(
+    update: typeof approveUpdate,
+    invoiceId: string,
+    decision: Decision,
+  ): Promise<InvoiceState> {
+    return notFoundAware(invoiceId, async () => {
+      try {
+        return await handle(invoiceId).executeUpdate(update, { args: [decision] });
+      } catch (error) {
+        throw decisionError(error);
+      }
+    });
+  }
+
+  /** The invoice's whole state: from the running workflow, or from its result once it has ended. */
+  async function getInvoice(invoiceId: string): Promise<InvoiceState> {
+    return notFoundAware(invoiceId, async () => {
+      const h = handle(invoiceId);
+      const description = await h.describe();
+      if (description.status.name === 'COMPLETED') return h.result();
+      return h.query(statusQuery);
+    });
+  }
+
+  async function listInvoices(filter: ListFilter = {}): Promise<{ invoices: InvoiceSummary[]; nextPageToken?: string }> {
+    const clauses = [`WorkflowType = '${INVOICE_WORKFLOW_TYPE}'`];
+    const quote = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
+    if (filter.status) clauses.push(`InvoiceStatus = ${quote(filter.status)}`);
+    if (filter.provider) clauses.push(`PaymentProvider = ${quote(filter.provider)}`);
+    if (filter.customerId) clauses.push(`CustomerId = ${quote(filter.customerId)}`);
+    const response = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: clauses.join(' AND '),
+      pageSize: filter.pageSize ?? 50,
+      nextPageToken: filter.nextPageToken ? Buffer.from(filter.nextPageToken, 'base64url') : undefined,
+    });
+    const field = (fields: Record<string, unknown> | null | undefined, name: string): unknown => {
+      const payload = fields?.[name];
+      return payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+    };
+    const invoices = (response.executions ?? []).map((execution): InvoiceSummary => {
+      const workflowId = execution.execution?.workflowId ?? '';
+      const fields = execution.searchAttributes?.indexedFields as Record<string, unknown> | undefined;
+      const seconds = execution.startTime?.seconds;
+      return {
+        invoiceId: workflowId.replace(/^invoice-/, ''),
+        workflowId,
+        status: field(fields, 'InvoiceStatus') as InvoiceStatus | undefined,
+        provider: field(fields, 'PaymentProvider') as ProviderName | undefined,
+        customerId: field(fields, 'CustomerId') as string | undefined,
+        amount: field(fields, 'InvoiceAmount') as number | undefined,
+        currency: field(fields, 'InvoiceCurrency') as string | undefined,
+        startedAt: seconds ? new Date(Number(seconds) * 1000).toISOString() : undefined,
+      };
+    });
+    const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : undefined;
+    return { invoices, nextPageToken: token };
+  }
+
+  return {
+    startInvoice,
+    approveInvoice: (invoiceId: string, decision: Decision) => decide(approveUpdate, invoiceId, decision),
+    rejectInvoice: (invoiceId: string, decision: Decision) => decide(rejectUpdate, invoiceId, decision),
+    cancelInvoice: (invoiceId: string, decision: Decision) => decide(cancelUpdate, invoiceId, decision),
+    getInvoice,
+    listInvoices,
+    /** Resolves with the final state once the invoice has ended. */
+    waitForResult: (invoiceId: string): Promise<InvoiceState> => notFoundAware(invoiceId, () => handle(invoiceId).result()),
+    handle,
+  };
+}
+
+export type InvoiceClient = ReturnType<typeof createInvoiceClient>;

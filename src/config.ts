@@ -1,0 +1,245 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** The project's root folder, wherever the process was started from. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'expected host:port, for example localhost:7233')
+  .refine((value) => {
+    const port = Number(value.slice(value.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'the port must be between 1 and 65535');
+
+const port = z.coerce.number().int('a port is a whole number').min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const url = z.url();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name')
+    .default('payments'),
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+
+  TEMPORAL_CLI: optionalString,
+  TEMPORAL_CLI_CACHE_DIR: optionalString,
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_DB_FILE: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'temporal.db')),
+  /** Comma-separated PRAGMA=VALUE pairs for the dev server's SQLite file. */
+  TEMPORAL_SQLITE_PRAGMAS: z.string().default('journal_mode=wal,synchronous=normal'),
+
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
+  WORKER_WORKFLOW_POLLERS: positiveInt.optional(),
+  WORKER_ACTIVITY_POLLERS: positiveInt.optional(),
+  WORKER_REUSE_V8_CONTEXT: bool.default(true),
+  /** Bitfinex allows 90 requests a minute; every worker together stays under this. */
+  BITFINEX_MAX_ACTIVITIES_PER_SECOND: z.coerce.number().positive().max(1.5).default(1.2),
+
+  INVOICE_POLL_AFTER_SECONDS: positiveInt.default(300),
+  INVOICE_POLL_INITIAL_INTERVAL_SECONDS: positiveInt.default(30),
+  INVOICE_POLL_MAX_INTERVAL_SECONDS: positiveInt.default(1800),
+
+  GATEWAY_PORT: port.default(3000),
+  GATEWAY_HOST: z.string().default('127.0.0.1'),
+  /** Comma-separated API keys for services; `npm start` makes a development key when none is given. */
+  GATEWAY_API_KEYS: optionalString,
+  GATEWAY_PUBLIC_URL: url.optional(),
+
+  SANDBOX_PORT: port.default(4010),
+
+  ALFRED_BASE_URL: url.optional(),
+  ALFRED_API_KEY: optionalString,
+  ALFRED_API_SECRET: optionalString,
+  ALFRED_WEBHOOK_SECRET: optionalString,
+  PAYONE_BASE_URL: url.optional(),
+  PAYONE_MERCHANT_ID: optionalString,
+  PAYONE_AUTH_TOKEN: optionalString,
+  XPRIZO_BASE_URL: url.optional(),
+  XPRIZO_API_KEY: optionalString,
+  XPRIZO_MERCHANT_ACCOUNT_ID: optionalString,
+  BITFINEX_BASE_URL: url.optional(),
+  BITFINEX_API_KEY: optionalString,
+  BITFINEX_API_SECRET: optionalString,
+  PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+});
+
+export type Env = z.output<typeof EnvSchema>;
+
+export interface Config {
+  readonly env: Env['NODE_ENV'];
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly temporal: {
+    /** Set: an existing cluster; nothing is started. */
+    readonly address?: string;
+    readonly namespace: string;
+    readonly tls?: {
+      readonly certPath?: string;
+      readonly keyPath?: string;
+      readonly caPath?: string;
+      readonly serverName?: string;
+    };
+    readonly apiKey?: string;
+  };
+  readonly devServer: {
+    readonly cliPath?: string;
+    readonly cacheDir: string;
+    readonly port: number;
+    readonly uiPort: number;
+    readonly dbFile: string;
+    readonly sqlitePragmas: readonly string[];
+  };
+  readonly worker: {
+    readonly maxCachedWorkflows?: number;
+    readonly maxConcurrentActivityTaskExecutions: number;
+    readonly maxConcurrentWorkflowTaskExecutions: number;
+    readonly workflowPollers?: number;
+    readonly activityPollers?: number;
+    readonly reuseV8Context: boolean;
+    readonly bitfinexMaxActivitiesPerSecond: number;
+  };
+  readonly invoiceTiming: {
+    readonly pollAfterSeconds: number;
+    readonly pollInitialIntervalSeconds: number;
+    readonly pollMaxIntervalSeconds: number;
+  };
+  readonly gateway: {
+    readonly port: number;
+    readonly host: string;
+    readonly apiKeys: readonly string[];
+    readonly publicUrl?: string;
+  };
+  readonly sandboxPort: number;
+  readonly providers: {
+    readonly timeoutMs: number;
+    readonly alfred: { baseUrl?: string; apiKey?: string; apiSecret?: string; webhookSecret?: string };
+    readonly payone: { baseUrl?: string; merchantId?: string; authToken?: string };
+    readonly xprizo: { baseUrl?: string; apiKey?: string; merchantAccountId?: string };
+    readonly bitfinex: { baseUrl?: string; apiKey?: string; apiSecret?: string };
+  };
+}
+
+export class ConfigError extends Error {
+  readonly type = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid environment:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'payment-orchestrator', 'bin');
+}
+
+/** Parses the environment once. Every problem is reported together, each under its variable's name. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset, as shells and compose files often leave them.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(environment)');
+        const got = typeof source[name] === 'string' ? ` (got ${JSON.stringify(source[name])})` : '';
+        return `${name}: ${issue.message}${got}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const tls =
+    env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_KEY_PATH || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_TLS_SERVER_NAME
+      ? {
+          certPath: env.TEMPORAL_TLS_CERT_PATH,
+          keyPath: env.TEMPORAL_TLS_KEY_PATH,
+          caPath: env.TEMPORAL_TLS_CA_PATH,
+          serverName: env.TEMPORAL_TLS_SERVER_NAME,
+        }
+      : undefined;
+  if (tls && Boolean(tls.certPath) !== Boolean(tls.keyPath)) {
+    throw new ConfigError(['TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH: set both or neither (mutual TLS)']);
+  }
+  const config: Config = {
+    env: env.NODE_ENV,
+    logLevel: env.LOG_LEVEL,
+    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, tls, apiKey: env.TEMPORAL_API_KEY },
+    devServer: {
+      cliPath: env.TEMPORAL_CLI,
+      cacheDir: env.TEMPORAL_CLI_CACHE_DIR ?? defaultCacheDir(source),
+      port: env.TEMPORAL_PORT,
+      uiPort: env.TEMPORAL_UI_PORT,
+      dbFile: path.resolve(env.TEMPORAL_DB_FILE),
+      sqlitePragmas: env.TEMPORAL_SQLITE_PRAGMAS.split(',')
+        .map((pragma) => pragma.trim())
+        .filter(Boolean),
+    },
+    worker: {
+      maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      workflowPollers: env.WORKER_WORKFLOW_POLLERS,
+      activityPollers: env.WORKER_ACTIVITY_POLLERS,
+      reuseV8Context: env.WORKER_REUSE_V8_CONTEXT,
+      bitfinexMaxActivitiesPerSecond: env.BITFINEX_MAX_ACTIVITIES_PER_SECOND,
+    },
+    invoiceTiming: {
+      pollAfterSeconds: env.INVOICE_POLL_AFTER_SECONDS,
+      pollInitialIntervalSeconds: env.INVOICE_POLL_INITIAL_INTERVAL_SECONDS,
+      pollMaxIntervalSeconds: env.INVOICE_POLL_MAX_INTERVAL_SECONDS,
+    },
+    gateway: {
+      port: env.GATEWAY_PORT,
+      host: env.GATEWAY_HOST,
+      apiKeys: (env.GATEWAY_API_KEYS ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+      publicUrl: env.GATEWAY_PUBLIC_URL,
+    },
+    sandboxPort: env.SANDBOX_PORT,
+    providers: {
+      timeoutMs: env.PROVIDER_TIMEOUT_MS,
+      alfred: {
+        baseUrl: env.ALFRED_BASE_URL,
+        apiKey: env.ALFRED_API_KEY,
+        apiSecret: env.ALFRED_API_SECRET,
+        webhookSecret: env.ALFRED_WEBHOOK_SECRET,
+      },
+      payone: { baseUrl: env.PAYONE_BASE_URL, merchantId: env.PAYONE_MERCHANT_ID, authToken: env.PAYONE_AUTH_TOKEN },
+      xprizo: {
+        baseUrl: env.XPRIZO_BASE_URL,
+        apiKey: env.XPRIZO_API_KEY,
+        merchantAccountId: env.XPRIZO_MERCHANT_ACCOUNT_ID,
+      },
+      bitfinex: { baseUrl: env.BITFINEX_BASE_URL, apiKey: env.BITFINEX_API_KEY, apiSecret: env.BITFINEX_API_SECRET },
+    },
+  };
+  return deepFreeze(config);
+}

@@ -1,0 +1,33 @@
+import { ApplicationFailure } from '@temporalio/common';
+
+/**
+ * Stable failure types: they are the contract with retry policies, the workflow's FAILED state and callers.
+ * A provider refusal is final; a transient fault is thrown as a plain error (or `ProviderUnavailable`) and retried.
+ */
+export const FAILURE_TYPES = {
+  providerRejected: 'ProviderRejected',
+  kycFailed: 'KycFailed',
+  insufficientFunds: 'InsufficientFunds',
+  invalidResponse: 'ProviderInvalidResponse',
+  notSupported: 'StepNotSupported',
+  unavailable: 'ProviderUnavailable',
+  rateLimited: 'ProviderRateLimited',
+  authFailed: 'ProviderAuthFailed',
+} as const;
+
+export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
+
+/** A final refusal: the activity is not retried and the workflow ends the step at once. */
+export function providerRefusal(type: FailureType, message: string, details?: Record<string, unknown>): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details ? [details] : undefined });
+}
+
+/** A transient fault: Temporal retries it, after `retryAfterMs` when the provider said how long to wait. */
+export function providerTransient(type: FailureType, message: string, retryAfterMs?: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: false,
+    nextRetryDelay: retryAfterMs !== undefined ? retryAfterMs : undefined,
+  });
+}

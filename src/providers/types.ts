@@ -1,0 +1,65 @@
+import type { Config } from '../config';
+import type { Direction, ProviderName, ProviderStatus } from '../domain/constants';
+import type { Logger } from '../logger';
+import type { InvoiceRequest } from '../domain/invoice';
+import type { InvoicePlan } from '../workflows/definitions';
+
+/** What every provider step receives: the invoice, what earlier steps learned, and a stable idempotency reference. */
+export interface StepInput {
+  invoice: InvoiceRequest;
+  /** References the provider gave us in earlier steps (transaction ids, invoice ids). Never secrets. */
+  refs: Record<string, string>;
+  /** Derived from the invoice and the step, identical on every retry: the provider sees one request, not many. */
+  idempotencyKey: string;
+}
+
+export interface StepResult {
+  /** References to keep for later steps and for the operator. */
+  refs?: Record<string, string>;
+  providerStatus?: ProviderStatus;
+  /** Set when this step created something at the provider that a cancellation must undo (an action name). */
+  compensation?: string;
+  note?: string;
+}
+
+export interface CompensationInput extends StepInput {
+  action: string;
+}
+
+export interface StatusResult {
+  status: ProviderStatus;
+  refs?: Record<string, string>;
+  detail?: string;
+}
+
+/**
+ * One provider behind the provider-neutral steps. Steps the provider lacks are absent and its plan says so; the
+ * workflow never calls them.
+ */
+export interface ProviderAdapter {
+  readonly name: ProviderName;
+  kyc?(input: StepInput): Promise<StepResult>;
+  paymentMethod?(input: StepInput): Promise<StepResult>;
+  bank?(input: StepInput): Promise<StepResult>;
+  submit(input: StepInput): Promise<StepResult>;
+  approveAtProvider?(input: StepInput): Promise<StepResult>;
+  complete?(input: StepInput): Promise<StepResult>;
+  compensate(input: CompensationInput): Promise<StepResult>;
+  fetchStatus(input: StepInput): Promise<StatusResult>;
+}
+
+export type ProviderRegistry = Readonly<Record<ProviderName, ProviderAdapter>>;
+
+export interface ProviderDeps {
+  config: Config;
+  logger: Logger;
+}
+
+/** What the registry holds for a provider: pure facts (directions, plan) and how to build its adapter. */
+export interface ProviderDefinition {
+  readonly name: ProviderName;
+  readonly directions: readonly Direction[];
+  /** The steps the workflow runs for this provider and direction. Pure: the client calls it when starting. */
+  plan(direction: Direction): InvoicePlan;
+  create(deps: ProviderDeps): ProviderAdapter;
+}

@@ -1,0 +1,76 @@
+import path from 'node:path';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import type { InvoiceActivities } from '../activities';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { TASK_QUEUES } from '../workflows/definitions';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+
+/** Bundling takes seconds: done once per process and shared by every worker it creates. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
+    logger: undefined,
+  }).then(({ code }) => ({ code }));
+  return bundle;
+}
+
+export interface WorkerSetup {
+  config: Config;
+  connection: NativeConnection;
+  namespace: string;
+  activities: InvoiceActivities;
+  logger: Logger;
+}
+
+/** The workflow worker and the Bitfinex activity worker, started and stopped together. */
+export interface InvoiceWorkers {
+  run(): Promise<void>;
+  runUntil<T>(work: Promise<T> | (() => Promise<T>)): Promise<T>;
+  shutdown(): void;
+}
+
+export async function createWorker({ config, connection, namespace, activities, logger }: WorkerSetup): Promise<InvoiceWorkers> {
+  const tuning = config.worker;
+  const main = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.invoices,
+    workflowBundle: await workflowBundle(),
+    activities,
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
+    maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
+    maxConcurrentActivityTaskPolls: tuning.activityPollers,
+    reuseV8Context: tuning.reuseV8Context,
+  });
+  // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
+  // Bitfinex's 90 requests a minute.
+  const bitfinex = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: TASK_QUEUES.bitfinex,
+    activities,
+    maxTaskQueueActivitiesPerSecond: tuning.bitfinexMaxActivitiesPerSecond,
+    maxConcurrentActivityTaskExecutions: 10,
+  });
+  logger.info({ namespace, taskQueues: Object.values(TASK_QUEUES) }, 'workers created');
+  const workers = [main, bitfinex];
+  return {
+    async run() {
+      await Promise.all(workers.map((worker) => worker.run()));
+    },
+    async runUntil<T>(work: Promise<T> | (() => Promise<T>)): Promise<T> {
+      const promise = typeof work === 'function' ? work() : work;
+      const [result] = await Promise.all(workers.map((worker) => worker.runUntil(promise)));
+      return result as T;
+    },
+    shutdown() {
+      for (const worker of workers) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+    },
+  };
+}

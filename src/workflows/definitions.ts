@@ -1,0 +1,154 @@
+// The one module of workflow definitions: the workflow, the client library and the gateway all import it.
+// It must stay free of zod and Node built-ins: the workflow bundle includes it.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  Direction,
+  InvoiceStatus,
+  ProviderMilestone,
+  ProviderName,
+  ProviderStatus,
+  StepName,
+} from '../domain/constants';
+import type { CurrencyCode } from '../domain/money';
+import type { Decision, InvoiceRequest } from '../domain/invoice';
+
+export const TASK_QUEUES = {
+  /** Workflows and every provider's activities but Bitfinex's. */
+  invoices: 'invoices',
+  /** Bitfinex activities only, so the server can hold them under Bitfinex's rate limit for all workers together. */
+  bitfinex: 'invoices-bitfinex',
+} as const;
+
+export const INVOICE_WORKFLOW_TYPE = 'invoiceWorkflow';
+
+export function invoiceWorkflowId(invoiceId: string): string {
+  return `invoice-${invoiceId}`;
+}
+
+/**
+ * What the workflow does for one provider and direction, decided when the invoice starts and carried in its input so
+ * that an invoice already running keeps the plan it began with even if the provider's integration changes.
+ */
+export interface InvoicePlan {
+  kyc: boolean;
+  paymentMethod: boolean;
+  bank: boolean;
+  /** A provider milestone to reach after submission and before the service's decision (PayOne's pre-authorization). */
+  awaitBeforeApproval?: ProviderMilestone;
+  /** The provider itself must be told of the approval (alfred pay-out: PUT invoice approved). */
+  approveAtProvider: boolean;
+  /** A completion call after approval (PayOne capture, Bitfinex manual complete). */
+  complete: boolean;
+  /** The milestone that means the money moved. */
+  settledAt: ProviderMilestone;
+}
+
+export interface InvoiceTiming {
+  /** Wait this long for a provider event before asking the provider directly. */
+  pollAfterSeconds: number;
+  pollInitialIntervalSeconds: number;
+  pollMaxIntervalSeconds: number;
+}
+
+export interface InvoiceWorkflowInput {
+  request: InvoiceRequest;
+  plan: InvoicePlan;
+  timing: InvoiceTiming;
+}
+
+export interface Transition {
+  status: InvoiceStatus;
+  at: string;
+  note?: string;
+}
+
+export interface StepError {
+  step: StepName;
+  type: string;
+  message: string;
+  at: string;
+}
+
+export interface CompensationRecord {
+  step: StepName;
+  action: string;
+  outcome: 'done' | 'failed';
+  detail?: string;
+  at: string;
+}
+
+export interface ApprovalRecord {
+  decision: 'approved' | 'rejected' | 'cancelled';
+  by: string;
+  reason?: string;
+  at: string;
+}
+
+/** The whole state of an invoice, as the `status` query returns it. */
+export interface InvoiceState {
+  invoiceId: string;
+  provider: ProviderName;
+  direction: Direction;
+  amount: number;
+  currency: CurrencyCode;
+  customerId: string;
+  status: InvoiceStatus;
+  /** What the invoice is doing or waiting for now. */
+  waitingFor?: string;
+  transitions: Transition[];
+  providerRefs: Record<string, string>;
+  providerStatus?: ProviderStatus;
+  approval?: ApprovalRecord;
+  lastError?: StepError;
+  /** For FAILED: the step that failed and why. */
+  failure?: StepError;
+  compensations: CompensationRecord[];
+  eventsApplied: number;
+  eventsIgnored: number;
+}
+
+/** A provider's webhook or callback, as the gateway delivers it. `eventId` deduplicates. */
+export interface ProviderEvent {
+  eventId: string;
+  status: ProviderStatus;
+  providerRef?: string;
+  detail?: string;
+}
+
+/** The answer to a provider callback that waits for our verdict (Xprizo's payment callback). */
+export interface CallbackVerdict {
+  verdict: 'accept' | 'reject' | 'undecided';
+  status: InvoiceStatus;
+}
+
+export type DecisionInput = Decision;
+
+export const approveUpdate = defineUpdate<InvoiceState, [DecisionInput]>('approve');
+export const rejectUpdate = defineUpdate<InvoiceState, [DecisionInput]>('reject');
+export const cancelUpdate = defineUpdate<InvoiceState, [DecisionInput]>('cancel');
+
+export const approveSignal = defineSignal<[DecisionInput]>('approveSignal');
+export const rejectSignal = defineSignal<[DecisionInput]>('rejectSignal');
+export const cancelSignal = defineSignal<[DecisionInput]>('cancelSignal');
+
+export const providerEventSignal = defineSignal<[ProviderEvent]>('providerEvent');
+/** Delivers a provider event and waits (bounded by `waitSeconds`) for the invoice's verdict on it. */
+export const providerCallbackUpdate = defineUpdate<CallbackVerdict, [ProviderEvent & { waitSeconds: number }]>(
+  'providerCallback',
+);
+
+export const statusQuery = defineQuery<InvoiceState>('status');
+
+/** Validator refusals carry this prefix so callers can tell them from other update failures. */
+export const INVALID_STATE = 'InvalidState';
+export const NOT_ALLOWED = 'NotAllowed';
+
+export const searchAttributes = {
+  status: defineSearchAttributeKey('InvoiceStatus', SearchAttributeType.KEYWORD),
+  provider: defineSearchAttributeKey('PaymentProvider', SearchAttributeType.KEYWORD),
+  direction: defineSearchAttributeKey('InvoiceDirection', SearchAttributeType.KEYWORD),
+  amount: defineSearchAttributeKey('InvoiceAmount', SearchAttributeType.INT),
+  currency: defineSearchAttributeKey('InvoiceCurrency', SearchAttributeType.KEYWORD),
+  customerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
+} as const;

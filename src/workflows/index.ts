@@ -1,0 +1,2 @@
+// The workflow bundle's entry: every workflow type this worker runs.
+export { invoiceWorkflow } from './invoice-workflow';

@@ -1,0 +1,22 @@
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startTemporal, type TemporalServer } from '../../src/temporal/dev-server';
+
+/** Namespaces for the jest workers: one each, so parallel test files never poll each other's task queues. */
+export const TEST_NAMESPACES = ['test-1', 'test-2', 'test-3', 'test-4'];
+
+declare global {
+  var __TEMPORAL_SERVER__: TemporalServer | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const server = await startTemporal(config, logger, { ephemeral: true, extraNamespaces: TEST_NAMESPACES });
+  globalThis.__TEMPORAL_SERVER__ = server;
+  // Jest's workers inherit this process's environment.
+  process.env.TEST_TEMPORAL_ADDRESS = server.address;
+  process.env.TEST_TEMPORAL_UI_URL = server.uiUrl ?? '';
+  process.env.TEST_TEMPORAL_CLI = server.cliPath ?? '';
+  process.env.TEST_TEMPORAL_EXTERNAL = config.temporal.address ? '1' : '';
+}

@@ -1,0 +1,89 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { ProviderName, ProviderStatus } from '../../src/domain/constants';
+import type {
+  CompensationInput,
+  ProviderAdapter,
+  ProviderRegistry,
+  StatusResult,
+  StepInput,
+  StepResult,
+} from '../../src/providers/types';
+
+type Step = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
+
+/** Scripted behaviour for one step: fail the first N attempts, or refuse for good. */
+export interface StepScript {
+  transientFailures?: number;
+  refuse?: { type: string; message: string };
+  delayMs?: number;
+}
+
+/**
+ * An in-memory provider double for workflow tests: it counts every call and every completed call per invoice, and
+ * answers status polls from a table the test sets.
+ */
+export class FakeProvider implements ProviderAdapter {
+  readonly calls: { step: string; invoiceId: string; key: string }[] = [];
+  readonly completed = new Map<string, number>();
+  readonly compensations: { invoiceId: string; action: string }[] = [];
+  readonly statuses = new Map<string, ProviderStatus>();
+  readonly scripts = new Map<string, StepScript>();
+  private readonly attempts = new Map<string, number>();
+
+  constructor(readonly name: ProviderName) {}
+
+  script(invoiceId: string, step: Step, script: StepScript): void {
+    this.scripts.set(`${invoiceId}:${step}`, script);
+  }
+
+  completedCount(invoiceId: string, step: Step): number {
+    return this.completed.get(`${invoiceId}:${step}`) ?? 0;
+  }
+
+  private async step(step: Step, input: StepInput, result: StepResult): Promise<StepResult> {
+    const key = `${input.invoice.invoiceId}:${step}`;
+    this.calls.push({ step, invoiceId: input.invoice.invoiceId, key: input.idempotencyKey });
+    const attempt = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, attempt);
+    const script = this.scripts.get(key);
+    if (script?.delayMs) await new Promise((resolve) => setTimeout(resolve, script.delayMs));
+    if (script?.refuse) throw ApplicationFailure.nonRetryable(script.refuse.message, script.refuse.type);
+    if (script?.transientFailures && attempt <= script.transientFailures) {
+      throw ApplicationFailure.retryable(`provider answered 503 (attempt ${attempt})`, 'ProviderUnavailable');
+    }
+    this.completed.set(key, (this.completed.get(key) ?? 0) + 1);
+    return result;
+  }
+
+  kyc = (input: StepInput) => this.step('kyc', input, { refs: { kycUser: `kyc-${input.invoice.customer.id}` } });
+  paymentMethod = (input: StepInput) => this.step('paymentMethod', input, {});
+  bank = (input: StepInput) => this.step('bank', input, { refs: { bankId: 'bank-1' } });
+  submit = (input: StepInput) =>
+    this.step('submit', input, {
+      refs: { transactionId: `tx-${input.invoice.invoiceId}` },
+      providerStatus: 'pending',
+      compensation: 'cancel_transaction',
+    });
+  approveAtProvider = (input: StepInput) => this.step('approveAtProvider', input, { providerStatus: 'approved' });
+  complete = (input: StepInput) => this.step('complete', input, { providerStatus: 'settled' });
+
+  async compensate(input: CompensationInput): Promise<StepResult> {
+    this.compensations.push({ invoiceId: input.invoice.invoiceId, action: input.action });
+    return {};
+  }
+
+  async fetchStatus(input: StepInput): Promise<StatusResult> {
+    this.calls.push({ step: 'fetchStatus', invoiceId: input.invoice.invoiceId, key: input.idempotencyKey });
+    return { status: this.statuses.get(input.invoice.invoiceId) ?? 'pending' };
+  }
+}
+
+export function fakeRegistry(): { registry: ProviderRegistry; fakes: Record<ProviderName, FakeProvider> } {
+  const fakes = {
+    alfred: new FakeProvider('alfred'),
+    payone: new FakeProvider('payone'),
+    xprizo: new FakeProvider('xprizo'),
+    bitfinex: new FakeProvider('bitfinex'),
+  };
+  return { registry: fakes, fakes };
+}
