@@ -43,7 +43,10 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_CACHE_DIR: optionalString,
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
-  TEMPORAL_DB_FILE: z.string().min(1).default(path.join(PROJECT_ROOT, '.data', 'temporal.db')),
+  TEMPORAL_DB_FILE: z
+    .string()
+    .min(1)
+    .default(path.join(PROJECT_ROOT, '.data', 'temporal.db')),
   /** Comma-separated PRAGMA=VALUE pairs for the dev server's SQLite file. */
   TEMPORAL_SQLITE_PRAGMAS: z.string().default('journal_mode=wal,synchronous=normal'),
 

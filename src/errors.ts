@@ -18,7 +18,11 @@ export const FAILURE_TYPES = {
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];
 
 /** A final refusal: the activity is not retried and the workflow ends the step at once. */
-export function providerRefusal(type: FailureType, message: string, details?: Record<string, unknown>): ApplicationFailure {
+export function providerRefusal(
+  type: FailureType,
+  message: string,
+  details?: Record<string, unknown>,
+): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details ? [details] : undefined });
 }
 

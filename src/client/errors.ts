@@ -12,7 +12,10 @@ export class InvoiceError extends Error {
 /** The request did not pass validation; `issues` name each field by its path. */
 export class InvalidInvoiceRequestError extends InvoiceError {
   constructor(readonly issues: { path: string; message: string }[]) {
-    super('InvalidInvoiceRequest', `invalid invoice request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    super(
+      'InvalidInvoiceRequest',
+      `invalid invoice request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    );
   }
 }
 

@@ -82,7 +82,9 @@ export function requestFingerprint(request: InvoiceRequest): string {
               .map(([k, v]) => [k, canonical(v)]),
           )
         : value;
-  return createHash('sha256').update(JSON.stringify(canonical(request))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(request)))
+    .digest('hex');
 }
 
 export function parseInvoiceRequest(input: unknown): InvoiceRequest {
@@ -157,11 +159,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     }
   }
 
-  async function decide(
-    update: typeof approveUpdate,
-    invoiceId: string,
-    decision: Decision,
-  ): Promise<InvoiceState> {
+  async function decide(update: typeof approveUpdate, invoiceId: string, decision: Decision): Promise<InvoiceState> {
     return notFoundAware(invoiceId, async () => {
       try {
         return await handle(invoiceId).executeUpdate(update, { args: [decision] });
@@ -181,7 +179,9 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     });
   }
 
-  async function listInvoices(filter: ListFilter = {}): Promise<{ invoices: InvoiceSummary[]; nextPageToken?: string }> {
+  async function listInvoices(
+    filter: ListFilter = {},
+  ): Promise<{ invoices: InvoiceSummary[]; nextPageToken?: string }> {
     const clauses = [`WorkflowType = '${INVOICE_WORKFLOW_TYPE}'`];
     const quote = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
     if (filter.status) clauses.push(`InvoiceStatus = ${quote(filter.status)}`);
@@ -212,7 +212,9 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
         startedAt: seconds ? new Date(Number(seconds) * 1000).toISOString() : undefined,
       };
     });
-    const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : undefined;
+    const token = response.nextPageToken?.length
+      ? Buffer.from(response.nextPageToken).toString('base64url')
+      : undefined;
     return { invoices, nextPageToken: token };
   }
 
@@ -224,7 +226,8 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     getInvoice,
     listInvoices,
     /** Resolves with the final state once the invoice has ended. */
-    waitForResult: (invoiceId: string): Promise<InvoiceState> => notFoundAware(invoiceId, () => handle(invoiceId).result()),
+    waitForResult: (invoiceId: string): Promise<InvoiceState> =>
+      notFoundAware(invoiceId, () => handle(invoiceId).result()),
     handle,
   };
 }

@@ -68,7 +68,11 @@ export const InvoiceRequestSchema = z
     invoiceId: reference,
     provider: z.enum(PROVIDER_NAMES),
     direction: z.enum(DIRECTIONS),
-    amount: z.number().int('amount is in integer minor units (12500 for 125.00 USD)').positive().max(Number.MAX_SAFE_INTEGER),
+    amount: z
+      .number()
+      .int('amount is in integer minor units (12500 for 125.00 USD)')
+      .positive()
+      .max(Number.MAX_SAFE_INTEGER),
     currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], {
       error: 'an ISO 4217 alphabetic code we support, e.g. "USD"',
     }),
@@ -88,7 +92,11 @@ export const InvoiceRequestSchema = z
   })
   .superRefine((value, ctx) => {
     if (value.direction === 'pay_out' && !value.bank && value.provider === 'alfred') {
-      ctx.addIssue({ code: 'custom', path: ['bank'], message: 'a pay-out through alfred needs the recipient bank account' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bank'],
+        message: 'a pay-out through alfred needs the recipient bank account',
+      });
     }
   });
 
@@ -113,5 +121,7 @@ export const InvoiceStatusSchema = z.enum(INVOICE_STATUSES);
 
 /** Renders a zod error as one line per field path, for CLI and log output. */
 export function describeZodError(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
 }

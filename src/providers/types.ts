@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { Direction, ProviderName, ProviderStatus } from '../domain/constants';
 import type { Logger } from '../logger';
+import type { ProviderSandbox, SandboxContext } from './sandbox/kit';
 import type { InvoiceRequest } from '../domain/invoice';
 import type { InvoicePlan } from '../workflows/definitions';
 
@@ -62,4 +63,6 @@ export interface ProviderDefinition {
   /** The steps the workflow runs for this provider and direction. Pure: the client calls it when starting. */
   plan(direction: Direction): InvoicePlan;
   create(deps: ProviderDeps): ProviderAdapter;
+  /** A stand-in for the provider's API that behaves as its docs say, for `npm start` and the tests. */
+  sandbox(context: SandboxContext): ProviderSandbox;
 }

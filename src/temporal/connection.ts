@@ -36,7 +36,7 @@ export async function connectClient(config: Config, target: TemporalTarget): Pro
 export async function connectWorker(config: Config, target: TemporalTarget): Promise<NativeConnection> {
   const options: NativeConnectionOptions = {
     address: target.address,
-    tls: (await tlsOptions(config)),
+    tls: await tlsOptions(config),
     apiKey: config.temporal.apiKey,
   };
   return NativeConnection.connect(options);

@@ -56,7 +56,8 @@ function onPath(command: string): string | undefined {
 export function findOrBuildTemporalCli(config: Config, logger: Logger): string {
   const explicit = config.devServer.cliPath;
   if (explicit) {
-    if (!isExecutable(explicit)) throw new TemporalUnavailableError(`TEMPORAL_CLI=${explicit} is not an executable file.`);
+    if (!isExecutable(explicit))
+      throw new TemporalUnavailableError(`TEMPORAL_CLI=${explicit} is not an executable file.`);
     return explicit;
   }
   const found = onPath('temporal');
@@ -100,7 +101,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -121,7 +124,8 @@ export async function waitForTemporal(address: string, namespace: string, timeou
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (exited?.()) throw new TemporalUnavailableError('The Temporal dev server exited while starting (see its output above).');
+    if (exited?.())
+      throw new TemporalUnavailableError('The Temporal dev server exited while starting (see its output above).');
     let connection: Connection | undefined;
     try {
       connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -134,7 +138,9 @@ export async function waitForTemporal(address: string, namespace: string, timeou
       await connection?.close().catch(() => undefined);
     }
   }
-  throw new TemporalUnavailableError(`Temporal at ${address} was not ready within ${timeoutMs} ms: ${String(lastError)}`);
+  throw new TemporalUnavailableError(
+    `Temporal at ${address} was not ready within ${timeoutMs} ms: ${String(lastError)}`,
+  );
 }
 
 // The server runs under a tiny shell that holds our stdin pipe: when this process ends in any way, even SIGKILL, the
@@ -142,10 +148,17 @@ export async function waitForTemporal(address: string, namespace: string, timeou
 const GUARD = 'set -u; "$@" </dev/null & child=$!; cat >/dev/null; kill -TERM "$child" 2>/dev/null; wait "$child"';
 
 /** Uses TEMPORAL_ADDRESS when set; otherwise starts the CLI's dev server and stops it on `stop()`. */
-export async function startTemporal(config: Config, logger: Logger, options: StartOptions = {}): Promise<TemporalServer> {
+export async function startTemporal(
+  config: Config,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<TemporalServer> {
   const namespace = config.temporal.namespace;
   if (config.temporal.address) {
-    logger.info({ address: config.temporal.address, namespace }, 'Using the Temporal cluster named by TEMPORAL_ADDRESS');
+    logger.info(
+      { address: config.temporal.address, namespace },
+      'Using the Temporal cluster named by TEMPORAL_ADDRESS',
+    );
     return { address: config.temporal.address, namespace, stop: () => Promise.resolve() };
   }
 

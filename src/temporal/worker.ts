@@ -31,7 +31,13 @@ export interface InvoiceWorkers {
   shutdown(): void;
 }
 
-export async function createWorker({ config, connection, namespace, activities, logger }: WorkerSetup): Promise<InvoiceWorkers> {
+export async function createWorker({
+  config,
+  connection,
+  namespace,
+  activities,
+  logger,
+}: WorkerSetup): Promise<InvoiceWorkers> {
   const tuning = config.worker;
   const main = await Worker.create({
     connection,

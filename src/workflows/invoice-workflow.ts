@@ -199,7 +199,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   }
 
   function endIfInterrupted(step: StepName): void {
-    if (cancelRequest) throw new InvoiceEnded('CANCELLED', step, cancelRequest.reason ?? `cancelled by ${cancelRequest.by}`);
+    if (cancelRequest)
+      throw new InvoiceEnded('CANCELLED', step, cancelRequest.reason ?? `cancelled by ${cancelRequest.by}`);
     if (negative) {
       const status = NEGATIVE_TO_STATUS[negative.outcome];
       throw new InvoiceEnded(status, step, negative.detail ?? `the provider reported ${negative.outcome}`);
@@ -339,7 +340,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     setHandler(signal, (input) => {
       if (!decide(decision, input)) {
         state.eventsIgnored++;
-        log.warn('decision signal ignored', { invoiceId: request.invoiceId, decision, reason: refusal(decision, input.by) });
+        log.warn('decision signal ignored', {
+          invoiceId: request.invoiceId,
+          decision,
+          reason: refusal(decision, input.by),
+        });
       }
     });
   }
@@ -379,7 +384,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           state.compensations.push({ step: entry.step, action: entry.action, outcome: 'done', at: now() });
         } catch (error) {
           const message = error instanceof ActivityFailure && error.cause ? error.cause.message : String(error);
-          state.compensations.push({ step: entry.step, action: entry.action, outcome: 'failed', detail: message, at: now() });
+          state.compensations.push({
+            step: entry.step,
+            action: entry.action,
+            outcome: 'failed',
+            detail: message,
+            at: now(),
+          });
         }
       }
     });
@@ -406,7 +417,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       endIfInterrupted('bank');
       transition('BANK_READY');
     }
-    await runStep('submit', 'submission', activityCall(calls.submit, `${request.provider}: submit ${request.direction}`));
+    await runStep(
+      'submit',
+      'submission',
+      activityCall(calls.submit, `${request.provider}: submit ${request.direction}`),
+    );
     transition('SUBMITTED');
     endIfInterrupted('submit');
 
@@ -457,7 +472,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
     currentStep = 'settlement';
     transition('AWAITING_SETTLEMENT');
-    const outcome = await awaitProvider(plan.settledAt, request.settlementTimeoutSeconds, `${request.provider} to settle`);
+    const outcome = await awaitProvider(
+      plan.settledAt,
+      request.settlementTimeoutSeconds,
+      `${request.provider} to settle`,
+    );
     endFromOutcome(outcome, 'settlement', 'the provider did not settle before the settlement deadline');
     transition('COMPLETED');
   }
@@ -477,7 +496,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (!negative || cancelRequest || ended.status === 'FAILED') await compensate();
     else pendingCompensations.length = 0;
     if (ended.status === 'FAILED') {
-      state.failure = { step: ended.step, type: ended.failureType ?? 'ProviderFailed', message: ended.reason, at: now() };
+      state.failure = {
+        step: ended.step,
+        type: ended.failureType ?? 'ProviderFailed',
+        message: ended.reason,
+        at: now(),
+      };
     }
     const undone = state.compensations.filter((c) => c.outcome === 'done').map((c) => c.action);
     const note = `${ended.step}: ${ended.reason}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;

@@ -9,7 +9,11 @@ import { createWorker, type InvoiceWorkers } from '../../src/temporal/worker';
 import type { InvoiceTiming } from '../../src/workflows/definitions';
 import { TEST_NAMESPACES } from '../setup/global-setup';
 
-export const FAST_TIMING: InvoiceTiming = { pollAfterSeconds: 2, pollInitialIntervalSeconds: 1, pollMaxIntervalSeconds: 2 };
+export const FAST_TIMING: InvoiceTiming = {
+  pollAfterSeconds: 2,
+  pollInitialIntervalSeconds: 1,
+  pollMaxIntervalSeconds: 2,
+};
 
 export interface TestEnv {
   config: Config;

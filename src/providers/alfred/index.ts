@@ -16,4 +16,5 @@ export const alfred: ProviderDefinition = {
   create: () => {
     throw new Error('alfred adapter: not built yet');
   },
+  sandbox: () => ({ register: () => undefined }),
 };

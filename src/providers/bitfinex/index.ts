@@ -14,4 +14,5 @@ export const bitfinex: ProviderDefinition = {
   create: () => {
     throw new Error('bitfinex adapter: not built yet');
   },
+  sandbox: () => ({ register: () => undefined }),
 };

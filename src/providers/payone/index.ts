@@ -16,4 +16,5 @@ export const payone: ProviderDefinition = {
   create: () => {
     throw new Error('payone adapter: not built yet');
   },
+  sandbox: () => ({ register: () => undefined }),
 };

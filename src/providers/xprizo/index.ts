@@ -16,4 +16,5 @@ export const xprizo: ProviderDefinition = {
   create: () => {
     throw new Error('xprizo adapter: not built yet');
   },
+  sandbox: () => ({ register: () => undefined }),
 };

@@ -1,0 +1,105 @@
+import type { z } from 'zod';
+import { FAILURE_TYPES, providerRefusal, providerTransient } from '../errors';
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+/**
+ * One HTTP call to a provider. Network faults and timeouts become retryable failures; the caller classifies the
+ * answer with `classifyStatus`. Headers are never logged here: they carry the credentials.
+ */
+export async function sendRequest(provider: string, request: HttpRequest): Promise<HttpResponse> {
+  let response: Response;
+  try {
+    response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(request.timeoutMs),
+    });
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+    throw providerTransient(
+      FAILURE_TYPES.unavailable,
+      timedOut
+        ? `${provider} did not answer within ${request.timeoutMs} ms`
+        : `${provider} unreachable: ${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)}`,
+    );
+  }
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+/** Seconds or an HTTP date, as Retry-After allows; undefined when absent or unreadable. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const value = headers.get('retry-after');
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * The one place where a provider's HTTP status becomes retryable or final. `refusalType` lets a provider name the
+ * cause of a 4xx (KycFailed, InsufficientFunds ...); `message` is the provider's own words.
+ */
+export function classifyStatus(
+  provider: string,
+  response: HttpResponse,
+  message: string,
+  refusalType: string = FAILURE_TYPES.providerRejected,
+): Error {
+  const { status } = response;
+  if (status === 429) {
+    return providerTransient(
+      FAILURE_TYPES.rateLimited,
+      `${provider} rate limit: ${message}`,
+      retryAfterMs(response.headers),
+    );
+  }
+  if (status >= 500 || status === 408) {
+    return providerTransient(
+      FAILURE_TYPES.unavailable,
+      `${provider} answered ${status}: ${message}`,
+      retryAfterMs(response.headers),
+    );
+  }
+  if (status === 401 || status === 403) {
+    return providerRefusal(FAILURE_TYPES.authFailed, `${provider} refused our credentials (${status}): ${message}`);
+  }
+  return providerRefusal(
+    refusalType as (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES],
+    `${provider} refused (${status}): ${message}`,
+    {
+      status,
+    },
+  );
+}
+
+/** Parses JSON text; an answer we cannot read is final, since retrying will not change its shape. */
+export function parseJson<S extends z.ZodType>(provider: string, schema: S, text: string, what: string): z.output<S> {
+  let data: unknown;
+  try {
+    data = text.length ? JSON.parse(text) : undefined;
+  } catch {
+    throw providerRefusal(FAILURE_TYPES.invalidResponse, `${provider} ${what}: not JSON: ${text.slice(0, 200)}`);
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw providerRefusal(FAILURE_TYPES.invalidResponse, `${provider} ${what}: unexpected shape: ${issues}`);
+  }
+  return parsed.data;
+}

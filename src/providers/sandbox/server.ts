@@ -1,0 +1,91 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../../config';
+import type { ProviderName } from '../../domain/constants';
+import type { Logger } from '../../logger';
+import { PROVIDERS } from '../index';
+import { Counter, Faults, WebhookSender, type FaultSettings, type ProviderSandbox } from './kit';
+
+export interface SandboxServerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  logger: Logger;
+  /** Base of the webhook routes, e.g. http://127.0.0.1:3000/webhooks; a provider appends its own path. */
+  webhookBaseUrl: string;
+  faults?: Partial<Record<ProviderName, Partial<FaultSettings>>>;
+  /** 1 is the providers' documented timing; tests use a small fraction. */
+  timeScale?: number;
+  random?: () => number;
+}
+
+export interface SandboxHandle<S extends ProviderSandbox = ProviderSandbox> {
+  sandbox: S;
+  faults: Faults;
+  counter: Counter;
+  webhooks: WebhookSender;
+}
+
+export interface SandboxServer {
+  url: string;
+  app: FastifyInstance;
+  get<S extends ProviderSandbox>(provider: ProviderName): SandboxHandle<S>;
+  /** Points every sandbox's webhooks somewhere else (a test's receiver, a restarted gateway). */
+  setWebhookBaseUrl(url: string): void;
+  close(): Promise<void>;
+}
+
+/** Where a provider's client goes when no real base URL is configured: its sandbox. */
+export function sandboxBaseUrl(config: Config, provider: ProviderName): string {
+  return `http://127.0.0.1:${config.sandboxPort}/${provider}`;
+}
+
+/** One HTTP server for every provider's sandbox, each under `/<provider>`. */
+export async function startSandboxes(options: SandboxServerOptions): Promise<SandboxServer> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // PayOne posts form bodies; the sandbox reads them as the real service would.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+  let webhookBase = options.webhookBaseUrl.replace(/\/$/, '');
+  const handles = new Map<ProviderName, SandboxHandle>();
+  for (const definition of Object.values(PROVIDERS)) {
+    const logger = options.logger.child({ sandbox: definition.name });
+    const faults = new Faults(options.faults?.[definition.name], options.random);
+    const webhooks = new WebhookSender(faults, logger);
+    const counter = new Counter();
+    const sandbox = definition.sandbox({
+      logger,
+      faults,
+      webhooks,
+      counter,
+      webhookUrl: (path) => `${webhookBase}${path}`,
+      credentials: {},
+      timeScale: options.timeScale ?? 1,
+    });
+    await app.register(
+      (instance, _opts, done) => {
+        sandbox.register(instance);
+        done();
+      },
+      { prefix: `/${definition.name}` },
+    );
+    handles.set(definition.name, { sandbox, faults, counter, webhooks });
+  }
+  const address = await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  return {
+    url: address,
+    app,
+    get<S extends ProviderSandbox>(provider: ProviderName): SandboxHandle<S> {
+      const handle = handles.get(provider);
+      if (!handle) throw new Error(`no sandbox for ${provider}`);
+      return handle as SandboxHandle<S>;
+    },
+    setWebhookBaseUrl(url: string) {
+      webhookBase = url.replace(/\/$/, '');
+    },
+    async close() {
+      for (const handle of handles.values()) handle.webhooks.close();
+      await app.close();
+    },
+  };
+}
