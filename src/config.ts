@@ -5,13 +5,14 @@ import { z } from 'zod';
 /** The project's root folder, wherever the process was started from. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'expected host:port, for example localhost:7233')
-  .refine((value) => {
-    const port = Number(value.slice(value.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65535;
-  }, 'the port must be between 1 and 65535');
+const hostPort = z.string().superRefine((value, ctx) => {
+  const match = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'expected host:port, for example localhost:7233' });
+  } else if (Number(match[1]) < 1 || Number(match[1]) > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'the port must be between 1 and 65535' });
+  }
+});
 
 const port = z.coerce.number().int('a port is a whole number').min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();

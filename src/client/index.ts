@@ -160,13 +160,16 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
   }
 
   async function decide(update: typeof approveUpdate, invoiceId: string, decision: Decision): Promise<InvoiceState> {
-    return notFoundAware(invoiceId, async () => {
-      try {
-        return await handle(invoiceId).executeUpdate(update, { args: [decision] });
-      } catch (error) {
-        throw decisionError(error);
+    try {
+      return await handle(invoiceId).executeUpdate(update, { args: [decision] });
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        // An ended invoice takes no decisions; say which state it ended in rather than "not found".
+        const ended = await getInvoice(invoiceId);
+        throw new InvoiceStateError(`${INVALID_STATE}: invoice is already ${ended.status}`);
       }
-    });
+      throw decisionError(error);
+    }
   }
 
   /** The invoice's whole state: from the running workflow, or from its result once it has ended. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -11,7 +11,8 @@ let bundle: Promise<WorkflowBundle> | undefined;
 export function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
-    logger: undefined,
+    // webpack's report is noise at every start; problems still surface as WARN and ERROR.
+    logger: new DefaultLogger('WARN'),
   }).then(({ code }) => ({ code }));
   return bundle;
 }

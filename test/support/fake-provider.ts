@@ -28,6 +28,8 @@ export class FakeProvider implements ProviderAdapter {
   readonly compensations: { invoiceId: string; action: string }[] = [];
   readonly statuses = new Map<string, ProviderStatus>();
   readonly scripts = new Map<string, StepScript>();
+  /** Holds every compensation this long, so a test can act while an invoice is being cancelled. */
+  compensationDelayMs = 0;
   private readonly attempts = new Map<string, number>();
 
   constructor(readonly name: ProviderName) {}
@@ -68,6 +70,7 @@ export class FakeProvider implements ProviderAdapter {
   complete = (input: StepInput) => this.step('complete', input, { providerStatus: 'settled' });
 
   async compensate(input: CompensationInput): Promise<StepResult> {
+    if (this.compensationDelayMs) await new Promise((resolve) => setTimeout(resolve, this.compensationDelayMs));
     this.compensations.push({ invoiceId: input.invoice.invoiceId, action: input.action });
     return {};
   }

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { createInvoiceClient, type InvoiceClient } from '../../src/client';
 import { loadConfig, type Config } from '../../src/config';
-import { createLogger, type Logger } from '../../src/logger';
+import { createLogger, installTemporalRuntimeLogger, type Logger } from '../../src/logger';
 import type { ProviderRegistry } from '../../src/providers/types';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
 import { createWorker, type InvoiceWorkers } from '../../src/temporal/worker';
@@ -38,7 +38,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is unset: run the tests through jest (its global setup).');
   return loadConfig({
     NODE_ENV: 'test',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // Activity failures the tests provoke on purpose would otherwise fill the output.
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
     TEMPORAL_ADDRESS: address,
     TEMPORAL_NAMESPACE: testNamespace(),
     ...overrides,
@@ -50,11 +51,14 @@ export async function startTestEnv(options: {
   providers: ProviderRegistry;
   timing?: InvoiceTiming;
   env?: Record<string, string>;
+  /** False when the test runs its workers elsewhere (another process). */
+  workers?: boolean;
 }): Promise<TestEnv> {
   const config = testConfig(options.env);
   const namespace = config.temporal.namespace;
   const address = config.temporal.address ?? '';
   const logger = createLogger({ level: config.logLevel });
+  installTemporalRuntimeLogger(logger);
   const temporal = await connectClient(config, { address, namespace });
   await terminateRunning(temporal);
   const connection = await connectWorker(config, { address, namespace });
@@ -85,7 +89,7 @@ export async function startTestEnv(options: {
       await temporal.connection.close();
     },
   };
-  await env.startWorkers();
+  if (options.workers !== false) await env.startWorkers();
   return env;
 }
 

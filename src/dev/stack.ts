@@ -1,0 +1,73 @@
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createInvoiceClient, type InvoiceClient } from '../client';
+import type { Config } from '../config';
+import { installTemporalRuntimeLogger, type Logger } from '../logger';
+import { createProviders } from '../providers';
+import { startSandboxes, type SandboxServer } from '../providers/sandbox/server';
+import { connectClient, connectWorker } from '../temporal/connection';
+import { startTemporal, type StartOptions, type TemporalServer } from '../temporal/dev-server';
+import { createWorker } from '../temporal/worker';
+
+export interface Stack {
+  server: TemporalServer;
+  sandboxes?: SandboxServer;
+  temporal: Client;
+  invoices: InvoiceClient;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  temporal?: StartOptions;
+  /** Run the provider sandboxes (default: when any provider has no real base URL configured). */
+  sandboxes?: boolean;
+  sandboxTimeScale?: number;
+}
+
+/** Temporal (found, built or external), the provider sandboxes and the workers: what `npm start` and the benchmark run. */
+export async function startStack(config: Config, logger: Logger, options: StackOptions = {}): Promise<Stack> {
+  installTemporalRuntimeLogger(logger);
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
+  };
+  try {
+    const server = await startTemporal(config, logger, options.temporal);
+    stops.push(() => server.stop());
+    const target = { address: server.address, namespace: server.namespace };
+
+    const needsSandboxes =
+      options.sandboxes ?? Object.values(config.providers).some((p) => typeof p === 'object' && !p.baseUrl);
+    let sandboxes: SandboxServer | undefined;
+    if (needsSandboxes) {
+      const gatewayUrl = config.gateway.publicUrl ?? `http://${config.gateway.host}:${config.gateway.port}`;
+      sandboxes = await startSandboxes({
+        port: config.sandboxPort,
+        logger: logger.child({ component: 'sandbox' }),
+        webhookBaseUrl: `${gatewayUrl}/webhooks`,
+        timeScale: options.sandboxTimeScale ?? 0.01,
+      });
+      const started = sandboxes;
+      stops.push(() => started.close());
+    }
+
+    const connection: NativeConnection = await connectWorker(config, target);
+    stops.push(() => connection.close());
+    const activities = createActivities({ providers: createProviders(config, logger), logger });
+    const workers = await createWorker({ config, connection, namespace: server.namespace, activities, logger });
+    const running = workers.run();
+    stops.push(async () => {
+      workers.shutdown();
+      await running;
+    });
+
+    const temporal = await connectClient(config, target);
+    stops.push(() => temporal.connection.close());
+    const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
+    return { server, sandboxes, temporal, invoices, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,297 @@
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Config } from '../../config';
+import { FAILURE_TYPES, type FailureType } from '../../errors';
+import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../http';
+import { sandboxBaseUrl } from '../sandbox/server';
+import type { KycLiteBody } from './mapping';
+import {
+  InvoiceResponseSchema,
+  KycUploadResponseSchema,
+  LoginResponseSchema,
+  MyInfoResponseSchema,
+  PaymentMethodResponseSchema,
+  SubmitResponseSchema,
+  UpdateBankResponseSchema,
+  UserTransactionsResponseSchema,
+  ValidationErrorSchema,
+  type AlfredInvoice,
+  type AlfredUserTransaction,
+  type PaymentMethodData,
+} from './schemas';
+
+const PROVIDER = 'alfred';
+
+/** What the sandbox accepts and what the client uses when the environment sets none. Never valid at alfred. */
+export const SANDBOX_CREDENTIALS = {
+  apiKey: 'sandbox-alfred-api-key',
+  apiSecret: 'sandbox-alfred-api-secret',
+  /** base64, as alfred's dashboard shows shared secrets; the legacy scheme keys with the decoded bytes. */
+  webhookSecret: Buffer.from('sandbox-alfred-webhook-secret').toString('base64'),
+} as const;
+
+/** The secret a webhook receiver verifies alfred's signatures with. */
+export function alfredWebhookSecret(config: Config): string {
+  return config.providers.alfred.webhookSecret ?? SANDBOX_CREDENTIALS.webhookSecret;
+}
+
+export interface AlfredClientOptions {
+  /** Up to and including `/api/v1`; the sandbox's when unset. */
+  baseUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  timeoutMs: number;
+  /** The GitBook shows bare paths, the error page `/third-party-service/...`; the prefix is the default guess. */
+  pathPrefix?: string;
+  /** UNCONFIRMED whether alfred wants `Bearer `; default: the bare token, as the docs show it. */
+  authorizationScheme?: string;
+  /** Documented lifetime of the KYC-lite token, used when the token's own `exp` cannot be read. */
+  tokenTtlMs?: number;
+  /**
+   * UNCONFIRMED: payment-method answers a "process token". Default false: later calls keep the KYC-lite token;
+   * true makes the process token the session's token from then on.
+   */
+  processTokenReplacesSession?: boolean;
+  /**
+   * Name of the extra submit-transaction field carrying our reference. UNCONFIRMED (alfred documents none; default
+   * `reference`); undefined sends none.
+   */
+  referenceField?: string | undefined;
+  now?: () => number;
+}
+
+export function alfredClientOptions(config: Config): AlfredClientOptions {
+  const alfred = config.providers.alfred;
+  return {
+    baseUrl: alfred.baseUrl ?? sandboxBaseUrl(config, 'alfred'),
+    apiKey: alfred.apiKey ?? SANDBOX_CREDENTIALS.apiKey,
+    apiSecret: alfred.apiSecret ?? SANDBOX_CREDENTIALS.apiSecret,
+    timeoutMs: config.providers.timeoutMs,
+  };
+}
+
+/** How to sign a customer in again when the token expires: the caller knows the KYC data, the client does not. */
+export interface AlfredSession {
+  /** One token per alfred user; our customer id. */
+  key: string;
+  login: () => Promise<KycLiteBody>;
+}
+
+interface CachedToken {
+  token: string;
+  renewAt: number;
+}
+
+type Refusal = FailureType;
+
+/** alfred's Penny API. Every call carries API-Key/API-Secret; user calls also the KYC-lite token. */
+export class AlfredClient {
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly prefix: string;
+  private readonly now: () => number;
+  /** How many times a session signed in: tests prove renewal with it; never the token itself. */
+  logins = 0;
+
+  constructor(private readonly options: AlfredClientOptions) {
+    this.prefix = options.pathPrefix ?? '/third-party-service';
+    this.now = options.now ?? Date.now;
+  }
+
+  async myInfo(body: {
+    type: 'in' | 'out';
+    balance: number;
+    currency: string;
+    user?: string;
+    chain?: string;
+  }): Promise<string> {
+    const response = await this.send('POST', '/my-info', body);
+    return this.read(response, MyInfoResponseSchema, 'my-info', FAILURE_TYPES.kycFailed).data.uuid;
+  }
+
+  /** KYC lite: signs the user up or in and caches the 2-minute token for the session. */
+  async login(session: AlfredSession, body?: KycLiteBody): Promise<{ kyc: boolean }> {
+    const payload = body ?? (await session.login());
+    this.logins++;
+    const response = await this.send('POST', '/login-sof-kyc', payload);
+    const { data } = this.read(response, LoginResponseSchema, 'login-sof-kyc', FAILURE_TYPES.kycFailed);
+    this.remember(session.key, data.token);
+    return { kyc: data.kyc };
+  }
+
+  /** KYC full. The body is UNCONFIRMED: the caller decides it (see the adapter's kycDocuments option). */
+  async uploadKycDocument(session: AlfredSession, body: Record<string, unknown>): Promise<void> {
+    const response = await this.withToken(session, (token) =>
+      this.send('POST', '/kyc/upload-document', body, token),
+    );
+    this.read(response, KycUploadResponseSchema, 'kyc/upload-document', FAILURE_TYPES.kycFailed);
+  }
+
+  async paymentMethod(session: AlfredSession, body: Record<string, unknown>): Promise<PaymentMethodData> {
+    const response = await this.withToken(session, (token) => this.send('POST', '/payment-method', body, token));
+    const { data } = this.read(response, PaymentMethodResponseSchema, 'payment-method');
+    if (this.options.processTokenReplacesSession) this.remember(session.key, data.token);
+    return data;
+  }
+
+  async updateBank(
+    session: AlfredSession,
+    body: {
+      bankName: string;
+      bankNumber: string;
+      bankAccountOwner: string;
+      countryCode: string;
+      DNI: string;
+      id?: string;
+    },
+  ): Promise<{ id: string }> {
+    const response = await this.withToken(session, (token) => this.send('POST', '/update-bank', body, token));
+    return { id: this.read(response, UpdateBankResponseSchema, 'update-bank').data.data.id };
+  }
+
+  async submitTransaction(
+    session: AlfredSession,
+    body: {
+      withdrawlPhone: string;
+      businessInitTx: string;
+      BusinessTo: string;
+      exchangeId: string;
+      amount: number;
+      typeProcesor: 'BANK' | 'ATM';
+    },
+    reference: string,
+  ): Promise<{ transactionId: string; invoiceId: string }> {
+    const field = 'referenceField' in this.options ? this.options.referenceField : 'reference';
+    const payload = field ? { ...body, [field]: reference } : body;
+    const response = await this.withToken(session, (token) =>
+      this.send('POST', '/submit-transaction', payload, token),
+    );
+    const { data } = this.read(response, SubmitResponseSchema, 'submit-transaction');
+    return { transactionId: data.id, invoiceId: data.invoice.id };
+  }
+
+  /** Pay-out approval or cancellation; key and secret only, no user token. */
+  async updateInvoice(invoiceId: string, status: 'approved' | 'cancel'): Promise<void> {
+    const response = await this.send('PUT', `/invoice/${encodeURIComponent(invoiceId)}`, { status });
+    if (response.status < 200 || response.status >= 300) throw this.refusal(response, `invoice ${status}`);
+  }
+
+  async getInvoice(invoiceId: string): Promise<AlfredInvoice> {
+    const response = await this.send('GET', `/invoice/${encodeURIComponent(invoiceId)}`);
+    return this.read(response, InvoiceResponseSchema, 'invoice').data;
+  }
+
+  async transactionsByUser(user: string): Promise<AlfredUserTransaction[]> {
+    const response = await this.send('GET', `/method/user/${encodeURIComponent(user)}`);
+    return this.read(response, UserTransactionsResponseSchema, 'method/user').data;
+  }
+
+  /** Forgets a session's token (tests; or a customer whose data changed). */
+  forget(sessionKey: string): void {
+    this.tokens.delete(sessionKey);
+  }
+
+  private remember(key: string, token: string): void {
+    const now = this.now();
+    const expiresAt = tokenExpiry(token) ?? now + (this.options.tokenTtlMs ?? 120_000);
+    // Renew a little early so a token does not expire in flight; the margin scales with the token's life.
+    const margin = Math.min(5_000, Math.max(0, expiresAt - now) * 0.1);
+    this.tokens.set(key, { token, renewAt: expiresAt - margin });
+  }
+
+  private async token(session: AlfredSession): Promise<string> {
+    const cached = this.tokens.get(session.key);
+    if (cached && cached.renewAt > this.now()) return cached.token;
+    await this.login(session);
+    const fresh = this.tokens.get(session.key);
+    if (!fresh) throw new Error('alfred login stored no token');
+    return fresh.token;
+  }
+
+  /** One renewal on 401: the token may have died early (alfred restarted, clock skew); a second 401 is final. */
+  private async withToken(
+    session: AlfredSession,
+    call: (token: string) => Promise<HttpResponse>,
+  ): Promise<HttpResponse> {
+    const response = await call(await this.token(session));
+    if (response.status !== 401) return response;
+    this.tokens.delete(session.key);
+    return call(await this.token(session));
+  }
+
+  private async send(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'API-Key': this.options.apiKey,
+      'API-Secret': this.options.apiSecret,
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) {
+      const scheme = this.options.authorizationScheme;
+      headers.Authorization = scheme ? `${scheme} ${token}` : token;
+    }
+    return sendRequest(PROVIDER, {
+      method,
+      url: `${this.options.baseUrl.replace(/\/$/, '')}${this.prefix}${path}`,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: this.options.timeoutMs,
+    });
+  }
+
+  private read<S extends z.ZodType>(
+    response: HttpResponse,
+    schema: S,
+    what: string,
+    refusal: Refusal = FAILURE_TYPES.providerRejected,
+  ): z.output<S> {
+    if (response.status < 200 || response.status >= 300) throw this.refusal(response, what, refusal);
+    return parseJson(PROVIDER, schema, response.text, what);
+  }
+
+  private refusal(response: HttpResponse, what: string, refusal: Refusal = FAILURE_TYPES.providerRejected): Error {
+    return classifyStatus(PROVIDER, response, `${what}: ${describeError(response.text)}`, refusal);
+  }
+}
+
+/** alfred's words from an error body, never the whole body (it may echo what we sent). */
+function describeError(text: string): string {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return text.slice(0, 200);
+  }
+  const parsed = ValidationErrorSchema.safeParse(data);
+  if (!parsed.success) return 'unreadable error body';
+  const reasons = (parsed.data.reasons ?? [])
+    .map((reason) => [reason.path, reason.validation].filter(Boolean).join(' '))
+    .filter(Boolean);
+  const head = [parsed.data.code, parsed.data.message].filter(Boolean).join(' ');
+  return reasons.length ? `${head} (${reasons.join(', ')})` : head || 'no message';
+}
+
+/** A JWT's `exp` (fractional seconds allowed) as epoch ms; undefined for tokens we cannot read. */
+export function tokenExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Deterministic uuid-shaped id from our idempotency key: submit-transaction's `exchangeId` is a uuid whose source is
+ * UNCONFIRMED (probably a quote); a derived one keeps a retried submit byte-identical.
+ */
+export function derivedUuid(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,177 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { ProviderEvent } from '../../workflows/definitions';
+import { mapEventStatus, parseLegacyDate } from './mapping';
+import { EventWebhookSchema, LegacyWebhookSchema, type EventWebhook, type LegacyWebhook } from './schemas';
+
+export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * The newer scheme's signed string is UNCONFIRMED; default guess: `${t}.${rawBody}` (Stripe's shape). Swap it here
+ * (or per call) once alfred confirms.
+ */
+export type SignedString = (timestamp: string, rawBody: string) => string;
+export const defaultSignedString: SignedString = (timestamp, rawBody) => `${timestamp}.${rawBody}`;
+
+/** Signatures already accepted, kept as long as the tolerance window: an older replay is refused as stale anyway. */
+export class SeenSignatures {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly ttlMs: number = DEFAULT_TOLERANCE_MS) {}
+
+  has(key: string, now: number): boolean {
+    this.prune(now);
+    return this.seen.has(key);
+  }
+
+  add(key: string, now: number): void {
+    this.seen.set(key, now + this.ttlMs);
+  }
+
+  /** For a receiver that could not hand a verified webhook on: alfred's retry must then be accepted. */
+  release(key: string): void {
+    this.seen.delete(key);
+  }
+
+  private prune(now: number): void {
+    for (const [key, expiresAt] of this.seen) if (expiresAt <= now) this.seen.delete(key);
+  }
+}
+
+export type AlfredWebhook =
+  | { kind: 'approval_request'; body: LegacyWebhook; signedAt: number }
+  | { kind: 'event'; body: EventWebhook; signedAt: number };
+
+export type VerifyResult =
+  | { ok: true; event: AlfredWebhook; replayKey: string }
+  | { ok: false; reason: 'malformed' | 'unsigned' | 'bad_signature' | 'stale' | 'replayed' };
+
+export interface VerifyInput {
+  rawBody: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The shared secret, base64 as alfred's dashboard shows it. Legacy: decoded bytes; newer: the text itself. */
+  secret: string;
+  now?: number;
+  seen?: SeenSignatures;
+  toleranceMs?: number;
+  signedString?: SignedString;
+}
+
+function header(headers: VerifyInput['headers'], name: string): string | undefined {
+  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name);
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  // timingSafeEqual throws on different lengths; the length itself is no secret.
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function legacySignature(secret: string, dateInvoices: string, invoices: string): string {
+  return createHmac('sha256', Buffer.from(secret, 'base64'))
+    .update(`${dateInvoices}${invoices}`, 'utf8')
+    .digest('base64');
+}
+
+export function eventSignature(
+  secret: string,
+  timestamp: string,
+  rawBody: string,
+  signedString: SignedString = defaultSignedString,
+): string {
+  return createHmac('sha256', secret).update(signedString(timestamp, rawBody), 'utf8').digest('hex');
+}
+
+/** The `signature` header value for the newer scheme. */
+export function eventSignatureHeader(secret: string, rawBody: string, nowMs: number, signedString?: SignedString) {
+  const t = String(Math.floor(nowMs / 1000));
+  return `t=${t},s=${eventSignature(secret, t, rawBody, signedString)}`;
+}
+
+function parseSignatureHeader(value: string): { t: string; s: string } | undefined {
+  const parts = Object.fromEntries(
+    value.split(',').map((part) => {
+      const index = part.indexOf('=');
+      return [part.slice(0, index).trim(), part.slice(index + 1).trim()];
+    }),
+  );
+  const t = parts.t;
+  const s = parts.s;
+  return t && s && /^\d+$/.test(t) && /^[0-9a-f]+$/i.test(s) ? { t, s } : undefined;
+}
+
+/**
+ * Verifies either of alfred's webhook schemes. Pure apart from `seen`, which it updates on success: a receiver that
+ * then fails to hand the event on calls `seen.release(replayKey)` so alfred's retry is accepted.
+ */
+export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
+  const now = input.now ?? Date.now();
+  const tolerance = input.toleranceMs ?? DEFAULT_TOLERANCE_MS;
+  let body: unknown;
+  try {
+    body = JSON.parse(input.rawBody);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  const signatureHeader = header(input.headers, 'signature');
+  let result: VerifyResult;
+  if (signatureHeader !== undefined) {
+    const parsedHeader = parseSignatureHeader(signatureHeader);
+    const event = EventWebhookSchema.safeParse(body);
+    if (!parsedHeader) return { ok: false, reason: 'unsigned' };
+    if (!event.success) return { ok: false, reason: 'malformed' };
+    const expected = Buffer.from(eventSignature(input.secret, parsedHeader.t, input.rawBody, input.signedString), 'hex');
+    if (!safeEqual(expected, Buffer.from(parsedHeader.s, 'hex'))) return { ok: false, reason: 'bad_signature' };
+    const signedAt = Number(parsedHeader.t) * 1000;
+    if (Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
+    result = { ok: true, event: { kind: 'event', body: event.data, signedAt }, replayKey: `s:${parsedHeader.s}` };
+  } else {
+    const legacy = LegacyWebhookSchema.safeParse(body);
+    if (!legacy.success) {
+      const looksLegacy = typeof body === 'object' && body !== null && 'invoices' in body;
+      return { ok: false, reason: looksLegacy ? 'unsigned' : 'malformed' };
+    }
+    const { invoices, date_invoices, signature_invoices } = legacy.data;
+    const expected = Buffer.from(legacySignature(input.secret, date_invoices, invoices), 'base64');
+    if (!safeEqual(expected, Buffer.from(signature_invoices, 'base64'))) return { ok: false, reason: 'bad_signature' };
+    const signedAt = parseLegacyDate(date_invoices);
+    if (signedAt === undefined || Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
+    result = {
+      ok: true,
+      event: { kind: 'approval_request', body: legacy.data, signedAt },
+      replayKey: `l:${signature_invoices}`,
+    };
+  }
+  if (input.seen) {
+    if (input.seen.has(result.replayKey, now)) return { ok: false, reason: 'replayed' };
+    input.seen.add(result.replayKey, now);
+  }
+  return result;
+}
+
+function stableId(...parts: string[]): string {
+  return `alfred:${createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * What a verified webhook tells the invoice, or undefined when it concerns no invoice (KYC/KYB events, statuses
+ * that move nothing). `providerRef` is alfred's invoice id where the webhook carries it (the gateway finds our invoice
+ * by refs.alfredInvoiceId), else alfred's transaction id (refs.alfredTransactionId).
+ */
+export function alfredWebhookToEvent(webhook: AlfredWebhook): ProviderEvent | undefined {
+  if (webhook.kind === 'approval_request') {
+    const { invoices, date_invoices } = webhook.body;
+    return { eventId: stableId('approval', invoices, date_invoices), status: 'approval_requested', providerRef: invoices };
+  }
+  const { referenceId, eventType, status, metadata } = webhook.body;
+  if (eventType !== 'ONRAMP' && eventType !== 'OFFRAMP') return undefined;
+  const mapped = mapEventStatus(status);
+  if (!mapped || mapped === 'pending') return undefined;
+  const invoiceId = typeof metadata.invoiceId === 'string' ? metadata.invoiceId : undefined;
+  const failure = typeof metadata.failureReason === 'string' ? metadata.failureReason.slice(0, 500) : undefined;
+  return {
+    eventId: stableId(eventType, referenceId, status),
+    status: mapped,
+    providerRef: invoiceId ?? referenceId,
+    ...(failure ? { detail: failure } : {}),
+  };
+}

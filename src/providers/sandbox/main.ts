@@ -1,0 +1,26 @@
+import { ConfigError, loadConfig } from '../../config';
+import { createLogger } from '../../logger';
+import { startSandboxes } from './server';
+
+/** The provider sandboxes alone, as their own service (docker-compose); `npm start` runs them in-process. */
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const gateway = config.gateway.publicUrl ?? `http://${config.gateway.host}:${config.gateway.port}`;
+  const server = await startSandboxes({
+    port: config.sandboxPort,
+    host: '0.0.0.0',
+    logger,
+    webhookBaseUrl: `${gateway}/webhooks`,
+    timeScale: 0.01,
+  });
+  logger.info({ url: server.url }, 'provider sandboxes listening');
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+run().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+/**
+ * Credentials the Xprizo sandbox accepts and the client uses when none are configured. Not secrets: they only open
+ * the local sandbox.
+ */
+export const SANDBOX_CREDENTIALS = {
+  apiKey: 'xprizo-sandbox-key',
+  /** The merchant wallet our payments go to (pay-in) and come from (pay-out). */
+  merchantAccountId: '1000',
+} as const;
+
+export const XPRIZO_API_VERSION = '1.0';
+
+/** Where the gateway's Xprizo routes live, relative to the webhook base. */
+export const XPRIZO_WEBHOOK_PATHS = {
+  approval: '/xprizo/approval',
+  payment: '/xprizo/payment',
+} as const;
+
+export interface XprizoEndpoint {
+  method: 'GET' | 'POST' | 'PUT';
+  /** `{key}`, `{reference}` and `{accountId}` are replaced (URL-encoded) when the call is made. */
+  path: string;
+}
+
+/**
+ * Paths whose shape the public docs leave open. The defaults follow the generated Xprizo SDK (GET with `?key=` for
+ * approvals; `StatusByReference/{accountId}?reference=`). Every one is UNCONFIRMED against the live API, so a
+ * deployment can override them without touching the client.
+ */
+export interface XprizoEndpoints {
+  approvalAccept: XprizoEndpoint;
+  approvalCancel: XprizoEndpoint;
+  statusByReference: XprizoEndpoint;
+  /**
+   * How a held pay-out is voided without answering its callback. UNCONFIRMED: the docs only describe voiding by a
+   * negative callback answer; the default guess is ApprovalCancel on the transaction key.
+   */
+  voidHold: XprizoEndpoint;
+}
+
+export const DEFAULT_XPRIZO_ENDPOINTS: XprizoEndpoints = {
+  approvalAccept: { method: 'GET', path: '/Transaction/ApprovalAccept?key={key}' },
+  approvalCancel: { method: 'GET', path: '/Transaction/ApprovalCancel?key={key}' },
+  statusByReference: { method: 'GET', path: '/Transaction/StatusByReference/{accountId}?reference={reference}' },
+  voidHold: { method: 'GET', path: '/Transaction/ApprovalCancel?key={key}' },
+};
+
+/** Xprizo's own error texts; the client recognises them by these fragments, case-insensitively. */
+export const XPRIZO_MESSAGES = {
+  duplicateReference: 'A transaction with this reference already exists',
+  duplicatePendingReference: 'A pending transaction with this reference already exists',
+  insufficientFunds: 'Insufficient funds',
+} as const;

@@ -1,0 +1,26 @@
+import { createActivities } from './activities';
+import { ConfigError, loadConfig } from './config';
+import { createLogger, installTemporalRuntimeLogger } from './logger';
+import { createProviders } from './providers';
+import { connectWorker } from './temporal/connection';
+import { createWorker } from './temporal/worker';
+
+/** A worker alone, for a cluster run elsewhere (docker-compose, Temporal Cloud): scale it out by running more. */
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  installTemporalRuntimeLogger(logger);
+  const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
+  const namespace = config.temporal.namespace;
+  const connection = await connectWorker(config, { address, namespace });
+  const activities = createActivities({ providers: createProviders(config, logger), logger });
+  const workers = await createWorker({ config, connection, namespace, activities, logger });
+  // The SDK shuts the workers down on SIGINT and SIGTERM; run() resolves once they have drained.
+  await workers.run();
+  await connection.close();
+}
+
+run().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/temporal/dev-server';
+import { processesMatching, spawnGroup } from '../support/processes';
+
+const canConnect = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+describe('npm start', () => {
+  it('exits non-zero with a short message naming a bad variable', async () => {
+    const run = spawnGroup('npm', ['start', '--silent'], { TEMPORAL_ADDRESS: 'nonsense', TEMPORAL_PORT: '99999' });
+    expect(await run.exited).not.toBe(0);
+    expect(run.output()).toContain('TEMPORAL_ADDRESS: expected host:port');
+    expect(run.output()).toContain('TEMPORAL_PORT:');
+    expect(run.output().split('\n').length).toBeLessThan(8);
+  });
+
+  it('brings up the UI and the frontend, and leaves nothing running after Ctrl-C', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-start-'));
+    const [grpc, ui, sandbox, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const run = spawnGroup('npm', ['start', '--silent'], {
+      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_PORT: String(grpc),
+      TEMPORAL_UI_PORT: String(ui),
+      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
+      SANDBOX_PORT: String(sandbox),
+      GATEWAY_PORT: String(gateway),
+      START_SAMPLES: 'false',
+      LOG_LEVEL: 'warn',
+    });
+    await run.waitFor(/Press Ctrl-C to stop/, 90_000);
+    expect(run.output()).toContain(`Temporal UI        http://localhost:${ui}`);
+    expect((await fetch(`http://127.0.0.1:${ui}/`)).status).toBe(200);
+    expect(await canConnect(grpc)).toBe(true);
+    expect(processesMatching(dir).length).toBeGreaterThan(0);
+
+    process.kill(-(run.child.pid ?? 0), 'SIGINT');
+    expect(await run.exited).toBe(0);
+    // The server's guard shell notices the closed pipe within moments.
+    const deadline = Date.now() + 10_000;
+    while (processesMatching(dir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(processesMatching(dir)).toEqual([]);
+    expect(await canConnect(grpc)).toBe(false);
+    expect(await canConnect(ui)).toBe(false);
+  });
+});

@@ -1,0 +1,265 @@
+import { InvoiceStateError, InvalidInvoiceRequestError, NotAllowedError } from '../src/client';
+import { providerEventSignal } from '../src/workflows/definitions';
+import { fakeRegistry } from './support/fake-provider';
+import { invoiceRequest } from './support/requests';
+import { startTestEnv, type TestEnv } from './support/temporal-env';
+import { eventually, waitForStatus } from './support/wait';
+
+describe('the invoice workflow', () => {
+  const { registry, fakes } = fakeRegistry();
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await startTestEnv({ providers: registry });
+  });
+  afterAll(async () => env?.stop());
+
+  const settle = (invoiceId: string, eventId = `settle-${invoiceId}`) =>
+    env.invoices.handle(invoiceId).signal(providerEventSignal, { eventId, status: 'settled' });
+
+  describe('happy paths', () => {
+    it('completes a pay-in and a pay-out, and finds both by InvoiceStatus in visibility', async () => {
+      const payIn = invoiceRequest({ direction: 'pay_in', customer: { ...invoiceRequest().customer, id: 'cus_visible' } });
+      const payOut = invoiceRequest({
+        direction: 'pay_out',
+        customer: { ...invoiceRequest().customer, id: 'cus_visible' },
+        approval: { required: true, approvers: ['ops@acme'], timeoutSeconds: 600 },
+      });
+      await env.invoices.startInvoice(payIn);
+      await env.invoices.startInvoice(payOut);
+
+      await settle(payIn.invoiceId);
+      expect((await env.invoices.waitForResult(payIn.invoiceId)).status).toBe('COMPLETED');
+
+      // alfred pay-out: alfred asks for approval, the service approves, we approve at alfred, alfred settles.
+      const payOutHandle = env.invoices.handle(payOut.invoiceId);
+      await payOutHandle.signal(providerEventSignal, { eventId: 'alfred-ask-1', status: 'approval_requested' });
+      await waitForStatus(env.invoices, payOut.invoiceId, 'AWAITING_APPROVAL');
+      const approved = await env.invoices.approveInvoice(payOut.invoiceId, { by: 'ops@acme' });
+      expect(['APPROVED', 'AWAITING_SETTLEMENT']).toContain(approved.status);
+      await settle(payOut.invoiceId);
+      const done = await env.invoices.waitForResult(payOut.invoiceId);
+      expect(done.status).toBe('COMPLETED');
+      expect(done.transitions.map((t) => t.status)).toEqual([
+        'CREATED',
+        'KYC_PENDING',
+        'KYC_APPROVED',
+        'PAYMENT_METHOD_READY',
+        'BANK_READY',
+        'SUBMITTED',
+        'AWAITING_APPROVAL',
+        'APPROVED',
+        'AWAITING_SETTLEMENT',
+        'COMPLETED',
+      ]);
+      expect(done.providerRefs.transactionId).toBe(`tx-${payOut.invoiceId}`);
+      expect(fakes.alfred.completedCount(payOut.invoiceId, 'approveAtProvider')).toBe(1);
+
+      const listed = await eventually(async () => {
+        const { invoices } = await env.invoices.listInvoices({ status: 'COMPLETED', customerId: 'cus_visible' });
+        const ids = invoices.map((invoice) => invoice.invoiceId);
+        return ids.includes(payIn.invoiceId) && ids.includes(payOut.invoiceId) ? invoices : undefined;
+      });
+      expect(listed.find((i) => i.invoiceId === payOut.invoiceId)).toMatchObject({
+        status: 'COMPLETED',
+        provider: 'alfred',
+        amount: 12500,
+        currency: 'USD',
+      });
+    });
+
+    it('starts an invoice once per id: the same request again returns it, another request is refused', async () => {
+      const request = invoiceRequest();
+      expect((await env.invoices.startInvoice(request)).created).toBe(true);
+      expect((await env.invoices.startInvoice(request)).created).toBe(false);
+      await expect(env.invoices.startInvoice({ ...request, amount: 999 })).rejects.toMatchObject({
+        type: 'InvoiceConflict',
+      });
+    });
+
+    it('refuses invalid input before any workflow starts, naming the fields', async () => {
+      const bad = { ...invoiceRequest(), amount: 12.5, currency: 'XXX', customer: { id: 'c' } };
+      const error = await env.invoices.startInvoice(bad).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidInvoiceRequestError);
+      const paths = (error as InvalidInvoiceRequestError).issues.map((issue) => issue.path);
+      expect(paths).toEqual(expect.arrayContaining(['amount', 'currency', 'customer.email']));
+      await expect(env.invoices.getInvoice(bad.invoiceId)).rejects.toMatchObject({ type: 'InvoiceNotFound' });
+    });
+  });
+
+  describe('approval', () => {
+    const needsApproval = () =>
+      invoiceRequest({
+        provider: 'xprizo',
+        approval: { required: true, approvers: ['ops@acme'], timeoutSeconds: 600 },
+      });
+
+    it('takes an approval once when asked twice', async () => {
+      const request = needsApproval();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      const [first, second] = await Promise.all([
+        env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' }),
+        env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' }),
+      ]);
+      expect(first.approval?.by).toBe('ops@acme');
+      expect(second.approval?.at).toBe(first.approval?.at);
+      const state = await env.invoices.getInvoice(request.invoiceId);
+      expect(state.transitions.filter((t) => t.status === 'APPROVED')).toHaveLength(1);
+    });
+
+    it('refuses a party that may not approve, and an approval after a cancel, writing nothing', async () => {
+      const request = needsApproval();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      const handle = env.invoices.handle(request.invoiceId);
+      const historyLength = async () => (await handle.fetchHistory()).events?.length;
+
+      let before = await historyLength();
+      await expect(env.invoices.approveInvoice(request.invoiceId, { by: 'intern@acme' })).rejects.toThrow(
+        new NotAllowedError('NotAllowed: intern@acme may not approve this invoice'),
+      );
+      expect(await historyLength()).toBe(before);
+
+      // While the cancellation is undoing the submission at the provider, the validator refuses an approval.
+      fakes.xprizo.compensationDelayMs = 1500;
+      await handle.signal('cancelSignal', { by: 'ops@acme', reason: 'customer left' });
+      await waitForStatus(env.invoices, request.invoiceId, (s) => s.waitingFor?.startsWith('undo') ?? false);
+      before = await historyLength();
+      const refused = await env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InvoiceStateError);
+      expect((refused as Error).message).toBe('InvalidState: invoice is being cancelled');
+      expect(await historyLength()).toBe(before);
+
+      const cancelled = await env.invoices.waitForResult(request.invoiceId);
+      fakes.xprizo.compensationDelayMs = 0;
+      expect(cancelled.status).toBe('CANCELLED');
+      expect(cancelled.approval).toBeUndefined();
+      expect(cancelled.compensations).toEqual([expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' })]);
+      // Once it has ended, the client says in which state.
+      await expect(env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' })).rejects.toThrow(
+        'InvalidState: invoice is already CANCELLED',
+      );
+    });
+
+    it('answers a cancel with the final state once the provider side is undone', async () => {
+      const request = needsApproval();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      const cancelled = await env.invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer left' });
+      expect(cancelled.status).toBe('CANCELLED');
+      expect(cancelled.transitions.at(-1)?.note).toBe('approval: customer left; undone: cancel_transaction');
+    });
+
+    it('expires when nobody decides before the deadline, and undoes the submission once', async () => {
+      const request = invoiceRequest({
+        provider: 'xprizo',
+        approval: { required: true, approvers: [], timeoutSeconds: 2 },
+      });
+      await env.invoices.startInvoice(request);
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('EXPIRED');
+      expect(result.transitions.at(-1)?.note).toContain('undone: cancel_transaction');
+      expect(fakes.xprizo.compensations.filter((c) => c.invoiceId === request.invoiceId)).toEqual([
+        { invoiceId: request.invoiceId, action: 'cancel_transaction' },
+      ]);
+    });
+
+    it('takes the decision as a signal too, for callers that cannot wait', async () => {
+      const request = needsApproval();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      await env.invoices.handle(request.invoiceId).signal('rejectSignal', { by: 'ops@acme', reason: 'fraud check' });
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('REJECTED');
+      expect(result.approval).toMatchObject({ decision: 'rejected', by: 'ops@acme', reason: 'fraud check' });
+    });
+  });
+
+  describe('provider events', () => {
+    it('applies an event delivered twice once', async () => {
+      const request = invoiceRequest({ provider: 'bitfinex' });
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+      const handle = env.invoices.handle(request.invoiceId);
+      await handle.signal(providerEventSignal, { eventId: 'bfx-1:COMPLETED', status: 'settled' });
+      await handle.signal(providerEventSignal, { eventId: 'bfx-1:COMPLETED', status: 'settled' });
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(result.eventsApplied).toBe(1);
+      // The duplicate may arrive after the invoice completed; either way it had no effect.
+      expect(result.transitions.filter((t) => t.status === 'COMPLETED')).toHaveLength(1);
+    });
+
+    it('keeps an event that arrives before its step and applies it when the step comes', async () => {
+      const request = invoiceRequest({ provider: 'alfred', direction: 'pay_out' });
+      fakes.alfred.script(request.invoiceId, 'kyc', { delayMs: 1500 });
+      await env.invoices.startInvoice(request);
+      const handle = env.invoices.handle(request.invoiceId);
+      // alfred's approval request and its settlement both arrive while KYC is still running.
+      await handle.signal(providerEventSignal, { eventId: 'ask-1', status: 'approval_requested' });
+      await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
+      const early = await env.invoices.getInvoice(request.invoiceId);
+      expect(early.status).toBe('KYC_PENDING');
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(result.eventsApplied).toBe(2);
+      expect(fakes.alfred.completedCount(request.invoiceId, 'approveAtProvider')).toBe(1);
+    });
+
+    it('asks the provider when the webhook never comes', async () => {
+      const request = invoiceRequest({ provider: 'payone' });
+      fakes.payone.statuses.set(request.invoiceId, 'authorized');
+      await env.invoices.startInvoice(request);
+      // PayOne has no callback: pre-authorization is found by polling, completion settles it.
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(fakes.payone.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'fetchStatus').length).toBeGreaterThan(0);
+      expect(fakes.payone.completedCount(request.invoiceId, 'complete')).toBe(1);
+    });
+
+    it('ends in the state a provider reports, without undoing what the provider already ended', async () => {
+      const request = invoiceRequest({ provider: 'bitfinex' });
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+      await env.invoices
+        .handle(request.invoiceId)
+        .signal(providerEventSignal, { eventId: 'bfx-2:EXPIRED', status: 'expired', detail: 'invoice expired' });
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('EXPIRED');
+      expect(result.compensations).toEqual([]);
+    });
+  });
+
+  describe('failures', () => {
+    it('recovers from retryable provider errors', async () => {
+      const request = invoiceRequest({ provider: 'xprizo' });
+      fakes.xprizo.script(request.invoiceId, 'submit', { transientFailures: 2 });
+      await env.invoices.startInvoice(request);
+      await settle(request.invoiceId);
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(fakes.xprizo.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'submit')).toHaveLength(3);
+      expect(fakes.xprizo.completedCount(request.invoiceId, 'submit')).toBe(1);
+    });
+
+    it('ends in FAILED with the step and the reason on a non-retryable refusal, undoing what exists', async () => {
+      const request = invoiceRequest({ provider: 'alfred', direction: 'pay_out' });
+      fakes.alfred.script(request.invoiceId, 'approveAtProvider', {
+        refuse: { type: 'InsufficientFunds', message: 'alfred refused (422): balance too low' },
+      });
+      await env.invoices.startInvoice(request);
+      await env.invoices.handle(request.invoiceId).signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('FAILED');
+      expect(result.failure).toMatchObject({
+        step: 'approveAtProvider',
+        type: 'InsufficientFunds',
+        message: 'alfred refused (422): balance too low',
+      });
+      expect(fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'approveAtProvider')).toHaveLength(1);
+      expect(result.compensations).toEqual([expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' })]);
+      const status = await env.invoices.getInvoice(request.invoiceId);
+      expect(status.failure?.step).toBe('approveAtProvider');
+    });
+  });
+});
