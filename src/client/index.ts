@@ -19,6 +19,7 @@ import {
   invoiceWorkflowId,
   INVOICE_WORKFLOW_TYPE,
   NOT_ALLOWED,
+  providerReferenceValue,
   rejectUpdate,
   searchAttributes,
   statusQuery,
@@ -221,8 +222,18 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     return { invoices, nextPageToken: token };
   }
 
+  /** The invoice that holds a provider reference (a webhook that names only the provider's id). */
+  async function findInvoiceByProviderRef(key: string, value: string): Promise<string | undefined> {
+    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = '${providerReferenceValue(key, value).replace(/'/g, "\\'")}'`;
+    for await (const execution of client.workflow.list({ query, pageSize: 1 })) {
+      return execution.workflowId.replace(/^invoice-/, '');
+    }
+    return undefined;
+  }
+
   return {
     startInvoice,
+    findInvoiceByProviderRef,
     approveInvoice: (invoiceId: string, decision: Decision) => decide(approveUpdate, invoiceId, decision),
     rejectInvoice: (invoiceId: string, decision: Decision) => decide(rejectUpdate, invoiceId, decision),
     cancelInvoice: (invoiceId: string, decision: Decision) => decide(cancelUpdate, invoiceId, decision),

@@ -83,4 +83,6 @@ export const SEARCH_ATTRIBUTES = {
   InvoiceAmount: 'Int',
   InvoiceCurrency: 'Keyword',
   CustomerId: 'Keyword',
+  /** `key:value` for each provider reference, so a webhook that names only the provider's id finds its invoice. */
+  ProviderReferences: 'KeywordList',
 } as const;

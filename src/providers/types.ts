@@ -3,7 +3,7 @@ import type { Direction, ProviderName, ProviderStatus } from '../domain/constant
 import type { Logger } from '../logger';
 import type { ProviderSandbox, SandboxContext } from './sandbox/kit';
 import type { InvoiceRequest } from '../domain/invoice';
-import type { InvoicePlan } from '../workflows/definitions';
+import type { CallbackVerdict, InvoicePlan, ProviderEvent } from '../workflows/definitions';
 
 /** What every provider step receives: the invoice, what earlier steps learned, and a stable idempotency reference. */
 export interface StepInput {
@@ -51,6 +51,34 @@ export interface ProviderAdapter {
 
 export type ProviderRegistry = Readonly<Record<ProviderName, ProviderAdapter>>;
 
+/** An incoming webhook, as the gateway hands it to a provider's verifier: raw bytes for signatures, parsed JSON. */
+export interface IncomingWebhook {
+  rawBody: string;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+}
+
+/** How a verified webhook names its invoice: our id directly, or the provider's reference we stored on it. */
+export type InvoiceLookup = { invoiceId: string } | { providerRef: { key: string; value: string } };
+
+export type WebhookVerdict =
+  | { ok: true; event: ProviderEvent; invoice: InvoiceLookup }
+  /** 400: malformed; 401: bad signature, stale or replayed; 422: the provider's API contradicts it. */
+  | { ok: false; status: 400 | 401 | 422; reason: string };
+
+/**
+ * One webhook route of a provider, mounted by the gateway at `/webhooks/<provider>[/<path>]`.
+ * `signal`: delivered as the providerEvent signal, answered 2xx once Temporal holds it.
+ * `callback`: delivered as the providerCallback update; the provider waits for our verdict in the answer.
+ */
+export interface WebhookRoute {
+  path: string;
+  delivery: 'signal' | 'callback';
+  verify(webhook: IncomingWebhook, deps: { adapter: ProviderAdapter; config: Config }): Promise<WebhookVerdict>;
+  /** The answer the provider expects, from our verdict (callbacks) or for a delivered signal. */
+  answer(verdict: CallbackVerdict['verdict'] | 'delivered'): { status: number; body: unknown };
+}
+
 export interface ProviderDeps {
   config: Config;
   logger: Logger;
@@ -65,4 +93,6 @@ export interface ProviderDefinition {
   create(deps: ProviderDeps): ProviderAdapter;
   /** A stand-in for the provider's API that behaves as its docs say, for `npm start` and the tests. */
   sandbox(context: SandboxContext): ProviderSandbox;
+  /** The provider's webhooks; PayOne documents none. */
+  webhooks?: readonly WebhookRoute[];
 }

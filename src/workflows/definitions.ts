@@ -151,4 +151,10 @@ export const searchAttributes = {
   amount: defineSearchAttributeKey('InvoiceAmount', SearchAttributeType.INT),
   currency: defineSearchAttributeKey('InvoiceCurrency', SearchAttributeType.KEYWORD),
   customerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
+  providerReferences: defineSearchAttributeKey('ProviderReferences', SearchAttributeType.KEYWORD_LIST),
 } as const;
+
+/** The visibility value that finds an invoice by one of its provider references. */
+export function providerReferenceValue(key: string, value: string): string {
+  return `${key}:${value}`;
+}

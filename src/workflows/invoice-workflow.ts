@@ -12,6 +12,7 @@ import {
   type ActivityFunctionWithOptions,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { InvoiceActivities } from '../activities';
 import {
   isFinalStatus,
@@ -33,6 +34,7 @@ import {
   NOT_ALLOWED,
   providerCallbackUpdate,
   providerEventSignal,
+  providerReferenceValue,
   rejectSignal,
   rejectUpdate,
   searchAttributes,
@@ -121,11 +123,23 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   let cancelRequest: ApprovalRecord | undefined;
   let currentStep: StepName = 'kyc';
 
+  let indexedRefs = 0;
+
   function transition(status: InvoiceStatus, note?: string): void {
     if (state.status === status) return;
     state.status = status;
     state.transitions.push(note ? { status, at: now(), note } : { status, at: now() });
-    upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
+    // New provider references ride along with the status: one upsert (one billable action) per transition.
+    const refs = Object.entries(state.providerRefs);
+    const update: SearchAttributeUpdatePair[] = [{ key: searchAttributes.status, value: status }];
+    if (refs.length !== indexedRefs) {
+      indexedRefs = refs.length;
+      update.push({
+        key: searchAttributes.providerReferences,
+        value: refs.map(([key, value]) => providerReferenceValue(key, value)),
+      });
+    }
+    upsertSearchAttributes(update);
     if (isFinalStatus(status)) waiting(undefined);
   }
 

@@ -28,6 +28,8 @@ export class FakeProvider implements ProviderAdapter {
   readonly compensations: { invoiceId: string; action: string }[] = [];
   readonly statuses = new Map<string, ProviderStatus>();
   readonly scripts = new Map<string, StepScript>();
+  /** Called after each step completes (a worker in another process writes these to a ledger file). */
+  onCompleted?: (invoiceId: string, step: string) => void;
   /** Holds every compensation this long, so a test can act while an invoice is being cancelled. */
   compensationDelayMs = 0;
   private readonly attempts = new Map<string, number>();
@@ -54,6 +56,7 @@ export class FakeProvider implements ProviderAdapter {
       throw ApplicationFailure.retryable(`provider answered 503 (attempt ${attempt})`, 'ProviderUnavailable');
     }
     this.completed.set(key, (this.completed.get(key) ?? 0) + 1);
+    this.onCompleted?.(input.invoice.invoiceId, step);
     return result;
   }
 
