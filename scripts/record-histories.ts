@@ -1,9 +1,9 @@
 // Records the histories of representative invoices into test/histories/, for the replay test that guards
 // determinism: a workflow change that would break invoices already running fails CI. Run after a deliberate,
 // versioned change to the workflow: `npm run histories:record`.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { createActivities } from '../src/activities';
 import { createInvoiceClient, type InvoiceClient } from '../src/client';
 import { loadConfig } from '../src/config';
@@ -94,10 +94,23 @@ async function run(): Promise<void> {
       for (const [name, scenario] of Object.entries(SCENARIOS)) {
         const invoiceId = await scenario(invoices, fakes);
         const result = await invoices.waitForResult(invoiceId);
-        const history = await invoices.handle(invoiceId).fetchHistory();
+        // The CLI writes the proto3 JSON that the SDK's historyFromJSON reads back.
+        const json = execFileSync(server.cliPath ?? 'temporal', [
+          'workflow',
+          'show',
+          '--workflow-id',
+          invoices.handle(invoiceId).workflowId,
+          '--namespace',
+          server.namespace,
+          '--address',
+          server.address,
+          '--output',
+          'json',
+        ]).toString();
         const file = path.join(__dirname, '..', 'test', 'histories', `${name}.json`);
-        writeFileSync(file, `${historyToJSON(history)}\n`);
-        process.stdout.write(`${name}: ${result.status}, ${history.events?.length ?? 0} events -> ${file}\n`);
+        writeFileSync(file, json);
+        const events = (JSON.parse(json) as { events: unknown[] }).events.length;
+        process.stdout.write(`${name}: ${result.status}, ${events} events -> ${path.relative(process.cwd(), file)}\n`);
       }
     });
   } finally {

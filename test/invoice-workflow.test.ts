@@ -18,7 +18,10 @@ describe('the invoice workflow', () => {
 
   describe('happy paths', () => {
     it('completes a pay-in and a pay-out, and finds both by InvoiceStatus in visibility', async () => {
-      const payIn = invoiceRequest({ direction: 'pay_in', customer: { ...invoiceRequest().customer, id: 'cus_visible' } });
+      const payIn = invoiceRequest({
+        direction: 'pay_in',
+        customer: { ...invoiceRequest().customer, id: 'cus_visible' },
+      });
       const payOut = invoiceRequest({
         direction: 'pay_out',
         customer: { ...invoiceRequest().customer, id: 'cus_visible' },
@@ -134,7 +137,9 @@ describe('the invoice workflow', () => {
       fakes.xprizo.compensationDelayMs = 0;
       expect(cancelled.status).toBe('CANCELLED');
       expect(cancelled.approval).toBeUndefined();
-      expect(cancelled.compensations).toEqual([expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' })]);
+      expect(cancelled.compensations).toEqual([
+        expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' }),
+      ]);
       // Once it has ended, the client says in which state.
       await expect(env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' })).rejects.toThrow(
         'InvalidState: invoice is already CANCELLED',
@@ -145,7 +150,10 @@ describe('the invoice workflow', () => {
       const request = needsApproval();
       await env.invoices.startInvoice(request);
       await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
-      const cancelled = await env.invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer left' });
+      const cancelled = await env.invoices.cancelInvoice(request.invoiceId, {
+        by: 'ops@acme',
+        reason: 'customer left',
+      });
       expect(cancelled.status).toBe('CANCELLED');
       expect(cancelled.transitions.at(-1)?.note).toBe('approval: customer left; undone: cancel_transaction');
     });
@@ -213,7 +221,9 @@ describe('the invoice workflow', () => {
       // PayOne has no callback: pre-authorization is found by polling, completion settles it.
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
-      expect(fakes.payone.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'fetchStatus').length).toBeGreaterThan(0);
+      expect(
+        fakes.payone.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'fetchStatus').length,
+      ).toBeGreaterThan(0);
       expect(fakes.payone.completedCount(request.invoiceId, 'complete')).toBe(1);
     });
 
@@ -238,7 +248,9 @@ describe('the invoice workflow', () => {
       await settle(request.invoiceId);
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
-      expect(fakes.xprizo.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'submit')).toHaveLength(3);
+      expect(fakes.xprizo.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'submit')).toHaveLength(
+        3,
+      );
       expect(fakes.xprizo.completedCount(request.invoiceId, 'submit')).toBe(1);
     });
 
@@ -248,7 +260,9 @@ describe('the invoice workflow', () => {
         refuse: { type: 'InsufficientFunds', message: 'alfred refused (422): balance too low' },
       });
       await env.invoices.startInvoice(request);
-      await env.invoices.handle(request.invoiceId).signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+      await env.invoices
+        .handle(request.invoiceId)
+        .signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('FAILED');
       expect(result.failure).toMatchObject({
@@ -256,8 +270,12 @@ describe('the invoice workflow', () => {
         type: 'InsufficientFunds',
         message: 'alfred refused (422): balance too low',
       });
-      expect(fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'approveAtProvider')).toHaveLength(1);
-      expect(result.compensations).toEqual([expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' })]);
+      expect(
+        fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'approveAtProvider'),
+      ).toHaveLength(1);
+      expect(result.compensations).toEqual([
+        expect.objectContaining({ action: 'cancel_transaction', outcome: 'done' }),
+      ]);
       const status = await env.invoices.getInvoice(request.invoiceId);
       expect(status.failure?.step).toBe('approveAtProvider');
     });

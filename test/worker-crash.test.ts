@@ -29,7 +29,11 @@ describe('a worker that crashes in the middle of an invoice', () => {
     expect(env.namespace).toBe(testNamespace());
   });
   afterAll(async () => {
-    for (const worker of workers) if (worker.child.exitCode === null) process.kill(-(worker.child.pid ?? 0), 'SIGKILL');
+    for (const worker of workers) {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) {
+        process.kill(-(worker.child.pid ?? 0), 'SIGKILL');
+      }
+    }
     await env?.stop();
   });
 

@@ -30,7 +30,8 @@ export async function startStack(config: Config, logger: Logger, options: StackO
   installTemporalRuntimeLogger(logger);
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
+    for (const stop of stops.reverse())
+      await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   try {
     const server = await startTemporal(config, logger, options.temporal);

@@ -27,7 +27,9 @@ async function run(): Promise<void> {
   const lines = [
     'payment-orchestrator is running',
     `  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`,
-    stack.server.uiUrl ? `  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows` : undefined,
+    stack.server.uiUrl
+      ? `  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`
+      : undefined,
     stack.sandboxes ? `  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}` : undefined,
     'Press Ctrl-C to stop.',
   ].filter(Boolean);
@@ -38,7 +40,9 @@ run().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof TemporalUnavailableError) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    process.stderr.write(`npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   process.exit(1);
 });

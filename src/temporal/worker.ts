@@ -1,5 +1,11 @@
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Worker,
+  type NativeConnection,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { freePort, startTemporal, TemporalUnavailableError, findOrBuildTemporalCli } from '../../src/temporal/dev-server';
+import {
+  freePort,
+  startTemporal,
+  TemporalUnavailableError,
+  findOrBuildTemporalCli,
+} from '../../src/temporal/dev-server';
 import { processesMatching } from '../support/processes';
 
 const logger = createLogger({ level: 'warn' });

@@ -24,7 +24,10 @@ export async function waitForStatus(
   throw new Error(`invoice ${invoiceId} did not reach ${String(status)}; last: ${JSON.stringify(last)}`);
 }
 
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Config } from '../../config';
 import { FAILURE_TYPES, type FailureType } from '../../errors';
 import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../http';
-import { sandboxBaseUrl } from '../sandbox/server';
+import { sandboxBaseUrl } from '../sandbox/kit';
 import type { KycLiteBody } from './mapping';
 import {
   InvoiceResponseSchema,
@@ -120,9 +120,7 @@ export class AlfredClient {
 
   /** KYC full. The body is UNCONFIRMED: the caller decides it (see the adapter's kycDocuments option). */
   async uploadKycDocument(session: AlfredSession, body: Record<string, unknown>): Promise<void> {
-    const response = await this.withToken(session, (token) =>
-      this.send('POST', '/kyc/upload-document', body, token),
-    );
+    const response = await this.withToken(session, (token) => this.send('POST', '/kyc/upload-document', body, token));
     this.read(response, KycUploadResponseSchema, 'kyc/upload-document', FAILURE_TYPES.kycFailed);
   }
 
@@ -162,9 +160,7 @@ export class AlfredClient {
   ): Promise<{ transactionId: string; invoiceId: string }> {
     const field = 'referenceField' in this.options ? this.options.referenceField : 'reference';
     const payload = field ? { ...body, [field]: reference } : body;
-    const response = await this.withToken(session, (token) =>
-      this.send('POST', '/submit-transaction', payload, token),
-    );
+    const response = await this.withToken(session, (token) => this.send('POST', '/submit-transaction', payload, token));
     const { data } = this.read(response, SubmitResponseSchema, 'submit-transaction');
     return { transactionId: data.id, invoiceId: data.invoice.id };
   }

@@ -1,4 +1,44 @@
-import type { ProviderDefinition } from '../types';
+import type { Config } from '../../config';
+import type { IncomingWebhook, ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
+import { ALFRED_REFS, createAlfredAdapter } from './adapter';
+import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client';
+import { AlfredSandbox } from './sandbox';
+import { alfredWebhookToEvent, SeenSignatures, verifyAlfredWebhook } from './webhook';
+
+/** Accepted signatures of this process; a replay within the tolerance window is refused. */
+const seen = new SeenSignatures();
+
+function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
+  const result = verifyAlfredWebhook({
+    rawBody: incoming.rawBody,
+    headers: incoming.headers,
+    secret: alfredWebhookSecret(config),
+    seen,
+  });
+  if (!result.ok) return { ok: false, status: result.reason === 'malformed' ? 400 : 401, reason: result.reason };
+  const event = alfredWebhookToEvent(result.event);
+  if (!event?.providerRef) return { ok: false, status: 422, reason: 'the webhook concerns no invoice' };
+  const key =
+    result.event.kind === 'event' && event.providerRef === result.event.body.referenceId
+      ? ALFRED_REFS.transactionId
+      : ALFRED_REFS.invoiceId;
+  return { ok: true, event, invoice: { providerRef: { key, value: event.providerRef } } };
+}
+
+/**
+ * Both webhook schemes arrive on one URL (alfred's customer webhook and the newer event webhook). Neither carries our
+ * invoice id: the approval request names alfred's invoice (refs.alfredInvoiceId), the event carries it in
+ * metadata.invoiceId, else only the transaction id (refs.alfredTransactionId).
+ */
+const webhook: WebhookRoute = {
+  path: '',
+  delivery: 'signal',
+  verify(incoming, { config }) {
+    return Promise.resolve(verdict(incoming, config));
+  },
+  // alfred's newer docs expect this body; any 4xx/5xx makes it retry.
+  answer: () => ({ status: 200, body: { message: 'success' } }),
+};
 
 export const alfred: ProviderDefinition = {
   name: 'alfred',
@@ -13,8 +53,7 @@ export const alfred: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: () => {
-    throw new Error('alfred adapter: not built yet');
-  },
-  sandbox: () => ({ register: () => undefined }),
+  create: ({ config }) => createAlfredAdapter(new AlfredClient(alfredClientOptions(config))),
+  sandbox: (context) => new AlfredSandbox(context),
+  webhooks: [webhook],
 };

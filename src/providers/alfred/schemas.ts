@@ -46,7 +46,9 @@ export const PaymentMethodResponseSchema = envelope(
           .array(
             MethodOptionSchema.extend({
               to_deposit: z
-                .array(z.object({ account: z.string(), owner: z.string(), Id: z.string().optional(), bank: z.string() }))
+                .array(
+                  z.object({ account: z.string(), owner: z.string(), Id: z.string().optional(), bank: z.string() }),
+                )
                 .optional(),
             }),
           )

@@ -119,7 +119,10 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
     const event = EventWebhookSchema.safeParse(body);
     if (!parsedHeader) return { ok: false, reason: 'unsigned' };
     if (!event.success) return { ok: false, reason: 'malformed' };
-    const expected = Buffer.from(eventSignature(input.secret, parsedHeader.t, input.rawBody, input.signedString), 'hex');
+    const expected = Buffer.from(
+      eventSignature(input.secret, parsedHeader.t, input.rawBody, input.signedString),
+      'hex',
+    );
     if (!safeEqual(expected, Buffer.from(parsedHeader.s, 'hex'))) return { ok: false, reason: 'bad_signature' };
     const signedAt = Number(parsedHeader.t) * 1000;
     if (Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
@@ -160,7 +163,11 @@ function stableId(...parts: string[]): string {
 export function alfredWebhookToEvent(webhook: AlfredWebhook): ProviderEvent | undefined {
   if (webhook.kind === 'approval_request') {
     const { invoices, date_invoices } = webhook.body;
-    return { eventId: stableId('approval', invoices, date_invoices), status: 'approval_requested', providerRef: invoices };
+    return {
+      eventId: stableId('approval', invoices, date_invoices),
+      status: 'approval_requested',
+      providerRef: invoices,
+    };
   }
   const { referenceId, eventType, status, metadata } = webhook.body;
   if (eventType !== 'ONRAMP' && eventType !== 'OFFRAMP') return undefined;

@@ -1,4 +1,7 @@
 import type { ProviderDefinition } from '../types';
+import { createBitfinexAdapter } from './adapter';
+import { BitfinexClient } from './client';
+import { BitfinexSandbox } from './sandbox';
 
 export const bitfinex: ProviderDefinition = {
   name: 'bitfinex',
@@ -11,8 +14,6 @@ export const bitfinex: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: () => {
-    throw new Error('bitfinex adapter: not built yet');
-  },
-  sandbox: () => ({ register: () => undefined }),
+  create: ({ config }) => createBitfinexAdapter(BitfinexClient.fromConfig(config)),
+  sandbox: (context) => new BitfinexSandbox(context),
 };

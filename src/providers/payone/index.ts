@@ -1,4 +1,7 @@
 import type { ProviderDefinition } from '../types';
+import { createPayOneAdapter } from './adapter';
+import { PayOneClient, payoneClientOptions } from './client';
+import { PayOneSandbox } from './sandbox';
 
 export const payone: ProviderDefinition = {
   name: 'payone',
@@ -13,8 +16,6 @@ export const payone: ProviderDefinition = {
     complete: true,
     settledAt: 'settled',
   }),
-  create: () => {
-    throw new Error('payone adapter: not built yet');
-  },
-  sandbox: () => ({ register: () => undefined }),
+  create: ({ config }) => createPayOneAdapter(new PayOneClient(payoneClientOptions(config))),
+  sandbox: (context) => new PayOneSandbox(context),
 };

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config';
+import type { ProviderName } from '../../domain/constants';
 import type { Logger } from '../../logger';
 
 /** Faults a sandbox injects, set by config or per request with the `x-sandbox-fault` header. */
@@ -214,4 +216,9 @@ export interface SandboxContext {
 export interface ProviderSandbox {
   register(app: FastifyInstance): void;
   reset?(): void;
+}
+
+/** Where a provider's client goes when no real base URL is configured: its sandbox. */
+export function sandboxBaseUrl(config: Config, provider: ProviderName): string {
+  return `http://127.0.0.1:${config.sandboxPort}/${provider}`;
 }

@@ -1,9 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Config } from '../../config';
 import type { ProviderName } from '../../domain/constants';
 import type { Logger } from '../../logger';
 import { PROVIDERS } from '../index';
 import { Counter, Faults, WebhookSender, type FaultSettings, type ProviderSandbox } from './kit';
+
+export { sandboxBaseUrl } from './kit';
 
 export interface SandboxServerOptions {
   /** 0 picks a free port. */
@@ -34,14 +35,10 @@ export interface SandboxServer {
   close(): Promise<void>;
 }
 
-/** Where a provider's client goes when no real base URL is configured: its sandbox. */
-export function sandboxBaseUrl(config: Config, provider: ProviderName): string {
-  return `http://127.0.0.1:${config.sandboxPort}/${provider}`;
-}
-
 /** One HTTP server for every provider's sandbox, each under `/<provider>`. */
 export async function startSandboxes(options: SandboxServerOptions): Promise<SandboxServer> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Requests a timeout fault is holding must not keep close() waiting.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, forceCloseConnections: true });
   // PayOne posts form bodies; the sandbox reads them as the real service would.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(String(body))));

@@ -1,7 +1,7 @@
 import type { Config } from '../../config';
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
 import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../http';
-import { sandboxBaseUrl } from '../sandbox/server';
+import { sandboxBaseUrl } from '../sandbox/kit';
 import {
   DEFAULT_XPRIZO_ENDPOINTS,
   SANDBOX_CREDENTIALS,
@@ -126,7 +126,7 @@ export class XprizoClient {
   }
 
   async setApprovalWebhook(url: string): Promise<void> {
-    await this.ensureOk(
+    this.ensureOk(
       await this.send('PUT', `/Preference/SetApprovalWebhook?url=${encodeURIComponent(url)}`),
       'SetApprovalWebhook',
     );
@@ -134,7 +134,7 @@ export class XprizoClient {
 
   /** UNCONFIRMED: assumed to mirror SetApprovalWebhook (PUT with `?url=`). */
   async setPaymentWebhook(url: string): Promise<void> {
-    await this.ensureOk(
+    this.ensureOk(
       await this.send('PUT', `/Preference/SetPaymentWebhook?url=${encodeURIComponent(url)}`),
       'SetPaymentWebhook',
     );
@@ -155,11 +155,7 @@ export class XprizoClient {
     return { key: key ?? undefined, existing: true, status };
   }
 
-  private async call(
-    endpoint: XprizoEndpoint,
-    params: Record<string, string>,
-    what: string,
-  ): Promise<HttpResponse> {
+  private async call(endpoint: XprizoEndpoint, params: Record<string, string>, what: string): Promise<HttpResponse> {
     const path = endpoint.path.replace(/\{(\w+)\}/g, (_match, name: string) => encodeURIComponent(params[name] ?? ''));
     return this.ensureOk(await this.send(endpoint.method, path), what);
   }

@@ -1,4 +1,7 @@
 import type { ProviderDefinition } from '../types';
+import { createXprizoAdapter } from './adapter';
+import { XprizoClient } from './client';
+import { XprizoSandbox } from './sandbox';
 
 export const xprizo: ProviderDefinition = {
   name: 'xprizo',
@@ -13,8 +16,6 @@ export const xprizo: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: () => {
-    throw new Error('xprizo adapter: not built yet');
-  },
-  sandbox: () => ({ register: () => undefined }),
+  create: ({ config }) => createXprizoAdapter(XprizoClient.fromConfig(config)),
+  sandbox: (context) => new XprizoSandbox(context),
 };

@@ -42,13 +42,15 @@ export type StatusByReferenceResponse = z.output<typeof StatusByReferenceRespons
 export const APPROVAL_STATUS_TYPES = [0, 1, 2, 3, 4] as const;
 export type ApprovalStatusType = (typeof APPROVAL_STATUS_TYPES)[number];
 
-const approvalStatusType = z.union(APPROVAL_STATUS_TYPES.map((value) => z.literal(value)) as [
-  z.ZodLiteral<0>,
-  z.ZodLiteral<1>,
-  z.ZodLiteral<2>,
-  z.ZodLiteral<3>,
-  z.ZodLiteral<4>,
-]);
+const approvalStatusType = z.union(
+  APPROVAL_STATUS_TYPES.map((value) => z.literal(value)) as [
+    z.ZodLiteral<0>,
+    z.ZodLiteral<1>,
+    z.ZodLiteral<2>,
+    z.ZodLiteral<3>,
+    z.ZodLiteral<4>,
+  ],
+);
 
 /** The approval webhook. Rejected (3) may carry a transaction with every field null. */
 export const ApprovalWebhookSchema = z.looseObject({

@@ -1,0 +1,124 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { PROVIDER_NAMES } from '../domain/constants';
+import { InvoiceStatusSchema } from '../domain/invoice';
+
+export class UsageError extends Error {
+  readonly type = 'UsageError';
+}
+
+export const USAGE = `Usage: payorch [--json] invoice <command>
+
+Commands:
+  invoice create --file request.json         start an invoice (the same file again is a no-op)
+  invoice show <invoiceId>                   the invoice's state and history
+  invoice list [--status S] [--provider P] [--customer C] [--page-size N]
+  invoice approve <invoiceId> [--by X] [--reason R]
+  invoice reject <invoiceId> [--by X] [--reason R]
+  invoice cancel <invoiceId> [--by X] [--reason R]
+
+Options:
+  --json     machine-readable output on stdout
+  --help     this text
+
+Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:TEMPORAL_PORT), TEMPORAL_NAMESPACE, TLS and API key variables.
+Exit codes: 0 ok, 2 usage or validation error, 3 not found, 4 refused (state, permission, conflict), 1 other.`;
+
+export type Decide = 'approve' | 'reject' | 'cancel';
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'create'; file: string }
+  | { kind: 'show'; invoiceId: string }
+  | { kind: 'list'; filter: z.output<typeof ListFilterSchema> }
+  | { kind: Decide; invoiceId: string; by?: string; reason?: string };
+
+export interface ParsedArgs {
+  command: Command;
+  json: boolean;
+}
+
+const ListFilterSchema = z.object({
+  status: InvoiceStatusSchema.optional(),
+  provider: z.enum(PROVIDER_NAMES).optional(),
+  customerId: z.string().min(1).optional(),
+  pageSize: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  file: { type: 'string', short: 'f' },
+  by: { type: 'string' },
+  reason: { type: 'string' },
+  status: { type: 'string' },
+  provider: { type: 'string' },
+  customer: { type: 'string' },
+  'page-size': { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** Which options each command takes; any other is a usage error rather than silently ignored. */
+const ALLOWED: Record<Exclude<Command['kind'], 'help'>, readonly (keyof Values)[]> = {
+  create: ['file'],
+  show: [],
+  list: ['status', 'provider', 'customer', 'page-size'],
+  approve: ['by', 'reason'],
+  reject: ['by', 'reason'],
+  cancel: ['by', 'reason'],
+};
+
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const json = values.json ?? false;
+  if (values.help || positionals.length === 0) return { command: { kind: 'help' }, json };
+
+  const [noun, verb, ...rest] = positionals;
+  if (noun !== 'invoice') throw new UsageError(`unknown command "${noun ?? ''}"`);
+  if (!verb || !(verb in ALLOWED)) throw new UsageError(`unknown invoice command "${verb ?? ''}"`);
+  const kind = verb as keyof typeof ALLOWED;
+  const allowed = ALLOWED[kind];
+  for (const name of Object.keys(values) as (keyof Values)[]) {
+    if (name !== 'json' && name !== 'help' && !allowed.includes(name)) {
+      throw new UsageError(`invoice ${kind} takes no --${name}`);
+    }
+  }
+
+  const takesId = kind !== 'create' && kind !== 'list';
+  if (rest.length !== (takesId ? 1 : 0)) {
+    throw new UsageError(takesId ? `invoice ${kind} takes one invoice id` : `invoice ${kind} takes no arguments`);
+  }
+  switch (kind) {
+    case 'create':
+      if (!values.file) throw new UsageError('invoice create needs --file <request.json> ("-" for stdin)');
+      return { command: { kind, file: values.file }, json };
+    case 'list': {
+      const filter = ListFilterSchema.safeParse({
+        status: values.status,
+        provider: values.provider,
+        customerId: values.customer,
+        pageSize: values['page-size'],
+      });
+      if (!filter.success) {
+        const names: Record<string, string> = { customerId: 'customer', pageSize: 'page-size' };
+        throw new UsageError(
+          filter.error.issues
+            .map((issue) => `--${names[String(issue.path[0])] ?? String(issue.path[0])}: ${issue.message}`)
+            .join('; '),
+        );
+      }
+      return { command: { kind, filter: filter.data }, json };
+    }
+    case 'show':
+      return { command: { kind, invoiceId: rest[0] ?? '' }, json };
+    default:
+      return { command: { kind, invoiceId: rest[0] ?? '', by: values.by, reason: values.reason }, json };
+  }
+}

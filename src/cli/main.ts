@@ -1,0 +1,50 @@
+import { createInvoiceClient } from '../client';
+import { loadConfig } from '../config';
+import { connectClient } from '../temporal/connection';
+import { parseCommandLine, USAGE } from './args';
+import { EXIT, failure, runCommand } from './commands';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `payorch`: operators' commands, straight to Temporal through the client library. */
+async function run(argv: readonly string[]): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    const parsed = parseCommandLine(argv);
+    json = parsed.json;
+    if (parsed.command.kind === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT.ok;
+    }
+    const config = loadConfig();
+    const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
+    const client = await connectClient(config, { address, namespace: config.temporal.namespace });
+    try {
+      const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
+      const output = await runCommand(parsed.command, json, { invoices, readStdin });
+      process.stdout.write(`${output.stdout}\n`);
+      return output.exitCode;
+    } finally {
+      await client.connection.close();
+    }
+  } catch (error) {
+    const { exitCode, message, body } = failure(error, json);
+    if (json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    else process.stderr.write(`payorch: ${message}\n`);
+    return exitCode;
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`payorch: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = EXIT.other;
+  },
+);

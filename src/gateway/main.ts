@@ -1,0 +1,41 @@
+import { ConfigError, loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { createProviders } from '../providers';
+import { connectClient } from '../temporal/connection';
+import { GatewayConfigError, NO_API_KEY_MESSAGE } from './auth';
+import { startGateway } from './server';
+
+/** The gateway alone, for a Temporal cluster and workers run elsewhere (docker-compose, Temporal Cloud). */
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  // Refuse before connecting: a missing key is the operator's mistake, not a Temporal outage.
+  if (config.gateway.apiKeys.length === 0) throw new GatewayConfigError(NO_API_KEY_MESSAGE);
+  const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
+  const client = await connectClient(config, { address, namespace: config.temporal.namespace });
+  const gateway = await startGateway({ config, logger, client, providers: createProviders(config, logger) });
+  if (gateway.devApiKey) process.stdout.write(`Gateway development API key: ${gateway.devApiKey}\n`);
+  logger.info({ url: gateway.url, temporal: address, namespace: config.temporal.namespace }, 'gateway listening');
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'gateway stopping');
+    gateway
+      .close()
+      .then(() => client.connection.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+run().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof GatewayConfigError) process.stderr.write(`${error.message}\n`);
+  else
+    process.stderr.write(
+      `gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+  process.exit(1);
+});

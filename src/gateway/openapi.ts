@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { DecisionSchema, InvoiceRequestSchema, InvoiceStatusSchema } from '../domain/invoice';
+import { ListInvoicesQuerySchema, ProblemSchema } from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+/** The request shapes as a client sends them: defaults make fields optional on input. */
+function jsonSchema(schema: z.ZodType): JsonSchema {
+  const document: JsonSchema = { ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) };
+  // The OpenAPI document declares the dialect once; a component repeating it is noise.
+  delete document.$schema;
+  return document;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+
+const invoiceIdParameter = {
+  name: 'invoiceId',
+  in: 'path',
+  required: true,
+  schema: jsonSchema(InvoiceRequestSchema.shape.invoiceId),
+};
+
+function decisionOperation(action: 'approve' | 'reject' | 'cancel') {
+  return {
+    post: {
+      operationId: `${action}Invoice`,
+      summary: `${action[0]?.toUpperCase()}${action.slice(1)} the invoice`,
+      parameters: [invoiceIdParameter],
+      requestBody: { required: true, content: json(ref('Decision')) },
+      responses: {
+        200: { description: 'The invoice after the decision', content: json(ref('InvoiceState')) },
+        400: problemResponse('The decision is invalid'),
+        403: problemResponse('NotAllowed: this party may not take this decision'),
+        404: problemResponse('No such invoice'),
+        409: problemResponse('InvalidState: the invoice cannot take this decision in its current state'),
+      },
+    },
+  };
+}
+
+/** Built from the zod schemas the handlers validate with, so the document cannot drift from the code. */
+export function buildOpenApiDocument(serverUrl?: string): JsonSchema {
+  const listParameters = Object.entries(ListInvoicesQuerySchema.shape).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: jsonSchema(schema),
+  }));
+  return {
+    openapi: '3.1.0',
+    info: { title: 'payment-orchestrator gateway', version: '1' },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/invoices': {
+        post: {
+          operationId: 'createInvoice',
+          summary: 'Start an invoice; the same request again returns the same invoice',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description: 'Used as invoiceId when the body has none; must equal it otherwise',
+              schema: jsonSchema(InvoiceRequestSchema.shape.invoiceId),
+            },
+          ],
+          requestBody: { required: true, content: json(ref('InvoiceRequest')) },
+          responses: {
+            201: { description: 'Started', content: json(ref('InvoiceState')) },
+            200: { description: 'Already started with this same request', content: json(ref('InvoiceState')) },
+            400: problemResponse('The request is invalid; `errors` names the fields'),
+            409: problemResponse('The invoice id was used with a different request'),
+            413: problemResponse('The body is too large'),
+          },
+        },
+        get: {
+          operationId: 'listInvoices',
+          parameters: listParameters,
+          responses: {
+            200: {
+              description: 'A page of invoices',
+              content: json({
+                type: 'object',
+                properties: {
+                  invoices: { type: 'array', items: { type: 'object' } },
+                  nextPageToken: { type: 'string' },
+                },
+              }),
+            },
+            400: problemResponse('Invalid query parameters'),
+          },
+        },
+      },
+      '/v1/invoices/{invoiceId}': {
+        get: {
+          operationId: 'getInvoice',
+          parameters: [invoiceIdParameter],
+          responses: {
+            200: { description: 'The invoice', content: json(ref('InvoiceState')) },
+            404: problemResponse('No such invoice'),
+          },
+        },
+      },
+      '/v1/invoices/{invoiceId}/approve': decisionOperation('approve'),
+      '/v1/invoices/{invoiceId}/reject': decisionOperation('reject'),
+      '/v1/invoices/{invoiceId}/cancel': decisionOperation('cancel'),
+      '/healthz': { get: { security: [], responses: { 200: { description: 'The process is up' } } } },
+      '/readyz': {
+        get: {
+          security: [],
+          responses: {
+            200: { description: 'Temporal and a worker are reachable' },
+            503: { description: 'Temporal or the workers are not' },
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        InvoiceRequest: jsonSchema(InvoiceRequestSchema),
+        Decision: jsonSchema(DecisionSchema),
+        InvoiceStatus: jsonSchema(InvoiceStatusSchema),
+        Problem: jsonSchema(ProblemSchema),
+        // The state is a TypeScript interface of the workflow (zod stays out of its bundle): only its key is described.
+        InvoiceState: {
+          type: 'object',
+          required: ['invoiceId', 'status'],
+          properties: { invoiceId: { type: 'string' }, status: ref('InvoiceStatus') },
+          additionalProperties: true,
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { InvoiceClient } from '../client';
+import type { Config } from '../config';
+import type { ProviderName } from '../domain/constants';
+import type { Logger } from '../logger';
+import type { InvoiceLookup, ProviderRegistry, WebhookRoute } from '../providers/types';
+import { providerCallbackUpdate, providerEventSignal, type ProviderEvent } from '../workflows/definitions';
+import { isTemporalUnavailable, problem, sendProblem } from './problem';
+
+export type WebhookRoutes = Partial<Record<ProviderName, readonly WebhookRoute[]>>;
+
+export interface WebhookDeps {
+  invoices: InvoiceClient;
+  providers: ProviderRegistry;
+  config: Config;
+  logger: Logger;
+  routes: WebhookRoutes;
+  /** How long a callback waits for the invoice's verdict; below the provider's own timeout. */
+  callbackWaitSeconds: number;
+  /** Runs a Temporal call under a deadline, so an outage answers 503 rather than holding the provider's connection. */
+  withDeadline: <T>(ms: number, call: () => Promise<T>) => Promise<T>;
+  deadlineMs: number;
+}
+
+export function webhookUrlPath(provider: ProviderName, route: WebhookRoute): string {
+  return `/webhooks/${provider}${route.path}`;
+}
+
+function headerRecord(request: FastifyRequest): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+type Found = { invoiceId: string } | { unknown: string };
+
+/**
+ * Mounts `POST /webhooks/<provider><path>` for each route: verify, find the invoice, hand the event to its workflow,
+ * and answer 2xx only once Temporal holds it, so that anything short of that makes the provider retry.
+ */
+export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
+  for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
+    for (const route of routes) {
+      const url = webhookUrlPath(provider, route);
+      const log = deps.logger.child({ component: 'webhook', provider, route: url });
+      app.post(url, (request, reply) => handleWebhook(provider, route, request, reply, deps, log));
+    }
+  }
+}
+
+async function findInvoice(lookup: InvoiceLookup, deps: WebhookDeps): Promise<Found> {
+  if ('invoiceId' in lookup) return { invoiceId: lookup.invoiceId };
+  const { key, value } = lookup.providerRef;
+  const invoiceId = await deps.withDeadline(deps.deadlineMs, () => deps.invoices.findInvoiceByProviderRef(key, value));
+  return invoiceId ? { invoiceId } : { unknown: `no invoice holds the provider reference ${key}` };
+}
+
+async function handleWebhook(
+  provider: ProviderName,
+  route: WebhookRoute,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: WebhookDeps,
+  log: Logger,
+): Promise<FastifyReply | undefined> {
+  const verdict = await route.verify(
+    { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
+    { adapter: deps.providers[provider], config: deps.config },
+  );
+  if (!verdict.ok) {
+    // The reason is the verifier's own words (never the body or a header value): enough to debug a misconfiguration.
+    log.warn({ status: verdict.status, reason: verdict.reason, requestId: request.id }, 'webhook refused');
+    return sendProblem(reply, problem(verdict.status, 'WebhookRefused', verdict.reason));
+  }
+  const { event } = verdict;
+  try {
+    const found = await findInvoice(verdict.invoice, deps);
+    if ('unknown' in found) {
+      log.info({ eventId: event.eventId, requestId: request.id }, found.unknown);
+      return sendProblem(reply, problem(404, 'InvoiceNotFound', 'no invoice for this webhook yet'));
+    }
+    const eventLog = log.child({ invoiceId: found.invoiceId, eventId: event.eventId, status: event.status });
+    if (route.delivery === 'signal') {
+      const delivered = await deliverSignal(found.invoiceId, event, deps);
+      if (delivered === 'ended') eventLog.info('webhook for an invoice that has ended: nothing left to change');
+      else eventLog.info('webhook delivered');
+      return answer(reply, route.answer('delivered'));
+    }
+    const outcome = await deps.withDeadline((deps.callbackWaitSeconds + 5) * 1000, () =>
+      deps.invoices
+        .handle(found.invoiceId)
+        .executeUpdate(providerCallbackUpdate, { args: [{ ...event, waitSeconds: deps.callbackWaitSeconds }] }),
+    );
+    eventLog.info({ verdict: outcome.verdict, invoiceStatus: outcome.status }, 'callback answered');
+    return answer(reply, route.answer(outcome.verdict));
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) {
+      log.info({ eventId: event.eventId, requestId: request.id }, 'webhook for an unknown or ended invoice');
+      return sendProblem(reply, problem(404, 'InvoiceNotFound', 'no running invoice for this webhook'));
+    }
+    if (route.delivery === 'callback' && isTemporalUnavailable(error)) {
+      // A callback provider may treat any error status as a refusal (Xprizo voids the payment): we have no verdict,
+      // so the route answers as for an undecided one.
+      log.warn({ err: error, eventId: event.eventId }, 'callback undecided: Temporal unavailable');
+      return answer(reply, route.answer('undecided'));
+    }
+    throw error;
+  }
+}
+
+async function deliverSignal(
+  invoiceId: string,
+  event: ProviderEvent,
+  deps: WebhookDeps,
+): Promise<'delivered' | 'ended'> {
+  const handle = deps.invoices.handle(invoiceId);
+  try {
+    // The signal call resolves once the server has written the signal to the invoice's history: durably accepted.
+    await deps.withDeadline(deps.deadlineMs, () => handle.signal(providerEventSignal, event));
+    return 'delivered';
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    // An invoice that has ended can no longer change: acknowledging stops the provider's retries for good.
+    const ended = await deps
+      .withDeadline(deps.deadlineMs, () => handle.describe())
+      .then(
+        () => true,
+        (describeError: unknown) => {
+          if (describeError instanceof WorkflowNotFoundError) return false;
+          throw describeError;
+        },
+      );
+    if (ended) return 'ended';
+    throw error;
+  }
+}
+
+/** Status 0 means "give no answer": the connection is dropped, which the provider sees as a timeout and retries. */
+function answer(reply: FastifyReply, { status, body }: { status: number; body: unknown }): FastifyReply {
+  if (status === 0) {
+    reply.hijack();
+    reply.raw.destroy();
+    return reply;
+  }
+  return reply.status(status).send(body);
+}

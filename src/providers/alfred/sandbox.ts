@@ -1,0 +1,523 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ProviderSandbox, SandboxContext } from '../sandbox/kit';
+import { SANDBOX_CREDENTIALS } from './client';
+import { formatLegacyDate } from './mapping';
+import { eventSignatureHeader, legacySignature } from './webhook';
+
+const API = '/third-party-service';
+/** alfred's documented token lifetime. */
+const TOKEN_TTL_MS = 120_000;
+
+export interface AlfredSandboxOptions {
+  /** How long alfred takes to pay out after our approval, before timeScale. */
+  payoutDelayMs?: number;
+  /** New users start at kyc:false, so the flow exercises the KYC-full upload. */
+  newUsersNeedFullKyc?: boolean;
+  /** Attempts per webhook: alfred documents at least 10 retries. */
+  webhookAttempts?: number;
+  /** First retry delay before timeScale; doubles each attempt. */
+  webhookBackoffMs?: number;
+}
+
+type Body = Record<string, unknown>;
+type Validation = 'isNotEmpty' | 'isString' | 'isNumber';
+
+interface SandboxUser {
+  email: string;
+  kyc: boolean;
+  banks: Map<string, Body & { id: string; bankNumber: string }>;
+}
+
+interface InitialTransaction {
+  uuid: string;
+  type: 'in' | 'out';
+  balance: number;
+  currency: string;
+}
+
+export interface SandboxTransaction {
+  id: string;
+  invoiceId: string;
+  type: 'in' | 'out';
+  user: string;
+  businessInitTx: string;
+  reference?: string;
+  amount: number;
+  currency: string;
+  typeProcesor: string;
+  methodStatus: 'pending' | 'completed';
+  estatus: 'pending' | 'approved' | 'cancel';
+  expired: boolean;
+  createdAt: number;
+  completedAt?: number;
+}
+
+function asBody(value: unknown): Body {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Body) : {};
+}
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/**
+ * alfred's Penny API as its GitBook describes it, under /alfred/third-party-service. State is in memory; the
+ * customer's side (paying a pay-in, alfred's own approval, expiry) is driven by the methods below or /_sandbox routes.
+ */
+export class AlfredSandbox implements ProviderSandbox {
+  private readonly users = new Map<string, SandboxUser>();
+  private readonly initialTransactions = new Map<string, InitialTransaction>();
+  private readonly tokens = new Map<string, { email: string; expiresAt: number }>();
+  private readonly transactions = new Map<string, SandboxTransaction>();
+  private readonly invoices = new Map<string, string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly options: Required<AlfredSandboxOptions>;
+
+  constructor(
+    private readonly ctx: SandboxContext,
+    options: AlfredSandboxOptions = {},
+  ) {
+    this.options = {
+      payoutDelayMs: options.payoutDelayMs ?? 2_000,
+      newUsersNeedFullKyc: options.newUsersNeedFullKyc ?? true,
+      webhookAttempts: options.webhookAttempts ?? 11,
+      webhookBackoffMs: options.webhookBackoffMs ?? 2_000,
+    };
+  }
+
+  reset(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.users.clear();
+    this.initialTransactions.clear();
+    this.tokens.clear();
+    this.transactions.clear();
+    this.invoices.clear();
+  }
+
+  // --- The customer's and alfred's side, for tests and demos.
+
+  /** Pay-in: the customer paid and alfred approves; the money is credited at once. */
+  payIn(alfredInvoiceId: string): SandboxTransaction {
+    const tx = this.byInvoice(alfredInvoiceId);
+    if (tx.type !== 'in') throw new Error(`alfred invoice ${alfredInvoiceId} is a pay-out`);
+    if (tx.estatus !== 'pending') throw new Error(`alfred invoice ${alfredInvoiceId} is ${tx.estatus}`);
+    tx.estatus = 'approved';
+    this.complete(tx);
+    return tx;
+  }
+
+  /** alfred's own approval of a pay-in: the same as the customer's payment arriving. */
+  approveAsAlfred(alfredInvoiceId: string): SandboxTransaction {
+    return this.payIn(alfredInvoiceId);
+  }
+
+  expire(alfredInvoiceId: string): SandboxTransaction {
+    const tx = this.byInvoice(alfredInvoiceId);
+    tx.expired = true;
+    return tx;
+  }
+
+  /** Every transaction submitted with our reference: tests prove a retried submit made one. */
+  findByReference(reference: string): SandboxTransaction[] {
+    return [...this.transactions.values()].filter((tx) => tx.reference === reference);
+  }
+
+  /** Ends every session's token now, as alfred's 2-minute expiry would. */
+  expireTokens(): void {
+    this.tokens.clear();
+  }
+
+  register(app: FastifyInstance): void {
+    app.post(`${API}/my-info`, (request, reply) =>
+      this.handle(request, reply, { token: false }, (body) => {
+        const invalid = this.validate(body, { type: 'isNotEmpty', balance: 'isNumber', currency: 'isNotEmpty' });
+        if (invalid) return invalid;
+        if (body.type !== 'in' && body.type !== 'out') return this.invalid([['type', 'isIn']]);
+        const uuid = randomUUID();
+        this.initialTransactions.set(uuid, {
+          uuid,
+          type: body.type,
+          balance: Number(body.balance),
+          currency: String(body.currency),
+        });
+        this.ctx.counter.inc('initial_transaction', uuid);
+        return [202, { statusCode: 202, message: 'my-info', data: { uuid, business: 'alfred sandbox business' } }];
+      }),
+    );
+
+    app.post(`${API}/login-sof-kyc`, (request, reply) =>
+      this.handle(request, reply, { token: false }, (body) => {
+        const invalid = this.validate(body, {
+          firstname: 'isNotEmpty',
+          lastname: 'isNotEmpty',
+          address: 'isNotEmpty',
+          country: 'isNotEmpty',
+          city: 'isNotEmpty',
+          email: 'isNotEmpty',
+          phonenumber: 'isNotEmpty',
+          initial_transaction: 'isNotEmpty',
+          zipcode: 'isNotEmpty',
+          birthday: 'isNotEmpty',
+        });
+        if (invalid) return invalid;
+        if (!/^[A-Z]{3}$/.test(String(body.country))) return this.invalid([['country', 'isISO31661Alpha3']]);
+        if (!this.initialTransactions.has(String(body.initial_transaction))) {
+          return [404, { statusCode: 404, message: 'initial transaction not found' }];
+        }
+        const email = String(body.email);
+        let user = this.users.get(email);
+        if (!user) {
+          user = { email, kyc: !this.options.newUsersNeedFullKyc, banks: new Map() };
+          this.users.set(email, user);
+        }
+        this.ctx.counter.inc('login', email);
+        return [
+          202,
+          { statusCode: 202, data: { token: this.issueToken(email), kyc: user.kyc }, message: 'login-sof-kyc' },
+        ];
+      }),
+    );
+
+    app.post(`${API}/kyc/upload-document`, (request, reply) =>
+      this.handle(request, reply, { token: true }, (body, user) => {
+        if (Object.keys(body).length === 0) return this.invalid([['document', 'isNotEmpty']]);
+        user.kyc = true;
+        this.ctx.counter.inc('kyc_upload', user.email);
+        return [202, { statusCode: 202, data: { kyc: true }, message: 'kyc document' }];
+      }),
+    );
+
+    app.post(`${API}/payment-method`, (request, reply) =>
+      this.handle(request, reply, { token: true }, (_body, user) => [
+        202,
+        {
+          statusCode: 202,
+          message: 'thrid party login and payment methods',
+          data: {
+            token: this.issueToken(user.email),
+            kyc: user.kyc,
+            userBanks: [...user.banks.values()],
+            paymentsMethods: {
+              ATM: [{ id: 1, name: 'ATM cash-out', img: '' }],
+              BANK: [
+                {
+                  id: 2,
+                  name: 'Bank transfer',
+                  img: '',
+                  to_deposit: [{ account: '0000003100010000000001', owner: 'alfred sandbox', Id: '1', bank: 'COELSA' }],
+                },
+              ],
+            },
+          },
+        },
+      ]),
+    );
+
+    app.post(`${API}/update-bank`, (request, reply) =>
+      this.handle(request, reply, { token: true }, (body, user) => {
+        const invalid = this.validate(body, {
+          bankName: 'isNotEmpty',
+          bankNumber: 'isNotEmpty',
+          bankAccountOwner: 'isNotEmpty',
+          countryCode: 'isNotEmpty',
+          DNI: 'isString',
+        });
+        if (invalid) return invalid;
+        const bankNumber = String(body.bankNumber);
+        const existing =
+          (typeof body.id === 'string' ? user.banks.get(body.id) : undefined) ??
+          [...user.banks.values()].find((bank) => bank.bankNumber === bankNumber);
+        const id = existing?.id ?? randomUUID();
+        if (!existing) this.ctx.counter.inc('bank', user.email);
+        const bank = {
+          id,
+          bankName: String(body.bankName),
+          bankNumber,
+          bankAccountOwner: String(body.bankAccountOwner),
+          countryCode: String(body.countryCode),
+          DNI: String(body.DNI),
+          icon: '',
+          active: true,
+        };
+        user.banks.set(id, bank);
+        return [
+          202,
+          { statusCode: 202, data: { statusCode: 202, message: 'banks user data', data: bank }, message: 'bank' },
+        ];
+      }),
+    );
+
+    app.post(`${API}/submit-transaction`, (request, reply) =>
+      this.handle(request, reply, { token: true }, (body, user) => {
+        const invalid = this.validate(body, {
+          withdrawlPhone: 'isString',
+          businessInitTx: 'isNotEmpty',
+          BusinessTo: 'isString',
+          exchangeId: 'isString',
+          amount: 'isNumber',
+          typeProcesor: 'isNotEmpty',
+        });
+        if (invalid) return invalid;
+        if (body.typeProcesor !== 'BANK' && body.typeProcesor !== 'ATM') {
+          return this.invalid([['typeProcesor', 'isIn']]);
+        }
+        const initial = this.initialTransactions.get(String(body.businessInitTx));
+        if (!initial) return [404, { statusCode: 404, message: 'initial transaction not found' }];
+        const tx: SandboxTransaction = {
+          id: randomUUID(),
+          invoiceId: randomUUID(),
+          type: initial.type,
+          user: user.email,
+          businessInitTx: initial.uuid,
+          ...(typeof body.reference === 'string' ? { reference: body.reference } : {}),
+          amount: Number(body.amount),
+          currency: initial.currency,
+          typeProcesor: body.typeProcesor,
+          methodStatus: 'pending',
+          estatus: 'pending',
+          expired: false,
+          createdAt: Date.now(),
+        };
+        this.transactions.set(tx.id, tx);
+        this.invoices.set(tx.invoiceId, tx.id);
+        this.ctx.counter.inc('transaction', tx.reference ?? tx.businessInitTx);
+        if (tx.type === 'out') this.sendApprovalRequest(tx);
+        return [
+          202,
+          {
+            statusCode: 202,
+            message: 'master transaction webview',
+            data: { id: tx.id, invoice: { id: tx.invoiceId } },
+          },
+        ];
+      }),
+    );
+
+    app.put(`${API}/invoice/:id`, (request, reply) =>
+      this.handle(request, reply, { token: false }, (body) => {
+        const tx = this.findInvoice(request);
+        if (!tx) return [404, { statusCode: 404, message: 'invoice not found' }];
+        const wanted =
+          body.status === 'approved'
+            ? 'approved'
+            : body.status === 'cancel' || body.status === 'cancelled'
+              ? 'cancel'
+              : undefined;
+        if (!wanted) return this.invalid([['status', 'isIn']]);
+        if (tx.estatus === wanted) return [202, { statusCode: 202, data: true, message: 'update Invoice' }];
+        if (tx.estatus !== 'pending' || tx.expired) {
+          return this.invalid([['status', `invoice is ${tx.expired ? 'expired' : tx.estatus}`]]);
+        }
+        if (wanted === 'approved' && tx.type === 'in') {
+          return this.invalid([['status', 'pay-in invoices are approved by alfred']]);
+        }
+        tx.estatus = wanted;
+        if (wanted === 'approved') this.later(this.options.payoutDelayMs, () => this.complete(tx));
+        return [202, { statusCode: 202, data: true, message: 'update Invoice' }];
+      }),
+    );
+
+    app.get(`${API}/invoice/:id`, (request, reply) =>
+      this.handle(request, reply, { token: false }, () => {
+        const tx = this.findInvoice(request);
+        if (!tx) return [404, { statusCode: 404, message: 'invoice not found' }];
+        return [202, { statusCode: 202, message: 'list invoice/transaction', data: this.invoiceView(tx) }];
+      }),
+    );
+
+    app.get(`${API}/method/user/:id`, (request, reply) =>
+      this.handle(request, reply, { token: false }, () => {
+        const user = (request.params as { id: string }).id;
+        const rows = [...this.transactions.values()].filter((tx) => tx.user === user).map((tx) => this.methodView(tx));
+        return [202, { statusCode: 202, message: 'transactions', data: rows }];
+      }),
+    );
+
+    // Demo and test actions; no credentials, like a customer's browser.
+    app.post('/_sandbox/invoices/:id/pay', async (request, reply) =>
+      this.action(reply, () => this.payIn(this.param(request))),
+    );
+    app.post('/_sandbox/invoices/:id/expire', async (request, reply) =>
+      this.action(reply, () => this.expire(this.param(request))),
+    );
+    app.post('/_sandbox/tokens/expire', async (_request, reply) => this.action(reply, () => this.expireTokens()));
+    app.get('/_sandbox/transactions/:id', async (request, reply) =>
+      this.action(reply, () => this.findByReference(this.param(request))),
+    );
+  }
+
+  // --- Internals.
+
+  private async handle(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    auth: { token: boolean },
+    route: (body: Body, user: SandboxUser) => [number, unknown],
+  ): Promise<FastifyReply> {
+    if (await this.ctx.faults.apply(request, reply, { statusCode: 429, message: 'Too many requests' })) return reply;
+    const headers = request.headers;
+    if (headers['api-key'] !== SANDBOX_CREDENTIALS.apiKey || headers['api-secret'] !== SANDBOX_CREDENTIALS.apiSecret) {
+      // UNCONFIRMED: alfred says only "the same kind" of error; 401 with its envelope is the sandbox's answer.
+      return reply.code(401).send({ statusCode: 401, message: 'invalid api-key or api-secret', code: 'UNAUTHORIZED' });
+    }
+    let user: SandboxUser = { email: '', kyc: false, banks: new Map() };
+    if (auth.token) {
+      const raw = String(headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+      const session = this.tokens.get(raw);
+      const known = session && session.expiresAt > Date.now() ? this.users.get(session.email) : undefined;
+      if (!known) {
+        return reply.code(401).send({ statusCode: 401, message: 'token missing or expired', code: 'UNAUTHORIZED' });
+      }
+      user = known;
+    }
+    const [status, payload] = route(asBody(request.body), user);
+    return reply.code(status).send(payload);
+  }
+
+  private async action(reply: FastifyReply, run: () => unknown): Promise<FastifyReply> {
+    try {
+      return reply.code(200).send({ ok: true, result: run() ?? null });
+    } catch (error) {
+      return reply.code(409).send({ ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private param(request: FastifyRequest): string {
+    return (request.params as { id: string }).id;
+  }
+
+  private validate(body: Body, spec: Record<string, Validation>): [number, unknown] | undefined {
+    const failures: [string, Validation][] = [];
+    for (const [field, rule] of Object.entries(spec)) {
+      const value = body[field];
+      if (rule === 'isNumber' && (typeof value !== 'number' || !Number.isFinite(value))) failures.push([field, rule]);
+      if (rule === 'isString' && typeof value !== 'string') failures.push([field, rule]);
+      if (rule === 'isNotEmpty' && (value === undefined || value === null || value === ''))
+        failures.push([field, rule]);
+    }
+    return failures.length ? this.invalid(failures) : undefined;
+  }
+
+  private invalid(failures: [string, string][]): [number, unknown] {
+    return [
+      422,
+      {
+        statusCode: 422,
+        message: 'A logic validation has not been fulfilled',
+        reasons: failures.map(([path, validation]) => ({ message: `${path} failed ${validation}`, path, validation })),
+        code: 'VALIDATION_ERROR',
+      },
+    ];
+  }
+
+  /** JWT-shaped and HMAC-signed like alfred's; `exp` in fractional seconds so a scaled lifetime stays exact. */
+  private issueToken(email: string): string {
+    const expiresAt = Date.now() + TOKEN_TTL_MS * this.ctx.timeScale;
+    const head = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url({ sub: email, exp: expiresAt / 1000, jti: randomUUID() })}`;
+    const signature = createHmac('sha256', SANDBOX_CREDENTIALS.apiSecret).update(head).digest('base64url');
+    const token = `${head}.${signature}`;
+    this.tokens.set(token, { email, expiresAt });
+    return token;
+  }
+
+  private findInvoice(request: FastifyRequest): SandboxTransaction | undefined {
+    const txId = this.invoices.get(this.param(request));
+    return txId ? this.transactions.get(txId) : undefined;
+  }
+
+  private byInvoice(alfredInvoiceId: string): SandboxTransaction {
+    const txId = this.invoices.get(alfredInvoiceId);
+    const tx = txId ? this.transactions.get(txId) : undefined;
+    if (!tx) throw new Error(`no alfred invoice ${alfredInvoiceId}`);
+    return tx;
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms * this.ctx.timeScale);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private complete(tx: SandboxTransaction): void {
+    if (tx.methodStatus === 'completed' || tx.estatus !== 'approved') return;
+    tx.methodStatus = 'completed';
+    tx.completedAt = Date.now();
+    const secret = SANDBOX_CREDENTIALS.webhookSecret;
+    this.ctx.webhooks.send({
+      url: this.ctx.webhookUrl('/alfred'),
+      body: {
+        referenceId: tx.id,
+        eventType: tx.type === 'in' ? 'ONRAMP' : 'OFFRAMP',
+        status: 'COMPLETED',
+        metadata: { invoiceId: tx.invoiceId },
+      },
+      // Signed at each attempt, as a fresh timestamp keeps retries inside the receiver's tolerance window.
+      sign: (raw) => ({ signature: eventSignatureHeader(secret, raw, Date.now()) }),
+      maxAttempts: this.options.webhookAttempts,
+      backoffMs: this.options.webhookBackoffMs * this.ctx.timeScale,
+    });
+  }
+
+  /** The legacy customer webhook: a pay-out waits for our approval. Its date is fixed at creation, as alfred's is. */
+  private sendApprovalRequest(tx: SandboxTransaction): void {
+    const date = formatLegacyDate(Date.now());
+    this.ctx.webhooks.send({
+      url: this.ctx.webhookUrl('/alfred'),
+      headers: { 'x-api-key': SANDBOX_CREDENTIALS.apiKey },
+      body: {
+        invoices: tx.invoiceId,
+        date_invoices: date,
+        signature_invoices: legacySignature(SANDBOX_CREDENTIALS.webhookSecret, date, tx.invoiceId),
+      },
+      maxAttempts: this.options.webhookAttempts,
+      backoffMs: this.options.webhookBackoffMs * this.ctx.timeScale,
+    });
+  }
+
+  private methodView(tx: SandboxTransaction) {
+    return {
+      invoiceId: tx.invoiceId,
+      type: tx.type,
+      id: tx.id,
+      transaction: tx.businessInitTx,
+      reference: tx.reference,
+      user: tx.user,
+      kyc: 'true',
+      country_withdraw: 'ARG',
+      cashout: tx.typeProcesor,
+      cash_amount: String(tx.amount),
+      currency_pay: tx.currency,
+      rate: '1',
+      status: tx.methodStatus,
+      time_estimate_payout: '',
+      time_payout: tx.completedAt ? new Date(tx.completedAt).toISOString() : '',
+      commission: '0',
+      KYB: 'false',
+      date: new Date(tx.createdAt).toISOString(),
+    };
+  }
+
+  private invoiceView(tx: SandboxTransaction) {
+    return {
+      id: tx.invoiceId,
+      status_webview: tx.estatus,
+      estatus_invoice: tx.estatus,
+      start_time: new Date(tx.createdAt).toISOString(),
+      end_time: tx.completedAt ? new Date(tx.completedAt).toISOString() : null,
+      balance: String(tx.amount),
+      currency: tx.currency,
+      user: tx.user,
+      expire_invoice: tx.expired,
+      walletpay: '',
+      memo: '',
+      network: '',
+      chain: '',
+      method: this.methodView(tx),
+    };
+  }
+}

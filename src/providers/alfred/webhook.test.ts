@@ -1,0 +1,147 @@
+import { createHmac } from 'node:crypto';
+import {
+  alfredWebhookToEvent,
+  eventSignatureHeader,
+  legacySignature,
+  SeenSignatures,
+  verifyAlfredWebhook,
+  type SignedString,
+} from './webhook';
+import { formatLegacyDate } from './mapping';
+
+const secret = Buffer.from('a shared secret of some length').toString('base64');
+const now = Date.parse('2024-05-01T12:00:00.000Z');
+
+function legacyBody(date: string, invoice = 'd9b3146b-aaaa-bbbb-cccc-000000000001', signWith = secret) {
+  return JSON.stringify({
+    invoices: invoice,
+    date_invoices: date,
+    signature_invoices: legacySignature(signWith, date, invoice),
+  });
+}
+
+function eventBody(status = 'COMPLETED') {
+  return JSON.stringify({ referenceId: 'tx-1', eventType: 'OFFRAMP', status, metadata: { invoiceId: 'inv-alfred-1' } });
+}
+
+describe('alfred legacy webhook signature', () => {
+  it('matches a signature computed by hand: HMAC-SHA256(base64-decoded secret, date + invoice), base64', () => {
+    // Independent of legacySignature: key bytes, message and encoding spelled out.
+    const expected = createHmac('sha256', Buffer.from('a shared secret of some length'))
+      .update('2023-09-25 13:48:20.890-0400d9b3146b')
+      .digest('base64');
+    expect(legacySignature(secret, '2023-09-25 13:48:20.890-0400', 'd9b3146b')).toBe(expected);
+  });
+
+  it('accepts a valid one and maps it to approval_requested with alfred invoice id', () => {
+    const result = verifyAlfredWebhook({ rawBody: legacyBody(formatLegacyDate(now - 1000)), headers: {}, secret, now });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const event = alfredWebhookToEvent(result.event);
+    expect(event).toMatchObject({ status: 'approval_requested', providerRef: 'd9b3146b-aaaa-bbbb-cccc-000000000001' });
+    // The same webhook delivered twice keeps its id, so the workflow applies it once.
+    const again = verifyAlfredWebhook({ rawBody: legacyBody(formatLegacyDate(now - 1000)), headers: {}, secret, now });
+    expect(again.ok && alfredWebhookToEvent(again.event)?.eventId).toBe(event?.eventId);
+  });
+
+  it('refuses a tampered invoice id, a wrong secret, a stale date and a replay', () => {
+    const date = formatLegacyDate(now);
+    const tampered = JSON.parse(legacyBody(date)) as Record<string, string>;
+    tampered.invoices = 'someone-elses-invoice';
+    expect(verifyAlfredWebhook({ rawBody: JSON.stringify(tampered), headers: {}, secret, now })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+    const otherSecret = Buffer.from('another').toString('base64');
+    expect(
+      verifyAlfredWebhook({ rawBody: legacyBody(date, undefined, otherSecret), headers: {}, secret, now }),
+    ).toEqual({ ok: false, reason: 'bad_signature' });
+    const stale = legacyBody(formatLegacyDate(now - 6 * 60_000));
+    expect(verifyAlfredWebhook({ rawBody: stale, headers: {}, secret, now })).toEqual({ ok: false, reason: 'stale' });
+    const seen = new SeenSignatures();
+    expect(verifyAlfredWebhook({ rawBody: legacyBody(date), headers: {}, secret, now, seen }).ok).toBe(true);
+    expect(verifyAlfredWebhook({ rawBody: legacyBody(date), headers: {}, secret, now, seen })).toEqual({
+      ok: false,
+      reason: 'replayed',
+    });
+  });
+
+  it('refuses a signature of the wrong length without throwing', () => {
+    const body = JSON.stringify({
+      invoices: 'x',
+      date_invoices: formatLegacyDate(now),
+      signature_invoices: 'c2hvcnQ=',
+    });
+    expect(verifyAlfredWebhook({ rawBody: body, headers: {}, secret, now })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+  });
+});
+
+describe('alfred signature-header webhook', () => {
+  it('accepts a valid one and maps COMPLETED to settled, FAILED to failed', () => {
+    const raw = eventBody();
+    const headers = { signature: eventSignatureHeader(secret, raw, now - 2000) };
+    const result = verifyAlfredWebhook({ rawBody: raw, headers, secret, now });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(alfredWebhookToEvent(result.event)).toMatchObject({ status: 'settled', providerRef: 'inv-alfred-1' });
+    const failed = eventBody('FAILED');
+    const failedResult = verifyAlfredWebhook({
+      rawBody: failed,
+      headers: { Signature: eventSignatureHeader(secret, failed, now) },
+      secret,
+      now,
+    });
+    expect(failedResult.ok && alfredWebhookToEvent(failedResult.event)?.status).toBe('failed');
+  });
+
+  it('refuses a tampered body, a stale timestamp, a replay and a missing signature', () => {
+    const raw = eventBody();
+    const header = eventSignatureHeader(secret, raw, now);
+    expect(
+      verifyAlfredWebhook({ rawBody: raw.replace('COMPLETED', 'FAILED'), headers: { signature: header }, secret, now }),
+    ).toEqual({ ok: false, reason: 'bad_signature' });
+    const old = eventSignatureHeader(secret, raw, now - 10 * 60_000);
+    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: old }, secret, now })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
+    const seen = new SeenSignatures();
+    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, seen }).ok).toBe(true);
+    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, seen })).toEqual({
+      ok: false,
+      reason: 'replayed',
+    });
+    // Once the window has passed the cache has forgotten it, and the timestamp check refuses it instead.
+    expect(
+      verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now: now + 6 * 60_000, seen }),
+    ).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: 'garbage' }, secret, now })).toEqual({
+      ok: false,
+      reason: 'unsigned',
+    });
+  });
+
+  it('takes a pluggable signed string', () => {
+    const bodyOnly: SignedString = (_t, rawBody) => rawBody;
+    const raw = eventBody();
+    const header = eventSignatureHeader(secret, raw, now, bodyOnly);
+    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now }).ok).toBe(false);
+    expect(
+      verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, signedString: bodyOnly }).ok,
+    ).toBe(true);
+  });
+
+  it('ignores events that concern no invoice', () => {
+    const raw = JSON.stringify({ referenceId: 'sub-1', eventType: 'KYC', status: 'COMPLETED', metadata: {} });
+    const result = verifyAlfredWebhook({
+      rawBody: raw,
+      headers: { signature: eventSignatureHeader(secret, raw, now) },
+      secret,
+      now,
+    });
+    expect(result.ok && alfredWebhookToEvent(result.event)).toBeUndefined();
+  });
+});

@@ -1,0 +1,78 @@
+import { FAILURE_TYPES, providerRefusal } from '../../errors';
+import type { CompensationInput, ProviderAdapter, StatusResult, StepInput, StepResult } from '../types';
+import type { BitfinexClient } from './client';
+import { bitfinexOrderId, checkoutUrl, createInvoiceBody, invoiceStatusToProviderStatus } from './mapping';
+import type { BitfinexInvoice } from './schemas';
+
+export const BITFINEX_COMPENSATIONS = { expireInvoice: 'expire_invoice' } as const;
+export const BITFINEX_REFS = { invoiceId: 'bitfinexInvoiceId', checkoutUrl: 'bitfinexCheckoutUrl' } as const;
+
+export interface BitfinexAdapterOptions {
+  defaultPayCurrencies?: readonly string[];
+  redirectUrl?: string;
+}
+
+export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexAdapterOptions = {}): ProviderAdapter {
+  async function invoiceFor(input: StepInput): Promise<BitfinexInvoice | undefined> {
+    const id = input.refs[BITFINEX_REFS.invoiceId];
+    if (id) return client.getInvoice(id);
+    return client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId));
+  }
+
+  function refs(invoice: BitfinexInvoice): Record<string, string> {
+    return { [BITFINEX_REFS.invoiceId]: invoice.id, [BITFINEX_REFS.checkoutUrl]: checkoutUrl(invoice.id) };
+  }
+
+  return {
+    name: 'bitfinex',
+
+    async submit(input: StepInput): Promise<StepResult> {
+      const existing = await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId));
+      const invoice =
+        existing ??
+        (await client.createInvoice(
+          createInvoiceBody(input.invoice, {
+            webhookUrl: client.webhookUrl,
+            redirectUrl: options.redirectUrl,
+            defaultPayCurrencies: options.defaultPayCurrencies,
+          }),
+        ));
+      return {
+        refs: refs(invoice),
+        providerStatus: invoiceStatusToProviderStatus(invoice.status),
+        compensation: BITFINEX_COMPENSATIONS.expireInvoice,
+        note: existing ? 'invoice already existed (earlier attempt)' : 'invoice created',
+      };
+    },
+
+    async compensate(input: CompensationInput): Promise<StepResult> {
+      if (input.action !== BITFINEX_COMPENSATIONS.expireInvoice) {
+        throw providerRefusal(FAILURE_TYPES.notSupported, `bitfinex has no compensation ${input.action}`);
+      }
+      const invoice = await invoiceFor(input);
+      if (!invoice || invoice.status === 'EXPIRED') {
+        return { providerStatus: 'expired', note: 'nothing to undo: no live invoice at bitfinex' };
+      }
+      if (invoice.status === 'COMPLETED') {
+        throw providerRefusal(
+          FAILURE_TYPES.providerRejected,
+          'bitfinex invoice is COMPLETED: the customer paid and only a refund can undo it',
+        );
+      }
+      const expired = await client.expireInvoice(invoice.id);
+      return { refs: refs(expired), providerStatus: invoiceStatusToProviderStatus(expired.status), note: 'expired' };
+    },
+
+    async fetchStatus(input: StepInput): Promise<StatusResult> {
+      const invoice = await invoiceFor(input);
+      if (!invoice) {
+        throw providerRefusal(FAILURE_TYPES.invalidResponse, 'bitfinex knows no invoice for this order');
+      }
+      return {
+        status: invoiceStatusToProviderStatus(invoice.status),
+        refs: refs(invoice),
+        detail: `bitfinex invoice ${invoice.status}${invoice.payment?.confirmations != null ? `, ${invoice.payment.confirmations} confirmations` : ''}`,
+      };
+    },
+  };
+}

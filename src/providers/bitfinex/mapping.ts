@@ -1,0 +1,93 @@
+import type { ProviderStatus } from '../../domain/constants';
+import type { InvoiceRequest } from '../../domain/invoice';
+import { decimalToMinor, isCurrencyCode, minorToDecimal } from '../../domain/money';
+import { DEFAULT_PAY_CURRENCIES, DURATION_BOUNDS } from './constants';
+import type { BitfinexInvoiceStatus, CreateInvoiceBody, CustomerInfoBody } from './schemas';
+
+/** The Bitfinex `orderId` IS our invoiceId: a webhook's orderId names its invoice. */
+export function bitfinexOrderId(invoiceId: string): string {
+  return invoiceId;
+}
+
+export function invoiceDuration(settlementTimeoutSeconds: number): number {
+  return Math.min(DURATION_BOUNDS.max, Math.max(DURATION_BOUNDS.min, Math.floor(settlementTimeoutSeconds)));
+}
+
+/** Bitfinex wants the customer's address for an e-commerce invoice; without one only a POS invoice can be made. */
+export function customerInfo(invoice: InvoiceRequest): CustomerInfoBody | undefined {
+  const { customer } = invoice;
+  if (!customer.address) return undefined;
+  return {
+    nationality: customer.nationality ?? customer.country,
+    residCountry: customer.country,
+    ...(customer.address.state ? { residState: customer.address.state } : {}),
+    residCity: customer.address.city,
+    residZipCode: customer.address.zip,
+    residStreet: customer.address.street,
+    fullName: `${customer.firstName} ${customer.lastName}`,
+    email: customer.email,
+  };
+}
+
+export interface CreateOptions {
+  webhookUrl?: string;
+  redirectUrl?: string;
+  defaultPayCurrencies?: readonly string[];
+}
+
+export function createInvoiceBody(invoice: InvoiceRequest, options: CreateOptions = {}): CreateInvoiceBody {
+  const body: CreateInvoiceBody = {
+    // UNCONFIRMED whether Bitfinex takes a string; the docs type it as a number. A string keeps the exact decimal.
+    amount: minorToDecimal(invoice.amount, invoice.currency),
+    currency: invoice.currency,
+    payCurrencies: [...(invoice.paymentMethod.payCurrencies ?? options.defaultPayCurrencies ?? DEFAULT_PAY_CURRENCIES)],
+    orderId: bitfinexOrderId(invoice.invoiceId),
+    duration: invoiceDuration(invoice.settlementTimeoutSeconds),
+  };
+  if (options.webhookUrl) body.webhook = options.webhookUrl;
+  const redirect = invoice.metadata.redirectUrl ?? options.redirectUrl;
+  if (redirect) body.redirectUrl = redirect;
+  const info = customerInfo(invoice);
+  if (info) body.customerInfo = info;
+  return body;
+}
+
+export function invoiceStatusToProviderStatus(status: BitfinexInvoiceStatus): ProviderStatus {
+  switch (status) {
+    case 'CREATED':
+      return 'pending';
+    case 'PENDING':
+      // Bitfinex has seen the customer's payment; it is not final until enough confirmations.
+      return 'paid';
+    case 'COMPLETED':
+      return 'settled';
+    case 'EXPIRED':
+      return 'expired';
+    default: {
+      const unreachable: never = status;
+      throw new Error(`unknown Bitfinex invoice status ${String(unreachable)}`);
+    }
+  }
+}
+
+/** Minor units of a Bitfinex amount, or undefined if it is not one our currency table can hold exactly. */
+export function amountToMinor(amount: number | string, currency: string): number | undefined {
+  if (!isCurrencyCode(currency)) return undefined;
+  try {
+    return decimalToMinor(amount, currency);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same money: compared in minor units where we know the currency, else as trimmed decimal text. */
+export function sameAmount(a: number | string, b: number | string, currency: string): boolean {
+  const left = amountToMinor(a, currency);
+  const right = amountToMinor(b, currency);
+  if (left !== undefined && right !== undefined) return left === right;
+  return String(a).trim() === String(b).trim();
+}
+
+export function checkoutUrl(invoiceId: string): string {
+  return `https://pay.bitfinex.com/gateway/order/${encodeURIComponent(invoiceId)}`;
+}

@@ -1,0 +1,93 @@
+import type { ProviderStatus } from '../../domain/constants';
+import { CURRENCIES, type CurrencyCode } from '../../domain/money';
+
+/** PayOne's invoice states, in our canonical spelling. */
+export const PAYONE_STATES = [
+  'active',
+  'inactive',
+  'pre-authorized',
+  'paid',
+  'completed',
+  'expired',
+  'deactivated',
+] as const;
+export type PayOneState = (typeof PAYONE_STATES)[number];
+
+/**
+ * The strings inquireInvoice may answer, lower-cased, and the state each means. UNCONFIRMED: PayOne's docs give no
+ * list; the defaults are the state names of its service descriptions plus obvious variants. Pass another table to the
+ * client when PayOne confirms.
+ */
+export const DEFAULT_STATUS_ALIASES: Readonly<Record<string, PayOneState>> = {
+  active: 'active',
+  inactive: 'inactive',
+  'pre-authorized': 'pre-authorized',
+  preauthorized: 'pre-authorized',
+  pre_authorized: 'pre-authorized',
+  authorized: 'pre-authorized',
+  paid: 'paid',
+  completed: 'completed',
+  complete: 'completed',
+  captured: 'completed',
+  expired: 'expired',
+  deactivated: 'deactivated',
+  cancelled: 'deactivated',
+};
+
+export function toPayOneState(
+  status: string,
+  aliases: Readonly<Record<string, PayOneState>> = DEFAULT_STATUS_ALIASES,
+): PayOneState | undefined {
+  return aliases[status.trim().toLowerCase()];
+}
+
+export function mapPayOneState(state: PayOneState): ProviderStatus {
+  switch (state) {
+    case 'active':
+    case 'inactive':
+      return 'pending';
+    case 'pre-authorized':
+      return 'authorized';
+    case 'paid':
+    case 'completed':
+      return 'settled';
+    case 'expired':
+      return 'expired';
+    case 'deactivated':
+      return 'cancelled';
+    default: {
+      const unreachable: never = state;
+      throw new Error(`unmapped PayOne state ${String(unreachable)}`);
+    }
+  }
+}
+
+/** Minor units without a decimal point, as PayOne wants them: our amounts already are, for every exponent. */
+export function toPayOneAmount(amount: number): string {
+  if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`not an amount in minor units: ${amount}`);
+  return String(amount);
+}
+
+export function fromPayOneAmount(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new RangeError(`not a PayOne amount: ${JSON.stringify(value)}`);
+  return Number(value.trim());
+}
+
+export function toPayOneCurrency(currency: CurrencyCode): string {
+  return CURRENCIES[currency].numeric;
+}
+
+/** PayOne's expiryperiod in the largest unit that is exact (D, H, else MI); seconds round up to a whole minute. */
+export function toExpiryPeriod(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400}D`;
+  if (seconds % 3_600 === 0) return `${seconds / 3_600}H`;
+  return `${Math.max(1, Math.ceil(seconds / 60))}MI`;
+}
+
+/** The sandbox reads expiryperiod back; undefined when it is not PayOne's format. */
+export function parseExpiryPeriod(value: string): number | undefined {
+  const match = /^(\d+)(D|H|MI)$/.exec(value.trim().toUpperCase());
+  if (!match) return undefined;
+  const unit = match[2] === 'D' ? 86_400 : match[2] === 'H' ? 3_600 : 60;
+  return Number(match[1]) * unit * 1000;
+}

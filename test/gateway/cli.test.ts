@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/config';
+import type { InvoiceState } from '../../src/workflows/definitions';
+import { fakeRegistry } from '../support/fake-provider';
+import { invoiceRequest, uniqueId } from '../support/requests';
+import { startTestEnv, type TestEnv } from '../support/temporal-env';
+import { waitForStatus } from '../support/wait';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('payorch CLI', () => {
+  const { registry } = fakeRegistry();
+  let env: TestEnv;
+  let dir: string;
+  beforeAll(async () => {
+    env = await startTestEnv({ providers: registry });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'payorch-'));
+  });
+  afterAll(async () => env?.stop());
+
+  const payorch = (...args: string[]): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'payorch.js'), ...args], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          TEMPORAL_ADDRESS: env.config.temporal.address,
+          TEMPORAL_NAMESPACE: env.namespace,
+          LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('creates from a file, shows it as JSON and as text, and lists it', async () => {
+    const request = invoiceRequest({ customer: { ...invoiceRequest().customer, id: `cus_${uniqueId()}` } });
+    const file = path.join(dir, 'request.json');
+    await writeFile(file, JSON.stringify(request));
+
+    const created = await payorch('invoice', 'create', '--file', file, '--json');
+    expect(created).toMatchObject({ code: 0 });
+    expect(JSON.parse(created.stdout)).toMatchObject({ invoiceId: request.invoiceId, created: true });
+    expect((await payorch('invoice', 'create', '--file', file)).stdout).toMatch(/already exists/);
+    await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+
+    const shown = await payorch('invoice', 'show', request.invoiceId, '--json');
+    expect(shown.code).toBe(0);
+    const state = JSON.parse(shown.stdout) as InvoiceState;
+    expect(state).toMatchObject({ invoiceId: request.invoiceId, status: 'AWAITING_SETTLEMENT', provider: 'alfred' });
+
+    const text = await payorch('invoice', 'show', request.invoiceId);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Invoice ${request.invoiceId}: AWAITING_SETTLEMENT`);
+    expect(text.stdout).toMatch(/SUBMITTED/);
+
+    const listed = await payorch('invoice', 'list', '--customer', request.customer.id, '--json');
+    expect(listed.code).toBe(0);
+    expect(
+      (JSON.parse(listed.stdout) as { invoices: { invoiceId: string }[] }).invoices.map((i) => i.invoiceId),
+    ).toEqual([request.invoiceId]);
+  });
+
+  it('exits 3 for an unknown invoice and 4 for a refused decision', async () => {
+    const missing = await payorch('invoice', 'show', uniqueId(), '--json');
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { type: 'InvoiceNotFound' } });
+
+    const request = invoiceRequest();
+    await env.invoices.startInvoice(request);
+    await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+    const refused = await payorch('invoice', 'approve', request.invoiceId, '--by', 'ops@acme');
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/InvalidState/);
+
+    const cancelled = await payorch(
+      'invoice',
+      'cancel',
+      request.invoiceId,
+      '--by',
+      'ops@acme',
+      '--reason',
+      'test',
+      '--json',
+    );
+    expect(cancelled.code).toBe(0);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ invoiceId: request.invoiceId, status: 'CANCELLED' });
+  });
+
+  it('exits 2 for bad usage and invalid input', async () => {
+    expect((await payorch('invoice', 'show')).code).toBe(2);
+    expect((await payorch('invoice', 'frobnicate', 'x')).code).toBe(2);
+    expect((await payorch('invoice', 'show', 'x', '--nope')).code).toBe(2);
+    const badStatus = await payorch('invoice', 'list', '--status', 'DONE');
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toMatch(/--status/);
+
+    const file = path.join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ ...invoiceRequest(), amount: 1.5 }));
+    const invalid = await payorch('invoice', 'create', '--file', file, '--json');
+    expect(invalid.code).toBe(2);
+    expect(JSON.parse(invalid.stdout)).toMatchObject({ error: { issues: [{ path: 'amount' }] } });
+
+    const help = await payorch('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: payorch/);
+  });
+});

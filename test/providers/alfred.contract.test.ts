@@ -1,0 +1,347 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+// First: the registry must load before a provider's own index (providers/index -> alfred -> client -> sandbox/server).
+import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
+import { loadConfig } from '../../src/config';
+import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
+import { createLogger } from '../../src/logger';
+import { alfred } from '../../src/providers/alfred';
+import { createAlfredAdapter } from '../../src/providers/alfred/adapter';
+import { AlfredClient, SANDBOX_CREDENTIALS, type AlfredClientOptions } from '../../src/providers/alfred/client';
+import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
+import { alfredWebhookToEvent, SeenSignatures, verifyAlfredWebhook } from '../../src/providers/alfred/webhook';
+import type { ProviderAdapter, StepInput, StepResult } from '../../src/providers/types';
+
+const logger = createLogger({ level: 'silent' });
+const TIME_SCALE = 0.01; // the 2-minute token lives 1.2 s
+let server: SandboxServer;
+let handle: SandboxHandle<AlfredSandbox>;
+let receiver: Server;
+let counter = 0;
+
+interface Received {
+  rawBody: string;
+  headers: IncomingHttpHeaders;
+}
+const received: Received[] = [];
+
+beforeAll(async () => {
+  receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ rawBody: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"success"}');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as AddressInfo).port;
+  server = await startSandboxes({
+    port: 0,
+    logger,
+    webhookBaseUrl: `http://127.0.0.1:${port}/webhooks`,
+    timeScale: TIME_SCALE,
+  });
+  handle = server.get<AlfredSandbox>('alfred');
+});
+
+afterAll(async () => {
+  await server.close();
+  await new Promise((resolve) => receiver.close(resolve));
+});
+
+afterEach(() => handle.faults.set({ errorRate: 0, timeoutRate: 0, rateLimitBurst: 0 }));
+
+function client(overrides: Partial<AlfredClientOptions> = {}): AlfredClient {
+  return new AlfredClient({
+    baseUrl: `${server.url}/alfred`,
+    apiKey: SANDBOX_CREDENTIALS.apiKey,
+    apiSecret: SANDBOX_CREDENTIALS.apiSecret,
+    timeoutMs: 2_000,
+    ...overrides,
+  });
+}
+
+function request(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
+  const n = counter++;
+  const invoice = InvoiceRequestSchema.parse({
+    invoiceId: `al_${Date.now()}_${n}`,
+    provider: 'alfred',
+    direction: 'pay_out',
+    amount: 12500,
+    currency: 'USD',
+    customer: {
+      id: `cust-${n}`,
+      firstName: 'Ana',
+      lastName: 'Pérez',
+      email: `ana.${n}@example.com`,
+      country: 'AR',
+      phone: '+5491100000000',
+      address: { street: 'Av. Corrientes 1', city: 'Buenos Aires', zip: 'C1043' },
+      birthday: '1990-01-02',
+    },
+    bank: {
+      bankName: 'Banco Nación',
+      accountNumber: '0110000000000000000001',
+      accountOwner: 'Ana Pérez',
+      country: 'AR',
+      nationalId: '30111222',
+    },
+    ...overrides,
+  });
+  return { invoice, refs: {}, idempotencyKey: `${invoice.invoiceId}:kyc` };
+}
+
+/** Runs a step as the workflow does: refs carried forward, a step-specific idempotency key. */
+async function step(
+  input: StepInput,
+  name: string,
+  call: (input: StepInput) => Promise<StepResult> | undefined,
+): Promise<StepResult> {
+  const result = await call({ ...input, idempotencyKey: `${input.invoice.invoiceId}:${name}` });
+  if (!result) throw new Error(`${name} is not a step of this adapter`);
+  Object.assign(input.refs, result.refs);
+  return result;
+}
+
+async function throughSubmit(adapter: ProviderAdapter, input: StepInput): Promise<StepResult> {
+  await step(input, 'kyc', (i) => adapter.kyc?.(i));
+  await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+  await step(input, 'bank', (i) => adapter.bank?.(i));
+  return step(input, 'submit', (i) => adapter.submit(i));
+}
+
+async function failure(promise: Promise<unknown> | undefined): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApplicationFailure) return error;
+    throw error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function waitForWebhook(match: (webhook: Received) => boolean, timeoutMs = 5_000): Promise<Received> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = received.find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error('webhook did not arrive');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function verify(webhook: Received, seen?: SeenSignatures) {
+  const headers = Object.fromEntries(
+    Object.entries(webhook.headers).map(([key, value]) => [key, Array.isArray(value) ? value[0] : value]),
+  );
+  return verifyAlfredWebhook({ rawBody: webhook.rawBody, headers, secret: SANDBOX_CREDENTIALS.webhookSecret, seen });
+}
+
+describe('alfred Penny API against its sandbox', () => {
+  it('pay-out: KYC (lite + full), payment method, bank, submit, signed approval request, approve, settled', async () => {
+    const alfredClient = client();
+    const adapter = createAlfredAdapter(alfredClient);
+    const input = request();
+    const submitted = await throughSubmit(adapter, input);
+    expect(input.refs.alfredKycLevel).toBe('full');
+    expect(submitted).toMatchObject({ providerStatus: 'pending', compensation: 'cancel_invoice' });
+    const alfredInvoiceId = input.refs.alfredInvoiceId;
+    expect(alfredInvoiceId).toBeDefined();
+    expect(input.refs.alfredTransactionId).toBeDefined();
+    // No token ever reaches refs.
+    expect(JSON.stringify(input.refs)).not.toMatch(/eyJ/);
+
+    const approvalRequest = await waitForWebhook((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`));
+    expect(approvalRequest.headers['x-api-key']).toBe(SANDBOX_CREDENTIALS.apiKey);
+    const verified = verify(approvalRequest);
+    expect(verified.ok).toBe(true);
+    if (!verified.ok) return;
+    expect(alfredWebhookToEvent(verified.event)).toMatchObject({
+      status: 'approval_requested',
+      providerRef: alfredInvoiceId,
+    });
+    await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'approval_requested' });
+
+    await expect(step(input, 'approveAtProvider', (i) => adapter.approveAtProvider?.(i))).resolves.toMatchObject({
+      providerStatus: 'approved',
+    });
+    const settlement = await waitForWebhook(
+      (w) => w.headers.signature !== undefined && w.rawBody.includes(String(input.refs.alfredTransactionId)),
+    );
+    const settled = verify(settlement);
+    expect(settled.ok && alfredWebhookToEvent(settled.event)).toMatchObject({
+      status: 'settled',
+      providerRef: alfredInvoiceId,
+    });
+    await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'settled' });
+    expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
+    // The customer is known now: a second invoice needs no KYC-full upload.
+    expect(handle.counter.get('kyc_upload', input.invoice.customer.email)).toBe(1);
+  });
+
+  it('pay-in: submit, customer pays, alfred approves, ONRAMP settlement webhook', async () => {
+    const adapter = createAlfredAdapter(client());
+    const input = request({ direction: 'pay_in' });
+    await throughSubmit(adapter, input);
+    await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'pending' });
+    const alfredInvoiceId = String(input.refs.alfredInvoiceId);
+    const paid = await fetch(`${server.url}/alfred/_sandbox/invoices/${alfredInvoiceId}/pay`, { method: 'POST' });
+    expect(paid.status).toBe(200);
+    await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'settled' });
+    const webhook = await waitForWebhook((w) => w.rawBody.includes('"ONRAMP"') && w.rawBody.includes(alfredInvoiceId));
+    const verified = verify(webhook);
+    expect(verified.ok && alfredWebhookToEvent(verified.event)?.status).toBe('settled');
+    // A pay-in sends no approval request.
+    expect(received.some((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`))).toBe(false);
+  });
+
+  it('a retried submit creates exactly one transaction, even when the first answer was lost', async () => {
+    const adapter = createAlfredAdapter(client());
+    const input = request();
+    const first = await throughSubmit(adapter, input);
+    const retryInput = { ...input, refs: { ...input.refs }, idempotencyKey: `${input.invoice.invoiceId}:submit` };
+    delete retryInput.refs.alfredTransactionId;
+    delete retryInput.refs.alfredInvoiceId;
+    const second = await adapter.submit(retryInput);
+    const third = await adapter.submit(retryInput);
+    expect(second.refs).toEqual(first.refs);
+    expect(third.refs).toEqual(first.refs);
+    expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
+    expect(handle.sandbox.findByReference(input.invoice.invoiceId)).toHaveLength(1);
+  });
+
+  it('cancels the invoice as compensation and reports expiry', async () => {
+    const adapter = createAlfredAdapter(client());
+    const input = request();
+    await throughSubmit(adapter, input);
+    await expect(adapter.compensate({ ...input, action: 'cancel_invoice' })).resolves.toMatchObject({
+      providerStatus: 'cancelled',
+    });
+    await expect(adapter.compensate({ ...input, action: 'cancel_invoice' })).resolves.toMatchObject({
+      providerStatus: 'cancelled',
+    });
+    await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'cancelled' });
+
+    const other = request({ direction: 'pay_in' });
+    await throughSubmit(adapter, other);
+    handle.sandbox.expire(String(other.refs.alfredInvoiceId));
+    await expect(adapter.fetchStatus(other)).resolves.toMatchObject({ status: 'expired' });
+  });
+
+  it('renews the 2-minute token when it lapses and when alfred answers 401', async () => {
+    const alfredClient = client();
+    const adapter = createAlfredAdapter(alfredClient);
+    const input = request();
+    await step(input, 'kyc', (i) => adapter.kyc?.(i));
+    expect(alfredClient.logins).toBe(1);
+    await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+    expect(alfredClient.logins).toBe(1);
+
+    // alfred forgets the token early: the call answers 401, the client signs in again and repeats it once.
+    handle.sandbox.expireTokens();
+    await step(input, 'bank', (i) => adapter.bank?.(i));
+    expect(alfredClient.logins).toBe(2);
+
+    // The token's own lifetime (1.2 s here) runs out: renewed before the call, without a 401.
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    await step(input, 'submit', (i) => adapter.submit(i));
+    expect(alfredClient.logins).toBe(3);
+    expect(handle.counter.get('login', input.invoice.customer.email)).toBe(3);
+    expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
+  });
+
+  it('builds from the config with sandbox defaults', async () => {
+    const port = new URL(server.url).port;
+    const adapter = alfred.create({ config: loadConfig({ NODE_ENV: 'test', SANDBOX_PORT: port }), logger });
+    const input = request({ direction: 'pay_in' });
+    await expect(throughSubmit(adapter, input)).resolves.toMatchObject({ providerStatus: 'pending' });
+  });
+
+  describe('error classes', () => {
+    it('422 VALIDATION_ERROR on KYC: KycFailed, final', async () => {
+      const input = request();
+      const customer = { ...input.invoice.customer, address: undefined };
+      const error = await failure(
+        createAlfredAdapter(client()).kyc?.({ ...input, invoice: { ...input.invoice, customer } }),
+      );
+      expect(error.type).toBe('KycFailed');
+      expect(error.nonRetryable).toBe(true);
+      expect(error.message).toMatch(/VALIDATION_ERROR/);
+      expect(error.message).toMatch(/address isNotEmpty/);
+    });
+
+    it('422 on a later step: ProviderRejected, final', async () => {
+      const adapter = createAlfredAdapter(client());
+      const input = request({ direction: 'pay_in' });
+      await throughSubmit(adapter, input);
+      const error = await failure(adapter.approveAtProvider?.(input));
+      expect(error.type).toBe('ProviderRejected');
+      expect(error.nonRetryable).toBe(true);
+    });
+
+    it('bad API key: ProviderAuthFailed, final, without the secret in the message', async () => {
+      const error = await failure(createAlfredAdapter(client({ apiSecret: 'wrong' })).kyc?.(request()));
+      expect(error.type).toBe('ProviderAuthFailed');
+      expect(error.nonRetryable).toBe(true);
+      expect(error.message).not.toContain(SANDBOX_CREDENTIALS.apiSecret);
+    });
+
+    it('503: ProviderUnavailable, retryable', async () => {
+      handle.faults.set({ errorRate: 1 });
+      const error = await failure(createAlfredAdapter(client()).kyc?.(request()));
+      expect(error.type).toBe('ProviderUnavailable');
+      expect(error.nonRetryable).toBe(false);
+    });
+
+    it('429: ProviderRateLimited, retryable after Retry-After', async () => {
+      handle.faults.set({ rateLimitBurst: 1 });
+      const error = await failure(createAlfredAdapter(client()).kyc?.(request()));
+      expect(error.type).toBe('ProviderRateLimited');
+      expect(error.nonRetryable).toBe(false);
+      expect(error.nextRetryDelay).toBe(1000);
+    });
+
+    it('timeout: ProviderUnavailable, retryable', async () => {
+      handle.faults.set({ timeoutRate: 1, timeoutHoldMs: 400 });
+      const error = await failure(createAlfredAdapter(client({ timeoutMs: 150 })).kyc?.(request()));
+      expect(error.type).toBe('ProviderUnavailable');
+      expect(error.nonRetryable).toBe(false);
+    });
+  });
+
+  it('a sandbox webhook delivered twice verifies once and is refused as a replay', async () => {
+    const adapter = createAlfredAdapter(client());
+    const input = request();
+    await throughSubmit(adapter, input);
+    const webhook = await waitForWebhook((w) => w.rawBody.includes(`"invoices":"${input.refs.alfredInvoiceId}"`));
+    const seen = new SeenSignatures();
+    expect(verify(webhook, seen).ok).toBe(true);
+    expect(verify(webhook, seen)).toEqual({ ok: false, reason: 'replayed' });
+  });
+
+  it("the gateway's webhook route verifies and names the invoice by refs.alfredInvoiceId", async () => {
+    const adapter = createAlfredAdapter(client());
+    const input = request();
+    await throughSubmit(adapter, input);
+    const alfredInvoiceId = String(input.refs.alfredInvoiceId);
+    const webhook = await waitForWebhook((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`));
+    const route = alfred.webhooks?.[0];
+    if (!route) throw new Error('alfred declares no webhook route');
+    const config = loadConfig({ NODE_ENV: 'test' });
+    const headers = Object.fromEntries(
+      Object.entries(webhook.headers).map(([key, value]) => [key, Array.isArray(value) ? value[0] : value]),
+    );
+    const incoming = { rawBody: webhook.rawBody, body: JSON.parse(webhook.rawBody) as unknown, headers };
+    await expect(route.verify(incoming, { adapter, config })).resolves.toMatchObject({
+      ok: true,
+      event: { status: 'approval_requested', providerRef: alfredInvoiceId },
+      invoice: { providerRef: { key: 'alfredInvoiceId', value: alfredInvoiceId } },
+    });
+    await expect(route.verify(incoming, { adapter, config })).resolves.toMatchObject({ ok: false, status: 401 });
+    const tampered = { ...incoming, rawBody: webhook.rawBody.replace(alfredInvoiceId, 'another-invoice') };
+    await expect(route.verify(tampered, { adapter, config })).resolves.toMatchObject({ ok: false, status: 401 });
+    expect(route.answer('delivered')).toEqual({ status: 200, body: { message: 'success' } });
+  });
+});

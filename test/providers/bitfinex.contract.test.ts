@@ -1,0 +1,255 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../../src/config';
+import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
+import { createLogger } from '../../src/logger';
+import { createBitfinexAdapter } from '../../src/providers/bitfinex/adapter';
+import {
+  BitfinexClient,
+  bitfinexOptionsFromConfig,
+  type BitfinexClientOptions,
+} from '../../src/providers/bitfinex/client';
+import { SANDBOX_CREDENTIALS } from '../../src/providers/bitfinex/constants';
+import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
+import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
+import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
+import type { StepInput } from '../../src/providers/types';
+
+const logger = createLogger({ level: 'silent' });
+const hooks: { path: string; body: { id: string; status: string; orderId: string } }[] = [];
+const receiver = http.createServer((request, response) => {
+  let raw = '';
+  request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+  request.on('end', () => {
+    hooks.push({ path: request.url ?? '', body: JSON.parse(raw) as (typeof hooks)[number]['body'] });
+    response.writeHead(200).end();
+  });
+});
+let receiverUrl = '';
+let server: SandboxServer;
+let sandbox: BitfinexSandbox;
+let options: BitfinexClientOptions;
+let client: BitfinexClient;
+let n = 0;
+
+function stepInput(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
+  const invoiceId = `bf_${Date.now().toString(36)}_${n++}`;
+  const invoice = InvoiceRequestSchema.parse({
+    invoiceId,
+    provider: 'bitfinex',
+    direction: 'pay_in',
+    amount: 12500,
+    currency: 'USD',
+    customer: {
+      id: 'c1',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: 'ada@example.com',
+      country: 'AR',
+      address: { street: 'Av. Corrientes 1234', city: 'Buenos Aires', zip: 'C1043' },
+    },
+    paymentMethod: { type: 'crypto', payCurrencies: ['BTC', 'ETH'] },
+    settlementTimeoutSeconds: 3600,
+    ...overrides,
+  });
+  return { invoice, refs: {}, idempotencyKey: `${invoiceId}:submit` };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApplicationFailure) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
+}
+
+async function hookFor(id: string, status: string): Promise<(typeof hooks)[number]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = hooks.find((hook) => hook.body.id === id && hook.body.status === status);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no ${status} webhook for ${id}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  server = await startSandboxes({ port: 0, logger, webhookBaseUrl: receiverUrl, timeScale: 0.001 });
+  sandbox = server.get<BitfinexSandbox>('bitfinex').sandbox;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    SANDBOX_PORT: new URL(server.url).port,
+    PROVIDER_TIMEOUT_MS: '2000',
+    GATEWAY_PUBLIC_URL: receiverUrl,
+  });
+  options = bitfinexOptionsFromConfig(config);
+  client = new BitfinexClient(options);
+});
+
+afterAll(async () => {
+  server.app.server.closeAllConnections();
+  await server.close();
+  receiver.closeAllConnections();
+  await new Promise((resolve) => receiver.close(resolve));
+});
+
+afterEach(() => server.get('bitfinex').faults.set({ errorRate: 0, timeoutRate: 0, rateLimitBurst: 0 }));
+
+describe('bitfinex invoices', () => {
+  it('config points the client at the sandbox and the gateway webhook route', () => {
+    expect(options.baseUrl).toBe(`http://127.0.0.1:${new URL(server.url).port}/bitfinex`);
+    expect(options.webhookUrl).toBe(`${receiverUrl}/webhooks/bitfinex`);
+    expect(options.apiKey).toBe(SANDBOX_CREDENTIALS.apiKey);
+  });
+
+  it('a retried submit finds the invoice by orderId instead of creating a second', async () => {
+    const adapter = createBitfinexAdapter(client);
+    const input = stepInput();
+    const first = await adapter.submit(input);
+    const again = await adapter.submit(input);
+    expect(first).toMatchObject({ providerStatus: 'pending', compensation: 'expire_invoice' });
+    expect(again.refs?.bitfinexInvoiceId).toBe(first.refs?.bitfinexInvoiceId);
+    expect(server.get('bitfinex').counter.get('invoice', input.invoice.invoiceId)).toBe(1);
+    const invoice = sandbox.invoice(first.refs?.bitfinexInvoiceId ?? '');
+    expect(invoice).toMatchObject({
+      type: 'ECOMMERCE',
+      amount: 125,
+      currency: 'USD',
+      orderId: input.invoice.invoiceId,
+    });
+    expect(invoice?.webhook).toBe(`${receiverUrl}/webhooks/bitfinex`);
+  });
+
+  it('without an address the invoice is a POS invoice', async () => {
+    const input = stepInput();
+    const customer = { ...input.invoice.customer, address: undefined };
+    const result = await createBitfinexAdapter(client).submit({ ...input, invoice: { ...input.invoice, customer } });
+    expect(sandbox.invoice(result.refs?.bitfinexInvoiceId ?? '')?.type).toBe('POS');
+  });
+
+  it('paid and confirmed: COMPLETED webhook verified by fetch; tampered copies refused', async () => {
+    const adapter = createBitfinexAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const id = submitted.refs?.bitfinexInvoiceId ?? '';
+    sandbox.pay(id, 'ETH');
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'paid',
+    });
+    const hook = await hookFor(id, 'COMPLETED');
+    expect(hook.path).toBe('/webhooks/bitfinex');
+    const verified = await verifyBitfinexWebhook(hook.body, client);
+    expect(verified).toMatchObject({
+      ok: true,
+      invoiceId: input.invoice.invoiceId,
+      event: { eventId: `bitfinex:${id}:COMPLETED`, status: 'settled', providerRef: id },
+    });
+    for (const tampered of [
+      { amount: 1.25 },
+      { status: 'EXPIRED' },
+      { orderId: 'someone-else' },
+      { currency: 'EUR' },
+    ]) {
+      expect(await verifyBitfinexWebhook({ ...hook.body, ...tampered }, client)).toMatchObject({ ok: false });
+    }
+    expect(await verifyBitfinexWebhook({ ...hook.body, id: 'unknown-id' }, client)).toMatchObject({ ok: false });
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'settled',
+    });
+    const late = await failureOf(
+      adapter.compensate({ ...input, refs: submitted.refs ?? {}, action: 'expire_invoice' }),
+    );
+    expect(late.nonRetryable).toBe(true);
+  });
+
+  it('a webhook claiming COMPLETED for an unpaid invoice is refused', async () => {
+    const submitted = await createBitfinexAdapter(client).submit(stepInput());
+    const invoice = await client.getInvoice(submitted.refs?.bitfinexInvoiceId ?? '');
+    expect(await verifyBitfinexWebhook({ ...invoice, status: 'COMPLETED' }, client)).toMatchObject({ ok: false });
+  });
+
+  it('expire_invoice compensation expires it; the EXPIRED webhook verifies', async () => {
+    const adapter = createBitfinexAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const refs = submitted.refs ?? {};
+    await expect(adapter.compensate({ ...input, refs, action: 'expire_invoice' })).resolves.toMatchObject({
+      providerStatus: 'expired',
+    });
+    await expect(adapter.compensate({ ...input, refs, action: 'expire_invoice' })).resolves.toMatchObject({
+      providerStatus: 'expired',
+    });
+    const hook = await hookFor(refs.bitfinexInvoiceId ?? '', 'EXPIRED');
+    expect(await verifyBitfinexWebhook(hook.body, client)).toMatchObject({ ok: true, event: { status: 'expired' } });
+  });
+
+  it('manual complete needs a pay currency of the invoice and a deposit', async () => {
+    const submitted = await createBitfinexAdapter(client).submit(stepInput());
+    const id = submitted.refs?.bitfinexInvoiceId ?? '';
+    expect(await failureOf(client.completeInvoice({ id, payCcy: 'DOGE', depositId: 1 }))).toMatchObject({
+      type: 'ProviderRejected',
+      nonRetryable: true,
+    });
+    expect(await failureOf(client.completeInvoice({ id, payCcy: 'BTC' }))).toMatchObject({ nonRetryable: true });
+    const depositId = sandbox.addUnlinkedDeposit('BTC', 0.002);
+    const completed = await client.completeInvoice({ id, payCcy: 'BTC', depositId });
+    expect(completed).toMatchObject({ status: 'COMPLETED', payment: { forceCompleted: true, depositId } });
+  });
+});
+
+describe('bitfinex auth, nonces and faults', () => {
+  it('a bad signature is a final ProviderAuthFailed', async () => {
+    const bad = new BitfinexClient({ ...options, apiSecret: 'wrong-secret' });
+    expect(await failureOf(bad.listInvoices({ limit: 1 }))).toMatchObject({
+      type: 'ProviderAuthFailed',
+      nonRetryable: true,
+    });
+  });
+
+  it('nonces increase; a stale nonce is refused and retryable', async () => {
+    await client.listInvoices({ limit: 1 });
+    await client.listInvoices({ limit: 1 });
+    const behind = new BitfinexClient({ ...options, clock: () => Date.now() - 60_000 });
+    expect(await failureOf(behind.listInvoices({ limit: 1 }))).toMatchObject({
+      type: 'ProviderUnavailable',
+      nonRetryable: false,
+    });
+  });
+
+  it('503 is retryable; a timeout is retryable; a 429 fault is ProviderRateLimited', async () => {
+    const faults = server.get('bitfinex').faults;
+    faults.set({ errorRate: 1 });
+    expect(await failureOf(client.listInvoices({ limit: 1 }))).toMatchObject({
+      type: 'ProviderUnavailable',
+      nonRetryable: false,
+    });
+    faults.set({ errorRate: 0, rateLimitBurst: 1 });
+    expect(await failureOf(client.listInvoices({ limit: 1 }))).toMatchObject({
+      type: 'ProviderRateLimited',
+      nonRetryable: false,
+    });
+    faults.set({ timeoutRate: 1, timeoutHoldMs: 1000 });
+    const quick = new BitfinexClient({ ...options, timeoutMs: 200 });
+    expect(await failureOf(quick.listInvoices({ limit: 1 }))).toMatchObject({
+      type: 'ProviderUnavailable',
+      nonRetryable: false,
+    });
+  });
+
+  it('more than 90 requests a minute from one key get ERR_RATE_LIMIT', async () => {
+    // Its own key, so the limit it exhausts is not the one the other tests use; the sandbox counts before auth.
+    const burst = new BitfinexClient({ ...options, apiKey: 'burst-key' });
+    const before = sandbox.rateLimitRefusals;
+    for (let i = 0; i < 90; i++) {
+      expect((await failureOf(burst.listInvoices({ limit: 1 }))).type).toBe('ProviderAuthFailed');
+    }
+    const limited = await failureOf(burst.listInvoices({ limit: 1 }));
+    expect(limited).toMatchObject({ type: 'ProviderRateLimited', nonRetryable: false });
+    expect(sandbox.rateLimitRefusals).toBe(before + 1);
+  });
+});

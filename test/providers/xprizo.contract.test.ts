@@ -1,0 +1,379 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import { loadConfig } from '../../src/config';
+import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
+import { createLogger } from '../../src/logger';
+import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
+import type { StepInput } from '../../src/providers/types';
+import { createXprizoAdapter } from '../../src/providers/xprizo/adapter';
+import { XprizoClient } from '../../src/providers/xprizo/client';
+import { SANDBOX_CREDENTIALS } from '../../src/providers/xprizo/constants';
+import type { XprizoSandbox } from '../../src/providers/xprizo/sandbox';
+import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback } from '../../src/providers/xprizo/webhook';
+
+interface Received {
+  path: string;
+  body: unknown;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** A stand-in for the gateway: records every webhook and answers what the test decides. */
+class Receiver {
+  readonly received: Received[] = [];
+  answer: (hook: Received) => Promise<number | 'drop'> = () => Promise.resolve(200);
+  private server = http.createServer((request, response) => {
+    let raw = '';
+    request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    request.on('end', () => {
+      const hook = {
+        path: request.url ?? '',
+        body: raw ? (JSON.parse(raw) as unknown) : undefined,
+        headers: request.headers,
+      };
+      this.received.push(hook);
+      void this.answer(hook).then((status) => {
+        if (status === 'drop') request.socket.destroy();
+        else response.writeHead(status, { 'content-type': 'application/json' }).end('{"status":"success"}');
+      });
+    });
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  async waitFor(predicate: (hook: Received) => boolean, timeoutMs = 5000): Promise<Received> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.received.find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error('webhook did not arrive');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+const logger = createLogger({ level: 'silent' });
+const receiver = new Receiver();
+let server: SandboxServer;
+let sandbox: XprizoSandbox;
+let client: XprizoClient;
+let counter = 0;
+
+function stepInput(overrides: Partial<InvoiceRequestInput> = {}, refs: Record<string, string> = {}): StepInput {
+  const invoiceId = `xp_${Date.now().toString(36)}_${counter++}`;
+  const invoice = InvoiceRequestSchema.parse({
+    invoiceId,
+    provider: 'xprizo',
+    direction: 'pay_in',
+    amount: 12500,
+    currency: 'USD',
+    customer: { id: 'c1', firstName: 'Ada', lastName: 'L', email: 'ada@example.com', country: 'AR' },
+    paymentMethod: { type: 'wallet', walletAccountId: '4242' },
+    ...overrides,
+  });
+  return { invoice, refs, idempotencyKey: `${invoiceId}:submit` };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ApplicationFailure) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
+}
+
+const hooksFor = (reference: string, path: string) =>
+  receiver.received.filter(
+    (hook) => hook.path === path && JSON.stringify(hook.body).includes(`"reference":"${reference}"`),
+  );
+
+beforeAll(async () => {
+  await receiver.start();
+  server = await startSandboxes({ port: 0, logger, webhookBaseUrl: receiver.url, timeScale: 0.0005 });
+  sandbox = server.get<XprizoSandbox>('xprizo').sandbox;
+  const port = new URL(server.url).port;
+  // The client finds its sandbox from config alone: no base URL, no credentials configured.
+  client = XprizoClient.fromConfig(loadConfig({ NODE_ENV: 'test', SANDBOX_PORT: port, PROVIDER_TIMEOUT_MS: '2000' }));
+});
+
+afterAll(async () => {
+  // A request held by the timeout fault would otherwise keep the server open until its socket times out.
+  server.app.server.closeAllConnections();
+  await server.close();
+  await receiver.stop();
+});
+
+afterEach(() => {
+  server.get('xprizo').faults.set({ errorRate: 0, timeoutRate: 0, rateLimitBurst: 0 });
+  receiver.answer = () => Promise.resolve(200);
+});
+
+describe('xprizo pay-in (RequestPayment)', () => {
+  it('submits once, even when the activity is retried', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput();
+    const first = await adapter.submit(input);
+    const again = await adapter.submit(input);
+    expect(first).toMatchObject({ providerStatus: 'pending', compensation: 'cancel_request' });
+    expect(first.refs).toMatchObject({ xprizoReference: input.invoice.invoiceId });
+    expect(first.refs?.xprizoTransactionKey).toBeDefined();
+    expect(again.refs?.xprizoTransactionKey).toBe(first.refs?.xprizoTransactionKey);
+    expect(again.note).toMatch(/already existed/);
+    expect(server.get('xprizo').counter.get('transaction', input.invoice.invoiceId)).toBe(1);
+    const created = await receiver.waitFor((hook) =>
+      hooksFor(input.invoice.invoiceId, '/xprizo/approval').includes(hook),
+    );
+    expect(created.body).toMatchObject({ statusType: 1, transaction: { id: 0 } });
+  });
+
+  it('accepted by the customer: webhook verified by fetch, status settled; a tampered copy is refused', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const reference = input.invoice.invoiceId;
+
+    // Before the customer acts, an "Accepted" claim is contradicted by the API (still Pending).
+    const forged = {
+      statusType: 2,
+      status: 'Accepted',
+      transaction: { id: Number(submitted.refs?.xprizoTransactionKey), reference, currencyCode: 'USD', amount: 125 },
+    };
+    expect(await verifyXprizoApprovalWebhook(forged, {}, client)).toMatchObject({ ok: false });
+
+    sandbox.acceptRequest(reference);
+    const hook = await receiver.waitFor(
+      (h) =>
+        h.path === '/xprizo/approval' &&
+        (h.body as { statusType: number }).statusType === 2 &&
+        hooksFor(reference, h.path).includes(h),
+    );
+    const verified = await verifyXprizoApprovalWebhook(hook.body, hook.headers, client, {
+      expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
+    });
+    expect(verified).toMatchObject({ ok: true, invoiceId: reference, event: { status: 'settled' } });
+    const again = await verifyXprizoApprovalWebhook(hook.body, hook.headers, client);
+    expect(again.ok && !again.ignore && again.event.eventId).toBe(
+      verified.ok && !verified.ignore && verified.event.eventId,
+    );
+
+    const body = hook.body as { transaction: { amount: number } };
+    const tampered = { ...body, transaction: { ...body.transaction, amount: 999 } };
+    expect(await verifyXprizoApprovalWebhook(tampered, hook.headers, client)).toMatchObject({ ok: false });
+    expect(
+      await verifyXprizoApprovalWebhook(hook.body, { 'x-api-key': 'intruder' }, client, {
+        expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
+      }),
+    ).toMatchObject({ ok: false });
+    expect(await verifyXprizoApprovalWebhook({ statusType: 0, status: 'None' }, {}, client)).toMatchObject({
+      ok: true,
+      ignore: true,
+    });
+
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'settled',
+    });
+    const compensation = await failureOf(
+      adapter.compensate({ ...input, refs: submitted.refs ?? {}, action: 'cancel_request' }),
+    );
+    expect(compensation.nonRetryable).toBe(true);
+  });
+
+  it('rejected by the customer: the null-field webhook is unmatchable, the poll says cancelled', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    sandbox.rejectRequest(input.invoice.invoiceId);
+    const hook = await receiver.waitFor((h) => (h.body as { statusType?: number }).statusType === 3);
+    expect(await verifyXprizoApprovalWebhook(hook.body, hook.headers, client)).toEqual({
+      ok: false,
+      reason: 'unmatchable',
+    });
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'cancelled',
+    });
+  });
+
+  it('cancel_request compensation cancels it at Xprizo (and again is a no-op)', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const refs = submitted.refs ?? {};
+    await expect(adapter.compensate({ ...input, refs, action: 'cancel_request' })).resolves.toMatchObject({
+      providerStatus: 'cancelled',
+    });
+    await expect(adapter.compensate({ ...input, refs, action: 'cancel_request' })).resolves.toMatchObject({
+      providerStatus: 'cancelled',
+    });
+    expect(sandbox.transaction(input.invoice.invoiceId)?.state).toBe('Cancelled');
+    const hook = await receiver.waitFor(
+      (h) =>
+        (h.body as { statusType?: number }).statusType === 4 && hooksFor(input.invoice.invoiceId, h.path).includes(h),
+    );
+    expect(await verifyXprizoApprovalWebhook(hook.body, hook.headers, client)).toMatchObject({
+      ok: true,
+      event: { status: 'cancelled' },
+    });
+  });
+
+  it('refuses, without retry, an invoice without the customer wallet', async () => {
+    const failure = await failureOf(
+      createXprizoAdapter(client).submit(stepInput({ paymentMethod: { type: 'wallet' } })),
+    );
+    expect(failure).toMatchObject({ type: 'ProviderRejected', nonRetryable: true });
+  });
+});
+
+describe('xprizo pay-out (SendPayment with hold)', () => {
+  it('callback answered 200 releases the hold: Active, settled; retried submit sends once', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput({ direction: 'pay_out' });
+    const reference = input.invoice.invoiceId;
+    const verdicts: unknown[] = [];
+    receiver.answer = async (hook) => {
+      if (hook.path !== '/xprizo/payment') return 200;
+      const verified = await verifyXprizoPaymentCallback(hook.body, hook.headers, client, {
+        expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
+      });
+      verdicts.push(verified);
+      return verified.ok ? 200 : 400;
+    };
+    const submitted = await adapter.submit(input);
+    await adapter.submit(input);
+    expect(submitted).toMatchObject({ compensation: 'void_hold' });
+    expect(server.get('xprizo').counter.get('transaction', reference)).toBe(1);
+    await receiver.waitFor((h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h));
+    await waitUntil(() => sandbox.transaction(reference)?.state === 'Active');
+    expect(verdicts[0]).toMatchObject({ ok: true, invoiceId: reference, event: { status: 'approval_requested' } });
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'settled',
+    });
+    // The release is also announced as Accepted (sandbox default), which verifies as settled.
+    const accepted = await receiver.waitFor(
+      (h) =>
+        (h.body as { statusType?: number }).statusType === 2 && hooksFor(reference, '/xprizo/approval').includes(h),
+    );
+    expect(await verifyXprizoApprovalWebhook(accepted.body, accepted.headers, client)).toMatchObject({
+      ok: true,
+      event: { status: 'settled' },
+    });
+  });
+
+  it('callback answered 500 voids the hold: NotFound, cancelled, money back', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput({ direction: 'pay_out' });
+    const reference = input.invoice.invoiceId;
+    const before = sandbox.merchantBalance();
+    receiver.answer = (hook) => Promise.resolve(hook.path === '/xprizo/payment' ? 500 : 200);
+    const submitted = await adapter.submit(input);
+    await waitUntil(() => sandbox.transaction(reference)?.state === 'Voided');
+    expect(sandbox.merchantBalance()).toBe(before);
+    expect(await client.statusByReference(reference)).toMatchObject({ status: 'NotFound' });
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'cancelled',
+    });
+    // A callback replayed after the void is contradicted by the API.
+    const callback = receiver.received.find(
+      (h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h),
+    );
+    expect(await verifyXprizoPaymentCallback(callback?.body, {}, client)).toMatchObject({ ok: false });
+  });
+
+  it('an unanswered callback keeps the hold; void_hold compensation voids it', async () => {
+    const adapter = createXprizoAdapter(client);
+    const input = stepInput({ direction: 'pay_out' });
+    const reference = input.invoice.invoiceId;
+    receiver.answer = (hook) => Promise.resolve(hook.path === '/xprizo/payment' ? 'drop' : 200);
+    const submitted = await adapter.submit(input);
+    await receiver.waitFor((h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h));
+    expect(sandbox.transaction(reference)?.state).toBe('Hold');
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'approval_requested',
+    });
+    await expect(
+      adapter.compensate({ ...input, refs: submitted.refs ?? {}, action: 'void_hold' }),
+    ).resolves.toMatchObject({
+      providerStatus: 'cancelled',
+    });
+    expect(sandbox.transaction(reference)?.state).toBe('Voided');
+  });
+
+  it('insufficient merchant balance is a final InsufficientFunds', async () => {
+    const before = sandbox.merchantBalance();
+    sandbox.setMerchantBalance(100);
+    try {
+      const failure = await failureOf(createXprizoAdapter(client).submit(stepInput({ direction: 'pay_out' })));
+      expect(failure).toMatchObject({ type: 'InsufficientFunds', nonRetryable: true });
+    } finally {
+      sandbox.setMerchantBalance(before);
+    }
+  });
+});
+
+describe('xprizo errors and preferences', () => {
+  const options = () => ({
+    baseUrl: `${server.url}/xprizo`,
+    apiKey: SANDBOX_CREDENTIALS.apiKey,
+    merchantAccountId: SANDBOX_CREDENTIALS.merchantAccountId,
+    timeoutMs: 2000,
+  });
+
+  it('a wrong key is a final ProviderAuthFailed', async () => {
+    const bad = new XprizoClient({ ...options(), apiKey: 'wrong' });
+    expect(await failureOf(bad.statusByReference('x'))).toMatchObject({
+      type: 'ProviderAuthFailed',
+      nonRetryable: true,
+    });
+  });
+
+  it('503 is a retryable ProviderUnavailable', async () => {
+    server.get('xprizo').faults.set({ errorRate: 1 });
+    expect(await failureOf(client.statusByReference('x'))).toMatchObject({
+      type: 'ProviderUnavailable',
+      nonRetryable: false,
+    });
+  });
+
+  it('429 is a retryable ProviderRateLimited honouring Retry-After', async () => {
+    server.get('xprizo').faults.set({ rateLimitBurst: 1 });
+    const failure = await failureOf(client.statusByReference('x'));
+    expect(failure).toMatchObject({ type: 'ProviderRateLimited', nonRetryable: false });
+    expect(failure.nextRetryDelay).toBe(1000);
+  });
+
+  it('a timeout is retryable', async () => {
+    server.get('xprizo').faults.set({ timeoutRate: 1, timeoutHoldMs: 1000 });
+    const quick = new XprizoClient({ ...options(), timeoutMs: 200 });
+    expect(await failureOf(quick.statusByReference('x'))).toMatchObject({
+      type: 'ProviderUnavailable',
+      nonRetryable: false,
+    });
+  });
+
+  it('sets the approval and payment webhook URLs', async () => {
+    await client.setApprovalWebhook(`${receiver.url}/custom/approval`);
+    await client.setPaymentWebhook(`${receiver.url}/custom/payment`);
+    expect(sandbox.approvalWebhookUrl).toBe(`${receiver.url}/custom/approval`);
+    expect(sandbox.paymentWebhookUrl).toBe(`${receiver.url}/custom/payment`);
+    sandbox.approvalWebhookUrl = undefined;
+    sandbox.paymentWebhookUrl = undefined;
+  });
+});
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
