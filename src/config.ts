@@ -71,6 +71,8 @@ const EnvSchema = z.object({
   GATEWAY_PUBLIC_URL: url.optional(),
 
   SANDBOX_PORT: port.default(4010),
+  /** `npm start` drives one sample invoice per provider and direction once the stack is up. */
+  START_SAMPLES: bool.default(true),
 
   ALFRED_BASE_URL: url.optional(),
   ALFRED_API_KEY: optionalString,
@@ -134,6 +136,7 @@ export interface Config {
     readonly publicUrl?: string;
   };
   readonly sandboxPort: number;
+  readonly startSamples: boolean;
   readonly providers: {
     readonly timeoutMs: number;
     readonly alfred: { baseUrl?: string; apiKey?: string; apiSecret?: string; webhookSecret?: string };
@@ -228,6 +231,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: env.GATEWAY_PUBLIC_URL,
     },
     sandboxPort: env.SANDBOX_PORT,
+    startSamples: env.START_SAMPLES,
     providers: {
       timeoutMs: env.PROVIDER_TIMEOUT_MS,
       alfred: {

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { startGateway, type RunningGateway } from '../gateway/server';
 import { createInvoiceClient, type InvoiceClient } from '../client';
 import type { Config } from '../config';
 import { installTemporalRuntimeLogger, type Logger } from '../logger';
@@ -13,6 +14,7 @@ import { createWorker } from '../temporal/worker';
 export interface Stack {
   server: TemporalServer;
   sandboxes?: SandboxServer;
+  gateway?: RunningGateway;
   temporal: Client;
   invoices: InvoiceClient;
   stop(): Promise<void>;
@@ -23,6 +25,8 @@ export interface StackOptions {
   /** Run the provider sandboxes (default: when any provider has no real base URL configured). */
   sandboxes?: boolean;
   sandboxTimeScale?: number;
+  /** Run the HTTP gateway (default true). */
+  gateway?: boolean;
 }
 
 /** Temporal (found, built or external), the provider sandboxes and the workers: what `npm start` and the benchmark run. */
@@ -55,7 +59,8 @@ export async function startStack(config: Config, logger: Logger, options: StackO
 
     const connection: NativeConnection = await connectWorker(config, target);
     stops.push(() => connection.close());
-    const activities = createActivities({ providers: createProviders(config, logger), logger });
+    const providers = createProviders(config, logger);
+    const activities = createActivities({ providers, logger });
     const workers = await createWorker({ config, connection, namespace: server.namespace, activities, logger });
     const running = workers.run();
     stops.push(async () => {
@@ -66,7 +71,14 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     const temporal = await connectClient(config, target);
     stops.push(() => temporal.connection.close());
     const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
-    return { server, sandboxes, temporal, invoices, stop: stopAll };
+
+    let gateway: RunningGateway | undefined;
+    if (options.gateway ?? true) {
+      const started = await startGateway({ config, logger, client: temporal, providers, allowDevApiKey: true });
+      gateway = started;
+      stops.push(() => started.close());
+    }
+    return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -1,11 +1,58 @@
-import { ConfigError, loadConfig } from '../config';
-import { createLogger } from '../logger';
+import { randomUUID } from 'node:crypto';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { GatewayConfigError } from '../gateway/auth';
+import { createLogger, type Logger } from '../logger';
 import { TemporalUnavailableError } from '../temporal/dev-server';
-import { startStack } from './stack';
+import { invoiceWorkflowId } from '../workflows/definitions';
+import { driveSample, SAMPLES } from './samples';
+import { startStack, type Stack } from './stack';
+
+/**
+ * Timings for a local stack: the sandboxes answer in milliseconds, so a lost webhook is looked for after seconds,
+ * not the production defaults' minutes. Any variable set in the environment wins.
+ */
+const DEV_DEFAULTS = {
+  // The summary below is what a developer reads; set LOG_LEVEL=info to see every request and step.
+  LOG_LEVEL: 'error',
+  INVOICE_POLL_AFTER_SECONDS: '5',
+  INVOICE_POLL_INITIAL_INTERVAL_SECONDS: '2',
+  INVOICE_POLL_MAX_INTERVAL_SECONDS: '30',
+};
+
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function runSamples(config: Config, stack: Stack, logger: Logger): Promise<void> {
+  if (!stack.gateway?.devApiKey && config.gateway.apiKeys.length === 0) return;
+  const api = {
+    gatewayUrl: stack.gateway?.url ?? '',
+    apiKey: stack.gateway?.devApiKey ?? config.gateway.apiKeys[0] ?? '',
+    sandboxUrl: stack.sandboxes?.url ?? '',
+  };
+  if (!stack.sandboxes) return;
+  say('Driving one sample invoice per provider and direction through the gateway:');
+  const run = randomUUID().slice(0, 8);
+  await Promise.all(
+    SAMPLES.map(async (sample) => {
+      const invoiceId = `sample_${sample.provider}_${sample.direction}_${run}`;
+      try {
+        const state = await driveSample(api, { ...sample, invoiceId });
+        const link = stack.server.uiUrl
+          ? `${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows/${invoiceWorkflowId(invoiceId)}`
+          : invoiceWorkflowId(invoiceId);
+        say(`  ${sample.provider.padEnd(8)} ${sample.direction.padEnd(8)} ${state.status.padEnd(10)} ${link}`);
+      } catch (error) {
+        logger.error({ err: error, invoiceId }, 'sample invoice failed');
+        say(`  ${sample.provider.padEnd(8)} ${sample.direction.padEnd(8)} FAILED     ${String(error)}`);
+      }
+    }),
+  );
+}
 
 /** `npm start`: the whole stack on this machine, until Ctrl-C. */
 async function run(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig({ ...DEV_DEFAULTS, ...process.env });
   const logger = createLogger({ level: config.logLevel });
   const stack = await startStack(config, logger);
   let stopping = false;
@@ -24,25 +71,21 @@ async function run(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-  const lines = [
-    'payment-orchestrator is running',
-    `  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`,
-    stack.server.uiUrl
-      ? `  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`
-      : undefined,
-    stack.sandboxes ? `  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}` : undefined,
-    'Press Ctrl-C to stop.',
-  ].filter(Boolean);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  say('payment-orchestrator is running');
+  say(`  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`);
+  if (stack.server.uiUrl) say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
+  if (stack.gateway) say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
+  if (stack.gateway?.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
+  if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
+  if (config.startSamples) await runSamples(config, stack, logger);
+  if (!stopping) say('Press Ctrl-C to stop.');
 }
 
 run().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof TemporalUnavailableError) {
+  if (error instanceof ConfigError || error instanceof TemporalUnavailableError || error instanceof GatewayConfigError) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    process.stderr.write(
-      `npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    process.stderr.write(`npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
   process.exit(1);
 });

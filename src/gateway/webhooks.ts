@@ -70,6 +70,10 @@ async function handleWebhook(
     { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
     { adapter: deps.providers[provider], config: deps.config },
   );
+  if (verdict.ok === 'ignored') {
+    log.info({ reason: verdict.reason, requestId: request.id }, 'webhook acknowledged, nothing to deliver');
+    return answer(reply, route.answer('delivered'));
+  }
   if (!verdict.ok) {
     // The reason is the verifier's own words (never the body or a header value): enough to debug a misconfiguration.
     log.warn({ status: verdict.status, reason: verdict.reason, requestId: request.id }, 'webhook refused');

@@ -63,6 +63,8 @@ export type InvoiceLookup = { invoiceId: string } | { providerRef: { key: string
 
 export type WebhookVerdict =
   | { ok: true; event: ProviderEvent; invoice: InvoiceLookup }
+  /** Genuine but about no invoice (a provider's test ping, a KYC notice): acknowledged so it is not retried. */
+  | { ok: 'ignored'; reason: string }
   /** 400: malformed; 401: bad signature, stale or replayed; 422: the provider's API contradicts it. */
   | { ok: false; status: 400 | 401 | 422; reason: string };
 

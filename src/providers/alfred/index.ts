@@ -3,21 +3,20 @@ import type { IncomingWebhook, ProviderDefinition, WebhookRoute, WebhookVerdict 
 import { ALFRED_REFS, createAlfredAdapter } from './adapter';
 import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client';
 import { AlfredSandbox } from './sandbox';
-import { alfredWebhookToEvent, SeenSignatures, verifyAlfredWebhook } from './webhook';
-
-/** Accepted signatures of this process; a replay within the tolerance window is refused. */
-const seen = new SeenSignatures();
+import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
 
 function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
   const result = verifyAlfredWebhook({
     rawBody: incoming.rawBody,
     headers: incoming.headers,
     secret: alfredWebhookSecret(config),
-    seen,
+    // No replay cache here: alfred re-sends the same signed webhook after any non-2xx (Temporal down, unknown
+    // invoice), and that retry must land. Within the tolerance window a replay is harmless, since the workflow applies
+    // each eventId once; outside it the timestamp check refuses it.
   });
   if (!result.ok) return { ok: false, status: result.reason === 'malformed' ? 400 : 401, reason: result.reason };
   const event = alfredWebhookToEvent(result.event);
-  if (!event?.providerRef) return { ok: false, status: 422, reason: 'the webhook concerns no invoice' };
+  if (!event?.providerRef) return { ok: 'ignored', reason: 'the webhook concerns no invoice (KYC or KYB)' };
   const key =
     result.event.kind === 'event' && event.providerRef === result.event.body.referenceId
       ? ALFRED_REFS.transactionId

@@ -1,7 +1,33 @@
-import type { ProviderDefinition } from '../types';
+import type { Config } from '../../config';
+import type { ProviderDefinition, WebhookRoute } from '../types';
 import { createBitfinexAdapter } from './adapter';
 import { BitfinexClient } from './client';
 import { BitfinexSandbox } from './sandbox';
+import { verifyBitfinexWebhook } from './webhook';
+
+// One client per configuration: Bitfinex nonces must keep increasing for a key, which a client guarantees only for
+// its own calls.
+const clients = new WeakMap<Config, BitfinexClient>();
+function clientFor(config: Config): BitfinexClient {
+  let client = clients.get(config);
+  if (!client) clients.set(config, (client = BitfinexClient.fromConfig(config)));
+  return client;
+}
+
+/** Bitfinex signs nothing: the body is believed only when the invoice fetched from the API agrees with it. */
+const webhook: WebhookRoute = {
+  path: '',
+  delivery: 'signal',
+  async verify(incoming, { config }) {
+    const result = await verifyBitfinexWebhook(incoming.body, clientFor(config));
+    if (!result.ok) {
+      const malformed = result.reason.startsWith('not a Bitfinex');
+      return { ok: false, status: malformed ? 400 : 422, reason: result.reason };
+    }
+    return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };
+  },
+  answer: () => ({ status: 200, body: { ok: true } }),
+};
 
 export const bitfinex: ProviderDefinition = {
   name: 'bitfinex',
@@ -16,4 +42,5 @@ export const bitfinex: ProviderDefinition = {
   }),
   create: ({ config }) => createBitfinexAdapter(BitfinexClient.fromConfig(config)),
   sandbox: (context) => new BitfinexSandbox(context),
+  webhooks: [webhook],
 };

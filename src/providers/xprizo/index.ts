@@ -1,7 +1,59 @@
-import type { ProviderDefinition } from '../types';
+import type { Config } from '../../config';
+import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
 import { createXprizoAdapter } from './adapter';
-import { XprizoClient } from './client';
+import { XprizoClient, xprizoOptionsFromConfig } from './client';
 import { XprizoSandbox } from './sandbox';
+import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
+
+const clients = new WeakMap<Config, XprizoClient>();
+function clientFor(config: Config): XprizoClient {
+  let client = clients.get(config);
+  if (!client) clients.set(config, (client = XprizoClient.fromConfig(config)));
+  return client;
+}
+
+function toVerdict(result: XprizoVerification): WebhookVerdict {
+  if (!result.ok) {
+    // A body we cannot read is malformed; anything else is a claim the API (or the sender key) contradicts.
+    const malformed = result.reason.startsWith('not an Xprizo');
+    return { ok: false, status: malformed ? 400 : result.reason === 'unmatchable' ? 422 : 401, reason: result.reason };
+  }
+  if (result.ignore) return { ok: 'ignored', reason: result.reason };
+  return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };
+}
+
+/** Xprizo expects 200 with {"status":"success"}; the answer to a payment callback is the verdict itself. */
+const SUCCESS = { status: 200, body: { status: 'success' } };
+
+const approvalWebhook: WebhookRoute = {
+  path: '/approval',
+  delivery: 'signal',
+  async verify(incoming, { config }) {
+    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
+    return toVerdict(
+      await verifyXprizoApprovalWebhook(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }),
+    );
+  },
+  answer: () => SUCCESS,
+};
+
+const paymentCallback: WebhookRoute = {
+  path: '/payment',
+  delivery: 'callback',
+  async verify(incoming, { config }) {
+    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
+    return toVerdict(
+      await verifyXprizoPaymentCallback(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }),
+    );
+  },
+  // 200 releases the hold; any other answer voids it; no answer at all (status 0: the gateway drops the connection)
+  // makes Xprizo call again later, which is what an invoice still waiting for its approval needs.
+  answer: (verdict) => {
+    if (verdict === 'accept') return SUCCESS;
+    if (verdict === 'reject') return { status: 409, body: { status: 'rejected' } };
+    return { status: 0, body: undefined };
+  },
+};
 
 export const xprizo: ProviderDefinition = {
   name: 'xprizo',
@@ -18,4 +70,5 @@ export const xprizo: ProviderDefinition = {
   }),
   create: ({ config }) => createXprizoAdapter(XprizoClient.fromConfig(config)),
   sandbox: (context) => new XprizoSandbox(context),
+  webhooks: [approvalWebhook, paymentCallback],
 };

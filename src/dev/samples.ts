@@ -1,0 +1,188 @@
+import type { Direction, InvoiceStatus, ProviderName } from '../domain/constants';
+import type { InvoiceRequestInput } from '../domain/invoice';
+import type { InvoiceState } from '../workflows/definitions';
+
+/** A service talking to the gateway over HTTP, and a customer acting in the provider sandboxes: the public paths only. */
+export interface PublicApi {
+  gatewayUrl: string;
+  apiKey: string;
+  sandboxUrl: string;
+}
+
+export interface SampleOptions {
+  invoiceId: string;
+  provider: ProviderName;
+  direction: Direction;
+  amount?: number;
+  currency?: InvoiceRequestInput['currency'];
+  approvalRequired?: boolean;
+}
+
+export const APPROVER = 'ops@example.com';
+
+/** One provider-complete request: every provider finds the fields it needs. */
+export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
+  const payone = options.provider === 'payone';
+  return {
+    invoiceId: options.invoiceId,
+    provider: options.provider,
+    direction: options.direction,
+    amount: options.amount ?? (payone ? 12500 : 12500),
+    currency: options.currency ?? (payone ? 'JOD' : 'USD'),
+    description: `sample ${options.direction} via ${options.provider}`,
+    customer: {
+      id: 'cus_42',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: 'ada@example.com',
+      country: 'AR',
+      phone: '+5491100000000',
+      address: { street: 'Av. Corrientes 1234', city: 'Buenos Aires', zip: 'C1043' },
+      birthday: '1990-12-10',
+      nationality: 'AR',
+    },
+    paymentMethod:
+      options.provider === 'xprizo'
+        ? { type: 'wallet', walletAccountId: '2001' }
+        : options.provider === 'bitfinex'
+          ? { type: 'crypto', payCurrencies: ['BTC', 'ETH'] }
+          : { type: 'bank' },
+    bank: {
+      bankName: 'Banco Nacion',
+      accountNumber: '0110599520000001234567',
+      accountOwner: 'Ada Lovelace',
+      country: 'AR',
+      nationalId: '30123456',
+    },
+    // PayOne captures a pre-authorization only when the service says so; the others run straight through.
+    approval: {
+      required: options.approvalRequired ?? (payone || (options.provider === 'alfred' && options.direction === 'pay_out')),
+      approvers: [APPROVER],
+      timeoutSeconds: 3600,
+    },
+    settlementTimeoutSeconds: 3600,
+  };
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${status} ${JSON.stringify(body)}`);
+  }
+}
+
+async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  const response = await fetch(url, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  const parsed: unknown = text ? JSON.parse(text) : undefined;
+  if (!response.ok) throw new HttpError(response.status, parsed, `${method} ${url}`);
+  return parsed;
+}
+
+export function gatewayClient(api: PublicApi) {
+  const auth = { authorization: `Bearer ${api.apiKey}` };
+  return {
+    create: (request: InvoiceRequestInput) =>
+      call('POST', `${api.gatewayUrl}/v1/invoices`, request, auth) as Promise<InvoiceState>,
+    get: (invoiceId: string) => call('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
+    decide: (invoiceId: string, decision: 'approve' | 'reject' | 'cancel', by = APPROVER, reason?: string) =>
+      call('POST', `${api.gatewayUrl}/v1/invoices/${invoiceId}/${decision}`, { by, reason }, auth) as Promise<InvoiceState>,
+  };
+}
+
+/** What the customer does at each provider, through the sandbox's customer routes. */
+export function sandboxCustomer(api: PublicApi) {
+  const post = (path: string, body: unknown = {}) => call('POST', `${api.sandboxUrl}${path}`, body);
+  return {
+    payAlfred: (alfredInvoiceId: string) => post(`/alfred/_sandbox/invoices/${alfredInvoiceId}/pay`),
+    preAuthorizePayOne: (invoiceId: string) => post(`/payone/_sandbox/invoices/${invoiceId}/preauthorize`),
+    acceptXprizoRequest: (reference: string) => post(`/xprizo/_sandbox/requests/${reference}/accept`),
+    payBitfinex: (bitfinexInvoiceId: string) => post(`/bitfinex/_sandbox/invoices/${bitfinexInvoiceId}/pay`),
+  };
+}
+
+export async function waitUntil(
+  api: PublicApi,
+  invoiceId: string,
+  done: (state: InvoiceState) => boolean,
+  timeoutMs = 60_000,
+): Promise<InvoiceState> {
+  const gateway = gatewayClient(api);
+  const deadline = Date.now() + timeoutMs;
+  let state = await gateway.get(invoiceId);
+  while (!done(state)) {
+    if (Date.now() > deadline) {
+      throw new Error(`invoice ${invoiceId} stuck in ${state.status}: ${JSON.stringify(state.lastError ?? {})}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    state = await gateway.get(invoiceId);
+  }
+  return state;
+}
+
+const FINAL: readonly InvoiceStatus[] = ['COMPLETED', 'CANCELLED', 'REJECTED', 'EXPIRED', 'FAILED'];
+
+/**
+ * Drives one invoice to its end through the gateway as a service would, acting as the customer in the sandbox where
+ * the provider waits for one. Every provider webhook flows sandbox → gateway → workflow on its own.
+ */
+export async function driveSample(api: PublicApi, options: SampleOptions, timeoutMs = 60_000): Promise<InvoiceState> {
+  const gateway = gatewayClient(api);
+  const customer = sandboxCustomer(api);
+  const request = sampleRequest(options);
+  await gateway.create(request);
+  const id = request.invoiceId;
+  const at = (...statuses: InvoiceStatus[]) => (s: InvoiceState) => statuses.includes(s.status) || FINAL.includes(s.status);
+
+  switch (options.provider) {
+    case 'alfred': {
+      if (options.direction === 'pay_in') {
+        const state = await waitUntil(api, id, at('AWAITING_SETTLEMENT'), timeoutMs);
+        const alfredInvoiceId = state.providerRefs.alfredInvoiceId;
+        if (alfredInvoiceId) await customer.payAlfred(alfredInvoiceId);
+      }
+      break;
+    }
+    case 'payone': {
+      await waitUntil(api, id, at('SUBMITTED', 'AWAITING_APPROVAL'), timeoutMs);
+      await customer.preAuthorizePayOne(id);
+      break;
+    }
+    case 'xprizo': {
+      if (options.direction === 'pay_in') {
+        await waitUntil(api, id, at('AWAITING_SETTLEMENT'), timeoutMs);
+        await customer.acceptXprizoRequest(id);
+      }
+      break;
+    }
+    case 'bitfinex': {
+      const state = await waitUntil(api, id, at('AWAITING_SETTLEMENT'), timeoutMs);
+      const bitfinexInvoiceId = state.providerRefs.bitfinexInvoiceId;
+      if (bitfinexInvoiceId) await customer.payBitfinex(bitfinexInvoiceId);
+      break;
+    }
+  }
+  if (sampleRequest(options).approval?.required) {
+    const state = await waitUntil(api, id, at('AWAITING_APPROVAL'), timeoutMs);
+    if (state.status === 'AWAITING_APPROVAL') await gateway.decide(id, 'approve');
+  }
+  return waitUntil(api, id, (s) => FINAL.includes(s.status), timeoutMs);
+}
+
+/** One sample per provider and direction it supports. */
+export const SAMPLES: readonly Omit<SampleOptions, 'invoiceId'>[] = [
+  { provider: 'alfred', direction: 'pay_in' },
+  { provider: 'alfred', direction: 'pay_out' },
+  { provider: 'payone', direction: 'pay_in' },
+  { provider: 'xprizo', direction: 'pay_in' },
+  { provider: 'xprizo', direction: 'pay_out' },
+  { provider: 'bitfinex', direction: 'pay_in' },
+];
