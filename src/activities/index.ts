@@ -36,6 +36,7 @@ export function createActivities({ providers, logger }: ActivityDeps) {
   }
 
   async function run<T>(step: string, input: StepInput, call: () => Promise<T>): Promise<T> {
+    input.attempt = Context.current().info.attempt;
     const stepLog = log(step, input);
     stepLog.debug('provider step started');
     try {

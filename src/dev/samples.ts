@@ -56,7 +56,8 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
     },
     // PayOne captures a pre-authorization only when the service says so; the others run straight through.
     approval: {
-      required: options.approvalRequired ?? (payone || (options.provider === 'alfred' && options.direction === 'pay_out')),
+      required:
+        options.approvalRequired ?? (payone || (options.provider === 'alfred' && options.direction === 'pay_out')),
       approvers: [APPROVER],
       timeoutSeconds: 3600,
     },
@@ -74,7 +75,12 @@ export class HttpError extends Error {
   }
 }
 
-async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+async function call(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<unknown> {
   const response = await fetch(url, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -92,9 +98,15 @@ export function gatewayClient(api: PublicApi) {
   return {
     create: (request: InvoiceRequestInput) =>
       call('POST', `${api.gatewayUrl}/v1/invoices`, request, auth) as Promise<InvoiceState>,
-    get: (invoiceId: string) => call('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
+    get: (invoiceId: string) =>
+      call('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
     decide: (invoiceId: string, decision: 'approve' | 'reject' | 'cancel', by = APPROVER, reason?: string) =>
-      call('POST', `${api.gatewayUrl}/v1/invoices/${invoiceId}/${decision}`, { by, reason }, auth) as Promise<InvoiceState>,
+      call(
+        'POST',
+        `${api.gatewayUrl}/v1/invoices/${invoiceId}/${decision}`,
+        { by, reason },
+        auth,
+      ) as Promise<InvoiceState>,
   };
 }
 
@@ -140,7 +152,10 @@ export async function driveSample(api: PublicApi, options: SampleOptions, timeou
   const request = sampleRequest(options);
   await gateway.create(request);
   const id = request.invoiceId;
-  const at = (...statuses: InvoiceStatus[]) => (s: InvoiceState) => statuses.includes(s.status) || FINAL.includes(s.status);
+  const at =
+    (...statuses: InvoiceStatus[]) =>
+    (s: InvoiceState) =>
+      statuses.includes(s.status) || FINAL.includes(s.status);
 
   switch (options.provider) {
     case 'alfred': {

@@ -73,7 +73,8 @@ async function run(): Promise<void> {
 
   say('payment-orchestrator is running');
   say(`  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`);
-  if (stack.server.uiUrl) say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
+  if (stack.server.uiUrl)
+    say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
   if (stack.gateway) say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
   if (stack.gateway?.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
   if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
@@ -82,10 +83,16 @@ async function run(): Promise<void> {
 }
 
 run().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof TemporalUnavailableError || error instanceof GatewayConfigError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof TemporalUnavailableError ||
+    error instanceof GatewayConfigError
+  ) {
     process.stderr.write(`${error.message}\n`);
   } else {
-    process.stderr.write(`npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   process.exit(1);
 });

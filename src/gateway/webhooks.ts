@@ -4,7 +4,7 @@ import type { InvoiceClient } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
 import type { Logger } from '../logger';
-import type { InvoiceLookup, ProviderRegistry, WebhookRoute } from '../providers/types';
+import type { InvoiceLookup, ProviderRegistry, WebhookRoute, WebhookVerdict } from '../providers/types';
 import { providerCallbackUpdate, providerEventSignal, type ProviderEvent } from '../workflows/definitions';
 import { isTemporalUnavailable, problem, sendProblem } from './problem';
 
@@ -66,10 +66,23 @@ async function handleWebhook(
   deps: WebhookDeps,
   log: Logger,
 ): Promise<FastifyReply | undefined> {
-  const verdict = await route.verify(
-    { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
-    { adapter: deps.providers[provider], config: deps.config },
-  );
+  let verdict: WebhookVerdict;
+  try {
+    verdict = await route.verify(
+      { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
+      { adapter: deps.providers[provider], config: deps.config },
+    );
+  } catch (error) {
+    // Verification that asks the provider's API could not finish (the provider is down or slow): nothing is known
+    // yet, so the provider must try again. A callback gets no answer at all, since any refusal would void it.
+    log.warn(
+      { reason: error instanceof Error ? error.message : String(error), requestId: request.id },
+      'webhook not verified yet',
+    );
+    if (route.delivery === 'callback') return answer(reply, route.answer('undecided'));
+    void reply.header('retry-after', '5');
+    return sendProblem(reply, problem(503, 'VerificationUnavailable', 'the webhook could not be verified yet; retry'));
+  }
   if (verdict.ok === 'ignored') {
     log.info({ reason: verdict.reason, requestId: request.id }, 'webhook acknowledged, nothing to deliver');
     return answer(reply, route.answer('delivered'));

@@ -12,6 +12,11 @@ export interface StepInput {
   refs: Record<string, string>;
   /** Derived from the invoice and the step, identical on every retry: the provider sees one request, not many. */
   idempotencyKey: string;
+  /**
+   * The activity attempt (1 on the first try). Only a later attempt can follow a call that reached the provider, so a
+   * provider without idempotency of its own looks for an earlier creation only then, sparing the first try a lookup.
+   */
+  attempt?: number;
 }
 
 export interface StepResult {

@@ -27,7 +27,10 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
     name: 'bitfinex',
 
     async submit(input: StepInput): Promise<StepResult> {
-      const existing = await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId));
+      // Bitfinex has no idempotency of its own and allows 90 requests a minute: look for an invoice an earlier attempt
+      // may have created only when there was an earlier attempt.
+      const existing =
+        (input.attempt ?? 2) > 1 ? await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId)) : undefined;
       const invoice =
         existing ??
         (await client.createInvoice(

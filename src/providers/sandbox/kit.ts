@@ -12,6 +12,8 @@ export interface FaultSettings {
   timeoutHoldMs: number;
   /** Added to every answer. */
   latencyMs: number;
+  /** Share of requests the sandbox carries out and then never answers: the response is lost on the way back. */
+  lostResponseRate: number;
   /** The next N requests are answered 429. */
   rateLimitBurst: number;
   /** Each webhook is sent twice. */
@@ -25,6 +27,7 @@ export const NO_FAULTS: FaultSettings = {
   timeoutRate: 0,
   timeoutHoldMs: 15_000,
   latencyMs: 0,
+  lostResponseRate: 0,
   rateLimitBurst: 0,
   duplicateWebhooks: false,
   reorderWebhooks: false,
@@ -38,7 +41,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class Faults {
   settings: FaultSettings;
-  injected = { errors: 0, timeouts: 0, rateLimited: 0 };
+  injected = { errors: 0, timeouts: 0, rateLimited: 0, lostResponses: 0 };
 
   constructor(
     initial: Partial<FaultSettings> = {},
@@ -49,6 +52,15 @@ export class Faults {
 
   set(settings: Partial<FaultSettings>): void {
     this.settings = { ...this.settings, ...settings };
+  }
+
+  /** Decided after the sandbox has done the work: true means the answer must be dropped. */
+  loseResponse(request: FastifyRequest): boolean {
+    const forced = request.headers['x-sandbox-fault'] === 'lost-response';
+    if (!forced && !(this.settings.lostResponseRate > 0 && this.random() < this.settings.lostResponseRate))
+      return false;
+    this.injected.lostResponses++;
+    return true;
   }
 
   /** Returns true when the request was answered (or swallowed) by a fault. */

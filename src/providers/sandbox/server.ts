@@ -61,6 +61,14 @@ export async function startSandboxes(options: SandboxServerOptions): Promise<San
     });
     await app.register(
       (instance, _opts, done) => {
+        // A lost response: the provider did the work, the caller never hears of it and must not do it twice.
+        instance.addHook('onSend', async (request, reply, payload) => {
+          if (!request.url.includes('/_sandbox/') && faults.loseResponse(request)) {
+            reply.hijack();
+            request.raw.socket.destroy();
+          }
+          return payload;
+        });
         sandbox.register(instance);
         done();
       },

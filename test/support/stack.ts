@@ -1,0 +1,69 @@
+import type { PublicApi } from '../../src/dev/samples';
+import { startGateway, type RunningGateway } from '../../src/gateway/server';
+import { createLogger } from '../../src/logger';
+import { createProviders } from '../../src/providers';
+import type { FaultSettings } from '../../src/providers/sandbox/kit';
+import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
+import type { ProviderRegistry } from '../../src/providers/types';
+import { freePort } from '../../src/temporal/dev-server';
+import type { ProviderName } from '../../src/domain/constants';
+import { FAST_TIMING, startTestEnv, testConfig, type TestEnv } from './temporal-env';
+
+export const TEST_API_KEY = 'test-service-key';
+
+export interface TestStack {
+  env: TestEnv;
+  sandboxes: SandboxServer;
+  gateway: RunningGateway;
+  providers: ProviderRegistry;
+  api: PublicApi;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real thing on loopback: provider sandboxes, the real provider clients in a real worker, the gateway, all on the
+ * run's Temporal dev server. Webhooks go sandbox → gateway → workflow.
+ */
+export async function startTestStack(
+  options: {
+    faults?: Partial<Record<ProviderName, Partial<FaultSettings>>>;
+    env?: Record<string, string>;
+    timeScale?: number;
+  } = {},
+): Promise<TestStack> {
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
+  const gatewayPort = await freePort();
+  const sandboxes = await startSandboxes({
+    port: 0,
+    logger,
+    webhookBaseUrl: `http://127.0.0.1:${gatewayPort}/webhooks`,
+    timeScale: options.timeScale ?? 0.01,
+    faults: options.faults,
+  });
+  const env = {
+    SANDBOX_PORT: new URL(sandboxes.url).port,
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_API_KEYS: TEST_API_KEY,
+    // Invoices started through the gateway take their timing from config: seconds here, not production's minutes.
+    INVOICE_POLL_AFTER_SECONDS: String(FAST_TIMING.pollAfterSeconds),
+    INVOICE_POLL_INITIAL_INTERVAL_SECONDS: String(FAST_TIMING.pollInitialIntervalSeconds),
+    INVOICE_POLL_MAX_INTERVAL_SECONDS: String(FAST_TIMING.pollMaxIntervalSeconds),
+    ...options.env,
+  };
+  const config = testConfig(env);
+  const providers = createProviders(config, logger);
+  const testEnv = await startTestEnv({ providers, env, timing: FAST_TIMING });
+  const gateway = await startGateway({ config: testEnv.config, logger, client: testEnv.temporal, providers });
+  return {
+    env: testEnv,
+    sandboxes,
+    gateway,
+    providers,
+    api: { gatewayUrl: gateway.url, apiKey: TEST_API_KEY, sandboxUrl: sandboxes.url },
+    async stop() {
+      await testEnv.stop();
+      await gateway.close();
+      await sandboxes.close();
+    },
+  };
+}
