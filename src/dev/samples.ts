@@ -129,13 +129,19 @@ export async function waitUntil(
 ): Promise<InvoiceState> {
   const gateway = gatewayClient(api);
   const deadline = Date.now() + timeoutMs;
-  let state = await gateway.get(invoiceId);
-  while (!done(state)) {
+  // A 503 means "Temporal is busy or away, try again": a patient service does exactly that.
+  const read = () =>
+    gateway.get(invoiceId).catch((error: unknown) => {
+      if (error instanceof HttpError && error.status === 503 && Date.now() < deadline) return undefined;
+      throw error;
+    });
+  let state = await read();
+  while (!state || !done(state)) {
     if (Date.now() > deadline) {
-      throw new Error(`invoice ${invoiceId} stuck in ${state.status}: ${JSON.stringify(state.lastError ?? {})}`);
+      throw new Error(`invoice ${invoiceId} stuck in ${state?.status}: ${JSON.stringify(state?.lastError ?? {})}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
-    state = await gateway.get(invoiceId);
+    state = await read();
   }
   return state;
 }

@@ -29,12 +29,14 @@ export async function sendRequest(provider: string, request: HttpRequest): Promi
       signal: AbortSignal.timeout(request.timeoutMs),
     });
   } catch (error) {
-    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+    // Not `instanceof Error`: fetch's abort reason is a DOMException, which belongs to another realm under jest.
+    const { name, message, cause } = (error ?? {}) as { name?: string; message?: string; cause?: { message?: string } };
+    const timedOut = name === 'TimeoutError' || name === 'AbortError';
     throw providerTransient(
       FAILURE_TYPES.unavailable,
       timedOut
         ? `${provider} did not answer within ${request.timeoutMs} ms`
-        : `${provider} unreachable: ${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)}`,
+        : `${provider} unreachable: ${cause?.message ?? message ?? String(error)}`,
     );
   }
   return { status: response.status, headers: response.headers, text: await response.text() };
