@@ -199,18 +199,36 @@ describe('the invoice workflow', () => {
     });
 
     it('keeps an event that arrives before its step and applies it when the step comes', async () => {
+      // Bitfinex's submission is a normal activity, so the invoice is visibly still at it when the event arrives.
+      const request = invoiceRequest({ provider: 'bitfinex' });
+      fakes.bitfinex.script(request.invoiceId, 'submit', { delayMs: 1500 });
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, (s) => s.waitingFor === 'submission');
+      await env.invoices
+        .handle(request.invoiceId)
+        .signal(providerEventSignal, { eventId: 'paid-1', status: 'settled' });
+      const early = await env.invoices.getInvoice(request.invoiceId);
+      expect(early.status).toBe('CREATED');
+      expect(early.eventsApplied).toBe(1);
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(result.eventsApplied).toBe(1);
+      expect(fakes.bitfinex.completedCount(request.invoiceId, 'submit')).toBe(1);
+    });
+
+    it('applies events that overtook each other, each once', async () => {
       const request = invoiceRequest({ provider: 'alfred', direction: 'pay_out' });
       fakes.alfred.script(request.invoiceId, 'kyc', { delayMs: 1500 });
       await env.invoices.startInvoice(request);
       const handle = env.invoices.handle(request.invoiceId);
-      // alfred's approval request and its settlement both arrive while KYC is still running.
+      // alfred's settlement and its approval request both arrive while KYC is still running, settlement first.
+      await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
       await handle.signal(providerEventSignal, { eventId: 'ask-1', status: 'approval_requested' });
       await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
-      const early = await env.invoices.getInvoice(request.invoiceId);
-      expect(early.status).toBe('KYC_PENDING');
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(result.eventsApplied).toBe(2);
+      expect(result.eventsIgnored).toBe(1);
       expect(fakes.alfred.completedCount(request.invoiceId, 'approveAtProvider')).toBe(1);
     });
 

@@ -55,6 +55,8 @@ export function zodProblem(error: z.ZodError, detail: string): Problem {
   );
 }
 
+// CANCELLED is what a call cut short by our own deadline (withDeadline) reports.
+const GRPC_CANCELLED = 1;
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_RESOURCE_EXHAUSTED = 8;
@@ -69,7 +71,7 @@ export function isTemporalUnavailable(error: unknown): boolean {
     if (isGrpcDeadlineError(current)) return true;
     if (
       isGrpcServiceError(current) &&
-      [GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED, GRPC_RESOURCE_EXHAUSTED].includes(current.code)
+      [GRPC_CANCELLED, GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED, GRPC_RESOURCE_EXHAUSTED].includes(current.code)
     ) {
       return true;
     }

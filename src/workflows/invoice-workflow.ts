@@ -9,7 +9,6 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
-  type ActivityFunctionWithOptions,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
@@ -123,24 +122,35 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   let cancelRequest: ApprovalRecord | undefined;
   let currentStep: StepName = 'kyc';
 
+  let indexedStatus: InvoiceStatus = 'CREATED';
   let indexedRefs = 0;
 
   function transition(status: InvoiceStatus, note?: string): void {
     if (state.status === status) return;
     state.status = status;
     state.transitions.push(note ? { status, at: now(), note } : { status, at: now() });
-    // New provider references ride along with the status: one upsert (one billable action) per transition.
+    if (isFinalStatus(status)) waiting(undefined);
+    index();
+  }
+
+  /**
+   * Writes the status, and any provider references learned since the last write, to the search attributes in one
+   * upsert (one billable action). Every transition calls it; the calls before waits and compensations only catch
+   * references learned without a transition (a poll, an undo).
+   */
+  function index(): void {
     const refs = Object.entries(state.providerRefs);
-    const update: SearchAttributeUpdatePair[] = [{ key: searchAttributes.status, value: status }];
+    if (state.status === indexedStatus && refs.length === indexedRefs) return;
+    const update: SearchAttributeUpdatePair[] = [{ key: searchAttributes.status, value: state.status }];
     if (refs.length !== indexedRefs) {
-      indexedRefs = refs.length;
       update.push({
         key: searchAttributes.providerReferences,
         value: refs.map(([key, value]) => providerReferenceValue(key, value)),
       });
     }
+    indexedStatus = state.status;
+    indexedRefs = refs.length;
     upsertSearchAttributes(update);
-    if (isFinalStatus(status)) waiting(undefined);
   }
 
   function waiting(what: string | undefined): void {
@@ -204,8 +214,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     }
   }
 
-  function activityCall(fn: ActivityFunctionWithOptions<(input: StepInput) => Promise<StepResult>>, summary: string) {
-    return (stepArgs: StepInput) => fn.executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]);
+  type ProviderStep = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
+
+  function providerCall(step: ProviderStep, summary: string) {
+    return (stepArgs: StepInput): Promise<StepResult> => {
+      return calls[step].executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]);
+    };
   }
 
   function reached(milestone: ProviderMilestone): boolean {
@@ -235,12 +249,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     };
     if (settledOrStopped()) return outcome();
     waiting(what);
+    index();
     if (await condition(settledOrStopped, Math.min(timing.pollAfterSeconds * 1000, deadline - Date.now()))) {
       return outcome();
     }
     let interval = timing.pollInitialIntervalSeconds * 1000;
     while (Date.now() < deadline) {
       waiting(`${what} (asking ${request.provider} directly)`);
+      index();
       let status: StatusResult | undefined;
       try {
         status = await calls.fetchStatus.executeWithOptions(
@@ -388,6 +404,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         if (!entry) break;
         currentStep = 'compensation';
         waiting(`undo ${entry.action} at ${request.provider}`);
+        index();
         const args: CompensationInput = { ...stepInput(entry.step), action: entry.action };
         try {
           const result = await calls.compensate.executeWithOptions(
@@ -413,7 +430,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   async function flow(): Promise<void> {
     if (plan.kyc) {
       transition('KYC_PENDING');
-      await runStep('kyc', 'KYC at the provider', activityCall(calls.kyc, `${request.provider}: KYC`));
+      await runStep('kyc', 'KYC at the provider', providerCall('kyc', `${request.provider}: KYC`));
       endIfInterrupted('kyc');
       transition('KYC_APPROVED');
     }
@@ -421,21 +438,17 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       await runStep(
         'paymentMethod',
         'payment method',
-        activityCall(calls.paymentMethod, `${request.provider}: payment method`),
+        providerCall('paymentMethod', `${request.provider}: payment method`),
       );
       endIfInterrupted('paymentMethod');
       transition('PAYMENT_METHOD_READY');
     }
     if (plan.bank) {
-      await runStep('bank', 'bank account', activityCall(calls.bank, `${request.provider}: bank account`));
+      await runStep('bank', 'bank account', providerCall('bank', `${request.provider}: bank account`));
       endIfInterrupted('bank');
       transition('BANK_READY');
     }
-    await runStep(
-      'submit',
-      'submission',
-      activityCall(calls.submit, `${request.provider}: submit ${request.direction}`),
-    );
+    await runStep('submit', 'submission', providerCall('submit', `${request.provider}: submit ${request.direction}`));
     transition('SUBMITTED');
     endIfInterrupted('submit');
 
@@ -457,6 +470,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           ? `a decision by ${request.approval.approvers.join(' or ')}`
           : 'a decision by the service',
       );
+      index();
       const decided = await condition(
         () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
         request.approval.timeoutSeconds * 1000,
@@ -475,13 +489,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       await runStep(
         'approveAtProvider',
         'approval at the provider',
-        activityCall(calls.approveAtProvider, `${request.provider}: approve`),
+        providerCall('approveAtProvider', `${request.provider}: approve`),
       );
       endIfInterrupted('approveAtProvider');
     }
     if (plan.complete) {
       transition('COMPLETING');
-      await runStep('complete', 'completion', activityCall(calls.complete, `${request.provider}: complete`));
+      await runStep('complete', 'completion', providerCall('complete', `${request.provider}: complete`));
     }
 
     currentStep = 'settlement';
