@@ -20,6 +20,27 @@ export interface SampleOptions {
 
 export const APPROVER = 'ops@example.com';
 
+/** A customer every provider accepts (alfred's KYC needs the address, phone and birthday). */
+export const SAMPLE_CUSTOMER: InvoiceRequestInput['customer'] = {
+  id: 'cus_42',
+  firstName: 'Ada',
+  lastName: 'Lovelace',
+  email: 'ada@example.com',
+  country: 'AR',
+  phone: '+5491100000000',
+  address: { street: 'Av. Corrientes 1234', city: 'Buenos Aires', zip: 'C1043' },
+  birthday: '1990-12-10',
+  nationality: 'AR',
+};
+
+export const SAMPLE_BANK: NonNullable<InvoiceRequestInput['bank']> = {
+  bankName: 'Banco Nacion',
+  accountNumber: '0110599520000001234567',
+  accountOwner: 'Ada Lovelace',
+  country: 'AR',
+  nationalId: '30123456',
+};
+
 /** One provider-complete request: every provider finds the fields it needs. */
 export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
   const payone = options.provider === 'payone';
@@ -30,30 +51,14 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
     amount: options.amount ?? (payone ? 12500 : 12500),
     currency: options.currency ?? (payone ? 'JOD' : 'USD'),
     description: `sample ${options.direction} via ${options.provider}`,
-    customer: {
-      id: 'cus_42',
-      firstName: 'Ada',
-      lastName: 'Lovelace',
-      email: 'ada@example.com',
-      country: 'AR',
-      phone: '+5491100000000',
-      address: { street: 'Av. Corrientes 1234', city: 'Buenos Aires', zip: 'C1043' },
-      birthday: '1990-12-10',
-      nationality: 'AR',
-    },
+    customer: SAMPLE_CUSTOMER,
     paymentMethod:
       options.provider === 'xprizo'
         ? { type: 'wallet', walletAccountId: '2001' }
         : options.provider === 'bitfinex'
           ? { type: 'crypto', payCurrencies: ['BTC', 'ETH'] }
           : { type: 'bank' },
-    bank: {
-      bankName: 'Banco Nacion',
-      accountNumber: '0110599520000001234567',
-      accountOwner: 'Ada Lovelace',
-      country: 'AR',
-      nationalId: '30123456',
-    },
+    bank: SAMPLE_BANK,
     // PayOne captures a pre-authorization only when the service says so; the others run straight through.
     approval: {
       required:

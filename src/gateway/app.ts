@@ -3,11 +3,11 @@ import type { z } from 'zod';
 import type { InvoiceClient, StartedInvoice } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
-import { DecisionSchema, type InvoiceRequest } from '../domain/invoice';
+import { DecisionSchema } from '../domain/invoice';
 import type { Logger } from '../logger';
 import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
-import type { InvoiceState } from '../workflows/definitions';
+import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { createApiKeyVerifier } from './auth';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
@@ -50,24 +50,6 @@ function declaredWebhooks(): WebhookRoutes {
     if (definition.webhooks?.length) routes[definition.name] = definition.webhooks;
   }
   return routes;
-}
-
-/** What an invoice looks like before its workflow has run its first task (no worker has picked it up yet). */
-function initialState(request: InvoiceRequest): InvoiceState {
-  return {
-    invoiceId: request.invoiceId,
-    provider: request.provider,
-    direction: request.direction,
-    amount: request.amount,
-    currency: request.currency,
-    customerId: request.customer.id,
-    status: 'CREATED',
-    transitions: [],
-    providerRefs: {},
-    compensations: [],
-    eventsApplied: 0,
-    eventsIgnored: 0,
-  };
 }
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | z.ZodError {
@@ -223,7 +205,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     } catch (error) {
       if (!isTemporalUnavailable(error)) throw error;
       logger.warn({ invoiceId: started.invoiceId }, 'invoice started; its state is not queryable yet');
-      return initialState(started.request);
+      return initialInvoiceState(started.request, new Date().toISOString());
     }
   }
 

@@ -108,6 +108,25 @@ export interface InvoiceState {
   eventsIgnored: number;
 }
 
+/** An invoice as it is before anything happened to it: the workflow's first state, and the gateway's answer for an
+ * invoice no worker has picked up yet. */
+export function initialInvoiceState(request: InvoiceRequest, createdAt: string): InvoiceState {
+  return {
+    invoiceId: request.invoiceId,
+    provider: request.provider,
+    direction: request.direction,
+    amount: request.amount,
+    currency: request.currency,
+    customerId: request.customer.id,
+    status: 'CREATED',
+    transitions: [{ status: 'CREATED', at: createdAt }],
+    providerRefs: {},
+    compensations: [],
+    eventsApplied: 0,
+    eventsIgnored: 0,
+  };
+}
+
 /** A provider's webhook or callback, as the gateway delivers it. `eventId` deduplicates. */
 export interface ProviderEvent {
   eventId: string;

@@ -29,6 +29,7 @@ import {
   approveUpdate,
   cancelSignal,
   cancelUpdate,
+  initialInvoiceState,
   INVALID_STATE,
   NOT_ALLOWED,
   providerCallbackUpdate,
@@ -95,20 +96,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   const { request, plan, timing } = input;
   const now = () => new Date().toISOString();
 
-  const state: InvoiceState = {
-    invoiceId: request.invoiceId,
-    provider: request.provider,
-    direction: request.direction,
-    amount: request.amount,
-    currency: request.currency,
-    customerId: request.customer.id,
-    status: 'CREATED',
-    transitions: [{ status: 'CREATED', at: now() }],
-    providerRefs: {},
-    compensations: [],
-    eventsApplied: 0,
-    eventsIgnored: 0,
-  };
+  const state: InvoiceState = initialInvoiceState(request, now());
 
   const queue = request.provider === 'bitfinex' ? TASK_QUEUES.bitfinex : TASK_QUEUES.invoices;
   // Every call names its own options and summary through executeWithOptions; these are only the defaults.

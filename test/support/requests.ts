@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SAMPLE_BANK, SAMPLE_CUSTOMER } from '../../src/dev/samples';
 import type { InvoiceRequestInput } from '../../src/domain/invoice';
 
 export function uniqueId(prefix = 'inv'): string {
@@ -14,25 +15,9 @@ export function invoiceRequest(overrides: Partial<InvoiceRequestInput> = {}): In
     amount: 12500,
     currency: 'USD',
     description: 'test invoice',
-    customer: {
-      id: 'cus_42',
-      firstName: 'Ada',
-      lastName: 'Lovelace',
-      email: 'ada@example.com',
-      country: 'AR',
-      phone: '+5491100000000',
-      address: { street: 'Av. Corrientes 1234', city: 'Buenos Aires', zip: 'C1043' },
-      birthday: '1990-12-10',
-      nationality: 'AR',
-    },
+    customer: SAMPLE_CUSTOMER,
     paymentMethod: { type: 'bank' },
-    bank: {
-      bankName: 'Banco Nacion',
-      accountNumber: '0110599520000001234567',
-      accountOwner: 'Ada Lovelace',
-      country: 'AR',
-      nationalId: '30123456',
-    },
+    bank: SAMPLE_BANK,
     approval: { required: false, approvers: [], timeoutSeconds: 3600 },
     settlementTimeoutSeconds: 3600,
     ...overrides,

@@ -1,0 +1,429 @@
+import path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
+import { parseArgs, UsageError, type BenchArgs } from './args';
+import {
+  baselineShape,
+  driveBaseline,
+  driveOurs,
+  holdWaiting,
+  type DriveContext,
+  type InvoiceSample,
+  type PhaseResult,
+} from './drive';
+import { countHistory, meanCounts, type HistoryCounts } from './history';
+import { ProcessMonitor, sampleProcess, type ProcessUsage } from './proc';
+import type { MemoryReport } from './protocol';
+import {
+  breakdownTable,
+  describeMachine,
+  gapsTable,
+  markdownTable,
+  resultStamp,
+  writeResult,
+  type Row,
+} from './report';
+import { BENCH_API_KEY, startBenchStack, type BenchStack } from './stack';
+import { distribution, round, type Distribution } from './stats';
+
+const MiB = 1024 * 1024;
+const TARGETS = { throughputRatio: 0.8, updateP99Ms: 100, actionsPerInvoice: 16, waitingRssMiB: 1024 };
+
+function settings(args: BenchArgs, stack: BenchStack) {
+  return {
+    mode: args.mode,
+    invoices: args.invoices,
+    concurrency: args.concurrency,
+    warmupPerKind: args.warmup,
+    provider: args.provider,
+    direction: args.direction,
+    faultRate: args.faultRate,
+    sandboxTimeScale: args.timeScale,
+    order: 'warm-up (baseline, then ours), then baseline measured, then ours measured; same server and worker process',
+    temporalStore: stack.store,
+    temporalDynamicConfig: stack.dynamicConfig,
+    workerTuning: stack.config.worker,
+    effectiveWorkerTuning: stack.worker.ready.effectiveTuning,
+    invoiceTiming: stack.config.invoiceTiming,
+    logLevel: stack.config.logLevel,
+    workflowBundles: { invoice: stack.worker.ready.invoiceBundle, baseline: stack.worker.ready.baselineBundle },
+  };
+}
+
+async function sampleHistories(
+  samples: readonly InvoiceSample[],
+  size: number,
+  fetch: (id: string) => Promise<History>,
+): Promise<HistoryCounts & { sampled: number }> {
+  const ok = samples.filter((s) => s.ok);
+  const step = Math.max(1, Math.floor(ok.length / size));
+  const picked = ok.filter((_, i) => i % step === 0).slice(0, size);
+  const counts = await Promise.all(picked.map(async (s) => countHistory(await fetch(s.id))));
+  return { ...meanCounts(counts), sampled: counts.length };
+}
+
+function summarise(phase: PhaseResult) {
+  const ok = phase.samples.filter((s) => s.ok);
+  const updates = ok.flatMap((s) => (s.updateMs === undefined ? [] : [s.updateMs]));
+  const errors = [...new Set(phase.samples.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5);
+  return {
+    completed: ok.length,
+    failed: phase.samples.length - ok.length,
+    errors,
+    wallSeconds: phase.wallSeconds,
+    perSecond: ok.length / phase.wallSeconds,
+    e2e: distribution(ok.map((s) => s.e2eMs)),
+    update: distribution(updates),
+    queriesPerInvoice: phase.samples.length
+      ? phase.samples.reduce((sum, s) => sum + s.queries, 0) / phase.samples.length
+      : 0,
+  };
+}
+
+function rounded(d: Distribution) {
+  return { p50: round(d.p50), p95: round(d.p95), p99: round(d.p99), max: round(d.max), mean: round(d.mean) };
+}
+
+function roundMap(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value, 2)]));
+}
+
+function ratio(ours: number, baseline: number): number {
+  return baseline ? round(ours / baseline, 2) : 0;
+}
+
+function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: number) {
+  const u = usage[name];
+  return u
+    ? {
+        cores: round(u.cores, 2),
+        cpuMsPerInvoice: round((u.cpuSeconds * 1000) / Math.max(invoices, 1), 1),
+        peakRssMiB: round(u.peakRssBytes / MiB, 0),
+      }
+    : undefined;
+}
+
+async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
+  const pids = { worker: stack.worker.pid, server: stack.serverPid, driver: process.pid };
+  if (args.warmup > 0) {
+    await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
+    await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
+  }
+  const baselineMonitor = new ProcessMonitor(pids);
+  baselineMonitor.start();
+  const baselinePhase = await driveBaseline(ctx, args.invoices, args.concurrency, 'baseline', 'm');
+  const baselineUsage = baselineMonitor.stop();
+
+  const oursMonitor = new ProcessMonitor(pids);
+  oursMonitor.start();
+  const oursPhase = await driveOurs(ctx, args.invoices, args.concurrency, 'ours', 'm');
+  const oursUsage = oursMonitor.stop();
+  const workerHwm = sampleProcess(stack.worker.pid)?.hwmBytes ?? 0;
+
+  const oursHistory = await sampleHistories(oursPhase.samples, args.historySample, (id) =>
+    stack.invoices.handle(id).fetchHistory(),
+  );
+  const baselineHistory = await sampleHistories(baselinePhase.samples, args.historySample, (id) =>
+    stack.client.workflow.getHandle(id).fetchHistory(),
+  );
+
+  const ours = summarise(oursPhase);
+  const base = summarise(baselinePhase);
+  const processes = Object.fromEntries(
+    (['worker', 'server', 'driver'] as const).map((name) => [
+      name,
+      { ours: usageRows(name, oursUsage, ours.completed), baseline: usageRows(name, baselineUsage, base.completed) },
+    ]),
+  );
+  const workerPeakRssMiB = round((oursUsage.worker?.peakRssBytes ?? 0) / MiB, 0);
+  const happyAlfred = args.provider === 'alfred' && args.direction === 'pay_out' && args.faultRate === 0;
+  const result = {
+    mode: 'throughput' as const,
+    invoicesPerSecond: round(ours.perSecond, 2),
+    baselineInvoicesPerSecond: round(base.perSecond, 2),
+    throughputRatio: ratio(ours.perSecond, base.perSecond),
+    e2eP50Ms: round(ours.e2e.p50),
+    e2eP95Ms: round(ours.e2e.p95),
+    e2eP99Ms: round(ours.e2e.p99),
+    baselineE2eP50Ms: round(base.e2e.p50),
+    baselineE2eP95Ms: round(base.e2e.p95),
+    baselineE2eP99Ms: round(base.e2e.p99),
+    e2eP50Ratio: ratio(ours.e2e.p50, base.e2e.p50),
+    e2eP99Ratio: ratio(ours.e2e.p99, base.e2e.p99),
+    updateP50Ms: round(ours.update.p50),
+    updateP95Ms: round(ours.update.p95),
+    updateP99Ms: round(ours.update.p99),
+    baselineUpdateP50Ms: round(base.update.p50),
+    baselineUpdateP95Ms: round(base.update.p95),
+    baselineUpdateP99Ms: round(base.update.p99),
+    updateP50Ratio: ratio(ours.update.p50, base.update.p50),
+    updateP99Ratio: ratio(ours.update.p99, base.update.p99),
+    actionsPerInvoice: round(oursHistory.actions, 2),
+    baselineActionsPerInvoice: round(baselineHistory.actions, 2),
+    actionsBreakdown: roundMap(oursHistory.actionsByType),
+    baselineActionsBreakdown: roundMap(baselineHistory.actionsByType),
+    driverQueriesPerInvoice: round(ours.queriesPerInvoice, 2),
+    baselineDriverQueriesPerInvoice: round(base.queriesPerInvoice, 2),
+    actionsWithQueriesPerInvoice: round(oursHistory.actions + ours.queriesPerInvoice, 2),
+    historyEventsPerInvoice: round(oursHistory.events, 2),
+    baselineHistoryEventsPerInvoice: round(baselineHistory.events, 2),
+    historyEventsBreakdown: roundMap(oursHistory.eventsByType),
+    baselineHistoryEventsBreakdown: roundMap(baselineHistory.eventsByType),
+    workflowTasksPerInvoice: round(oursHistory.workflowTasks, 2),
+    baselineWorkflowTasksPerInvoice: round(baselineHistory.workflowTasks, 2),
+    historyGapsMs: roundMap(oursHistory.gapsMs),
+    baselineHistoryGapsMs: roundMap(baselineHistory.gapsMs),
+    historySpanMs: { ours: round(oursHistory.spanMs), baseline: round(baselineHistory.spanMs) },
+    historiesSampled: { ours: oursHistory.sampled, baseline: baselineHistory.sampled },
+    workerPeakRssMiB,
+    workerHighWaterMarkMiB: round(workerHwm / MiB, 0),
+    workerCpuCores: processes.worker?.ours?.cores,
+    processes,
+    completed: { ours: ours.completed, baseline: base.completed },
+    failed: { ours: ours.failed, baseline: base.failed },
+    errors: { ours: ours.errors, baseline: base.errors },
+    wallSeconds: { ours: round(ours.wallSeconds, 1), baseline: round(base.wallSeconds, 1) },
+    latencyMs: {
+      ours: { e2e: rounded(ours.e2e), update: rounded(ours.update) },
+      baseline: { e2e: rounded(base.e2e), update: rounded(base.update) },
+    },
+    baselineShape: baselineShape(args.provider, args.direction),
+    targets: {
+      throughputRatio: { target: `>= ${TARGETS.throughputRatio}`, met: ours.perSecond / base.perSecond >= 0.8 },
+      updateP99Ms: { target: `<= ${TARGETS.updateP99Ms}`, met: ours.update.p99 <= TARGETS.updateP99Ms },
+      actionsPerInvoice: {
+        target: `<= ${TARGETS.actionsPerInvoice} (alfred pay-out, happy path)`,
+        met: happyAlfred ? oursHistory.actions <= TARGETS.actionsPerInvoice : undefined,
+      },
+    },
+  };
+
+  const rows: Row[] = [
+    {
+      metric: 'Completed invoices / s',
+      ours: result.invoicesPerSecond,
+      baseline: result.baselineInvoicesPerSecond,
+      ratio: result.throughputRatio,
+      target: `ratio ≥ ${TARGETS.throughputRatio}`,
+      met: result.targets.throughputRatio.met,
+    },
+    {
+      metric: 'Start → COMPLETED p50 (ms)',
+      ours: result.e2eP50Ms,
+      baseline: result.baselineE2eP50Ms,
+      ratio: result.e2eP50Ratio,
+    },
+    {
+      metric: 'Start → COMPLETED p95 (ms)',
+      ours: result.e2eP95Ms,
+      baseline: result.baselineE2eP95Ms,
+      ratio: ratio(ours.e2e.p95, base.e2e.p95),
+    },
+    {
+      metric: 'Start → COMPLETED p99 (ms)',
+      ours: result.e2eP99Ms,
+      baseline: result.baselineE2eP99Ms,
+      ratio: result.e2eP99Ratio,
+    },
+    {
+      metric: 'Approval Update p50 (ms)',
+      ours: result.updateP50Ms,
+      baseline: result.baselineUpdateP50Ms,
+      ratio: result.updateP50Ratio,
+    },
+    {
+      metric: 'Approval Update p95 (ms)',
+      ours: result.updateP95Ms,
+      baseline: result.baselineUpdateP95Ms,
+      ratio: ratio(ours.update.p95, base.update.p95),
+    },
+    {
+      metric: 'Approval Update p99 (ms)',
+      ours: result.updateP99Ms,
+      baseline: result.baselineUpdateP99Ms,
+      ratio: result.updateP99Ratio,
+      target: `≤ ${TARGETS.updateP99Ms} ms`,
+      met: result.targets.updateP99Ms.met,
+    },
+    {
+      metric: 'Billable actions / invoice (history)',
+      ours: result.actionsPerInvoice,
+      baseline: result.baselineActionsPerInvoice,
+      ratio: ratio(oursHistory.actions, baselineHistory.actions),
+      target: `≤ ${TARGETS.actionsPerInvoice}`,
+      met: result.targets.actionsPerInvoice.met,
+    },
+    {
+      metric: 'Driver status queries / invoice',
+      ours: result.driverQueriesPerInvoice,
+      baseline: result.baselineDriverQueriesPerInvoice,
+    },
+    {
+      metric: 'History events / invoice',
+      ours: result.historyEventsPerInvoice,
+      baseline: result.baselineHistoryEventsPerInvoice,
+      ratio: ratio(oursHistory.events, baselineHistory.events),
+    },
+    {
+      metric: 'Workflow tasks / invoice',
+      ours: result.workflowTasksPerInvoice,
+      baseline: result.baselineWorkflowTasksPerInvoice,
+      ratio: ratio(oursHistory.workflowTasks, baselineHistory.workflowTasks),
+    },
+    {
+      metric: 'Worker peak RSS (MiB)',
+      ours: workerPeakRssMiB,
+      baseline: processes.worker?.baseline?.peakRssMiB,
+    },
+  ];
+  for (const name of ['worker', 'server', 'driver'] as const) {
+    const p = processes[name];
+    if (!p?.ours) continue;
+    rows.push({ metric: `${name} CPU (cores busy)`, ours: p.ours.cores, baseline: p.baseline?.cores });
+    rows.push({
+      metric: `${name} CPU ms / invoice`,
+      ours: p.ours.cpuMsPerInvoice,
+      baseline: p.baseline?.cpuMsPerInvoice,
+      ratio: p.baseline ? ratio(p.ours.cpuMsPerInvoice, p.baseline.cpuMsPerInvoice) : undefined,
+    });
+  }
+  rows.push({ metric: 'Failed invoices', ours: ours.failed, baseline: base.failed });
+
+  const sections = [
+    markdownTable(rows),
+    `Billable actions per invoice, by Temporal Cloud's rules, mean of ${oursHistory.sampled} histories ` +
+      `(ours) and ${baselineHistory.sampled} (baseline); queries are in the driver row above, not here:\n\n` +
+      breakdownTable(oursHistory.actionsByType, baselineHistory.actionsByType),
+    'History events per invoice, by type:\n\n' + breakdownTable(oursHistory.eventsByType, baselineHistory.eventsByType),
+    "Where an invoice's time goes inside Temporal: time between consecutive history events, summed per pair of " +
+      'event types (mean per invoice, the largest first):\n\n' +
+      gapsTable(oursHistory.gapsMs, baselineHistory.gapsMs, {
+        ours: oursHistory.spanMs,
+        baseline: baselineHistory.spanMs,
+      }),
+  ];
+  if (ours.errors.length || base.errors.length) {
+    sections.push(`Errors (first distinct): ${JSON.stringify({ ours: ours.errors, baseline: base.errors })}`);
+  }
+  return { result, sections };
+}
+
+async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
+  const monitor = new ProcessMonitor({ worker: stack.worker.pid, server: stack.serverPid, driver: process.pid });
+  monitor.start();
+  let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
+  const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {
+    // Let the worker finish the tasks in flight and its GC settle before the reading that counts.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    atWaiting = {
+      rssBytes: sampleProcess(stack.worker.pid)?.rssBytes ?? 0,
+      memory: await stack.worker.memory().catch(() => undefined),
+    };
+  });
+  const usage = monitor.stop();
+  const rssMiB = round(atWaiting.rssBytes / MiB, 0);
+  const peakMiB = round((usage.worker?.peakRssBytes ?? 0) / MiB, 0);
+  const result = {
+    mode: 'waiting' as const,
+    invoices: args.invoices,
+    invoicesWaiting: held.waiting,
+    failedStarts: held.failedStarts,
+    startSeconds: round(held.startSeconds, 1),
+    startsPerSecond: round(held.started / held.startSeconds, 1),
+    allWaitingSeconds: round(held.allWaitingSeconds, 1),
+    terminated: held.terminated,
+    terminateSeconds: round(held.terminateSeconds, 1),
+    workerRssAtWaitingMiB: rssMiB,
+    workerPeakRssMiB: peakMiB,
+    workerMemoryAtWaiting: atWaiting.memory && {
+      heapUsedMiB: round(atWaiting.memory.heapUsedBytes / MiB, 0),
+      heapTotalMiB: round(atWaiting.memory.heapTotalBytes / MiB, 0),
+      externalMiB: round(atWaiting.memory.externalBytes / MiB, 0),
+      arrayBuffersMiB: round(atWaiting.memory.arrayBuffersBytes / MiB, 0),
+      v8Contexts: atWaiting.memory.contextsHeld,
+    },
+    processes: Object.fromEntries(
+      (['worker', 'server', 'driver'] as const).map((name) => [name, usageRows(name, usage, held.started)]),
+    ),
+    targets: {
+      workerRssMiB: {
+        target: `<= ${TARGETS.waitingRssMiB} with ${args.invoices} waiting`,
+        met: held.waiting >= args.invoices && Math.max(rssMiB, peakMiB) <= TARGETS.waitingRssMiB,
+      },
+    },
+  };
+  const rows: Row[] = [
+    { metric: 'Invoices at AWAITING_APPROVAL', ours: held.waiting, target: `${args.invoices}` },
+    {
+      metric: 'Worker RSS with all waiting (MiB)',
+      ours: rssMiB,
+      target: `≤ ${TARGETS.waitingRssMiB} MiB`,
+      met: result.targets.workerRssMiB.met,
+    },
+    { metric: 'Worker peak RSS over the run (MiB)', ours: peakMiB },
+    { metric: 'Worker heap used at waiting (MiB)', ours: result.workerMemoryAtWaiting?.heapUsedMiB },
+    { metric: 'Starts / s', ours: result.startsPerSecond },
+    { metric: 'Seconds until all waiting', ours: result.allWaitingSeconds },
+    { metric: 'Seconds to terminate all', ours: result.terminateSeconds },
+    { metric: 'Failed starts', ours: held.failedStarts },
+  ];
+  for (const name of ['worker', 'server', 'driver'] as const) {
+    const p = result.processes[name];
+    if (p) rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
+  }
+  return { result, sections: [markdownTable(rows)] };
+}
+
+async function run(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  installTemporalRuntimeLogger(logger);
+  const startedAt = new Date();
+  process.stderr.write(`bench: starting the stack (${args.mode}, ${args.invoices} invoices)\n`);
+  const stack = await startBenchStack(args, logger);
+  const stopOnSignal = () => {
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    const ctx: DriveContext = {
+      client: stack.client,
+      invoices: stack.invoices,
+      api: { gatewayUrl: stack.gateway.url, apiKey: BENCH_API_KEY, sandboxUrl: stack.sandboxes.url },
+      provider: args.provider,
+      direction: args.direction,
+      runId: `bench${resultStamp(startedAt).replace(/\D/g, '').slice(2, 14)}`,
+    };
+    const { result, sections } =
+      args.mode === 'waiting' ? await waiting(args, stack, ctx) : await throughput(args, stack, ctx);
+    const machine = describeMachine(stack.temporalCliVersion);
+    const stamp = resultStamp(startedAt);
+    const json = { timestamp: startedAt.toISOString(), ...result, machine, settings: settings(args, stack) };
+    const heading =
+      `# Benchmark ${startedAt.toISOString()} (${args.mode})\n\n` +
+      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemGiB} GiB, ${machine.os}, Node ${machine.node}, ` +
+      `${machine.temporalCli ?? 'Temporal at TEMPORAL_ADDRESS'}.\n\n` +
+      `Settings: ${args.invoices} invoices, concurrency ${args.concurrency}, ${args.provider} ${args.direction}, ` +
+      `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, store ${stack.store.kind}` +
+      `${stack.store.pragmas.length ? ` (${stack.store.pragmas.join(', ')})` : ''}, worker tuning ` +
+      `${JSON.stringify(stack.config.worker)}, effective maxCachedWorkflows ` +
+      `${stack.worker.ready.effectiveTuning.maxCachedWorkflows}.`;
+    const markdown = [heading, ...sections].join('\n\n');
+    const files = writeResult(args.outDir ?? path.join(__dirname, 'results'), stamp, json, markdown);
+    process.stdout.write(`\n${markdown}\n\nWritten: ${files.json}\n         ${files.md}\n`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+run().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const usage = error instanceof UsageError;
+    process.stderr.write(
+      `${usage ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(usage ? 2 : 1);
+  },
+);

@@ -1,0 +1,189 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { createInvoiceClient, type InvoiceClient } from '../src/client';
+import { loadConfig, type Config } from '../src/config';
+import type { ProviderName } from '../src/domain/constants';
+import { startGateway, type RunningGateway } from '../src/gateway/server';
+import type { Logger } from '../src/logger';
+import { createProviders } from '../src/providers';
+import { startSandboxes, type SandboxServer } from '../src/providers/sandbox/server';
+import { connectClient } from '../src/temporal/connection';
+import { freePort, startTemporal, type TemporalServer } from '../src/temporal/dev-server';
+import type { BenchArgs } from './args';
+import { findTemporalServerPid } from './proc';
+import type { MemoryReport, ParentMessage, WorkerMessage } from './protocol';
+
+export const BENCH_API_KEY = 'bench-service-key';
+
+/**
+ * Task-queue partitions. The server's default (4) is for spreading a busy queue over matching hosts; on one dev server
+ * a task that lands on a partition with no poller waiting is forwarded or written to the backlog and read back, which
+ * costs tens of milliseconds per task. Nothing durable depends on it.
+ */
+const PARTITIONS = (count: number) => ({
+  'matching.numTaskqueueReadPartitions': count,
+  'matching.numTaskqueueWritePartitions': count,
+});
+
+type ReadyMessage = Extract<WorkerMessage, { type: 'ready' }>;
+
+export interface BenchStack {
+  config: Config;
+  server: TemporalServer;
+  /** Set when this run started the dev server (not with TEMPORAL_ADDRESS). */
+  serverPid?: number;
+  /** The dev server's store, as started: `memory`, or the SQLite file with its pragmas. */
+  store: { kind: 'external' | 'memory' | 'file'; pragmas: readonly string[] };
+  /** Extra dev-server dynamic config this run chose. */
+  dynamicConfig: Record<string, unknown>;
+  temporalCliVersion?: string;
+  sandboxes: SandboxServer;
+  gateway: RunningGateway;
+  client: Client;
+  invoices: InvoiceClient;
+  worker: { pid: number; ready: ReadyMessage; memory(): Promise<MemoryReport> };
+  stop(): Promise<void>;
+}
+
+function cliVersion(cliPath: string | undefined): string | undefined {
+  if (!cliPath) return undefined;
+  const result = spawnSync(cliPath, ['--version'], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+async function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+  // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild, and the pid we sample must be
+  // the process that does the work.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker.ts')], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<ReadyMessage>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the bench worker was not ready within 120 s')), 120_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the bench worker exited (${code ?? 'signal'}) before it was ready`));
+    });
+    child.on('message', (message: WorkerMessage) => {
+      if (message.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve(message);
+    });
+  });
+  return { child, ready };
+}
+
+function askMemory(child: ChildProcess): Promise<MemoryReport> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the bench worker did not report its memory')), 10_000);
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type !== 'memory') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(message.memory);
+    };
+    child.on('message', onMessage);
+    const ask: ParentMessage = { type: 'memory' };
+    child.send(ask);
+  });
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop: ParentMessage = { type: 'stop' };
+  child.send(stop);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The dev server (or TEMPORAL_ADDRESS), the sandboxes and the gateway in this process, the worker in a child. Every
+ * part listens on a free loopback port, so a benchmark never collides with `npm start` or the tests.
+ */
+export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<BenchStack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      await stop().catch((error: unknown) => logger.error({ err: error }, 'bench stop failed'));
+    }
+  };
+  try {
+    const gatewayPort = await freePort();
+    const faults: Partial<Record<ProviderName, { errorRate: number }>> = args.faultRate
+      ? { [args.provider]: { errorRate: args.faultRate } }
+      : {};
+    const sandboxes = await startSandboxes({
+      port: 0,
+      logger: logger.child({ component: 'sandbox' }),
+      webhookBaseUrl: `http://127.0.0.1:${gatewayPort}/webhooks`,
+      timeScale: args.timeScale,
+      faults,
+    });
+    stops.push(() => sandboxes.close());
+
+    const external = Boolean(process.env.TEMPORAL_ADDRESS);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'payorch-bench-'));
+    stops.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      // Per-invoice info logs would cost the worker and gateway more than some of what is measured.
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      SANDBOX_PORT: new URL(sandboxes.url).port,
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_API_KEYS: BENCH_API_KEY,
+      TEMPORAL_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      TEMPORAL_DB_FILE: path.join(dataDir, 'temporal.db'),
+    };
+    const config = loadConfig(env);
+    const server = await startTemporal(config, logger, {
+      ephemeral: args.db === 'memory',
+      dynamicConfig: args.partitions ? PARTITIONS(args.partitions) : undefined,
+    });
+    stops.push(() => server.stop());
+    const port = server.address.split(':').pop() ?? '';
+    const serverPid = external ? undefined : findTemporalServerPid(port);
+    const store: BenchStack['store'] = external
+      ? { kind: 'external', pragmas: [] }
+      : args.db === 'memory'
+        ? { kind: 'memory', pragmas: [] }
+        : { kind: 'file', pragmas: config.devServer.sqlitePragmas };
+
+    const client = await connectClient(config, { address: server.address, namespace: server.namespace });
+    stops.push(() => client.connection.close());
+    const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
+    const gateway = await startGateway({ config, logger, client, providers: createProviders(config, logger) });
+    stops.push(() => gateway.close());
+
+    const { child, ready } = await spawnWorker({
+      ...env,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+    });
+    stops.push(() => stopWorker(child));
+
+    return {
+      config,
+      server,
+      serverPid,
+      store,
+      dynamicConfig: external || !args.partitions ? {} : PARTITIONS(args.partitions),
+      temporalCliVersion: cliVersion(server.cliPath),
+      sandboxes,
+      gateway,
+      client,
+      invoices,
+      worker: { pid: ready.pid, ready, memory: () => askMemory(child) },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
