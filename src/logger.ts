@@ -92,6 +92,10 @@ let runtimeInstalled = false;
 /** The SDK runtime is a process-wide singleton: install it once, before the first worker or native connection. */
 export function installTemporalRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })) });
+  Runtime.install({
+    logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })),
+    // The SDK core's own warnings (slow workflow tasks, expired queries) go through pino too, not straight to stderr.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+  });
   runtimeInstalled = true;
 }

@@ -94,7 +94,9 @@ const NEGATIVE_TO_STATUS: Record<ProviderNegativeOutcome, 'REJECTED' | 'CANCELLE
 
 export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<InvoiceState> {
   const { request, plan, timing } = input;
-  const now = () => new Date().toISOString();
+  // Workflow time: inside the SDK's sandbox `Date` is the deterministic time of the current workflow task.
+  const nowMs = () => new Date().getTime();
+  const now = () => new Date(nowMs()).toISOString();
 
   const state: InvoiceState = initialInvoiceState(request, now());
 
@@ -229,7 +231,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
    */
   async function awaitProvider(milestone: ProviderMilestone, deadlineSeconds: number, what: string): Promise<Outcome> {
     const settledOrStopped = () => reached(milestone) || negative !== undefined || cancelRequest !== undefined;
-    const deadline = Date.now() + deadlineSeconds * 1000;
+    const deadline = nowMs() + deadlineSeconds * 1000;
     const outcome = (): Outcome => {
       if (cancelRequest) return { kind: 'cancelled' };
       if (negative) return { kind: 'negative', ...negative };
@@ -238,11 +240,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (settledOrStopped()) return outcome();
     waiting(what);
     index();
-    if (await condition(settledOrStopped, Math.min(timing.pollAfterSeconds * 1000, deadline - Date.now()))) {
+    if (await condition(settledOrStopped, Math.min(timing.pollAfterSeconds * 1000, deadline - nowMs()))) {
       return outcome();
     }
     let interval = timing.pollInitialIntervalSeconds * 1000;
-    while (Date.now() < deadline) {
+    while (nowMs() < deadline) {
       waiting(`${what} (asking ${request.provider} directly)`);
       index();
       let status: StatusResult | undefined;
@@ -261,7 +263,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         applyProviderStatus(status.status, status.detail);
       }
       if (settledOrStopped()) return outcome();
-      const remaining = deadline - Date.now();
+      const remaining = deadline - nowMs();
       if (remaining <= 0) break;
       if (await condition(settledOrStopped, Math.min(interval, remaining))) return outcome();
       interval = Math.min(interval * 2, timing.pollMaxIntervalSeconds * 1000);

@@ -11,7 +11,8 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  // The dev server's own stderr is logged at warn: loud under the load some tests create on purpose.
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const server = await startTemporal(config, logger, { ephemeral: true, extraNamespaces: TEST_NAMESPACES });
   globalThis.__TEMPORAL_SERVER__ = server;
   // Jest's workers inherit this process's environment.
