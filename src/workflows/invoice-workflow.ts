@@ -48,10 +48,15 @@ import {
   type ProviderEvent,
 } from './definitions';
 
-/** A provider call that should answer in seconds; transient faults are retried with backoff up to a cap. */
+/**
+ * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
+ * 30 minutes in all: a step that makes several calls (alfred's KYC signs in, then files) meets every fault of each, so
+ * the cap is on time, not on attempts. Refusals are non-retryable and end the step at once.
+ */
 const PROVIDER_CALL: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 12 },
+  scheduleToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
 /** One look at the provider's status while polling; the polling loop itself is the retry. */

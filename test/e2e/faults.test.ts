@@ -57,7 +57,7 @@ describe('with 30% of provider calls failing', () => {
     const results = await pool(plan, 25, async (options) => {
       const begun = Date.now();
       try {
-        const state = await driveSample(stack.api, options, 300_000);
+        const state = await driveSample(stack.api, options, 480_000);
         return { options, status: state.status, ms: Date.now() - begun };
       } catch (error) {
         return { options, status: `ERROR ${String(error)}`, ms: Date.now() - begun };
@@ -84,5 +84,5 @@ describe('with 30% of provider calls failing', () => {
     }
     const injected = (Object.keys(CREATIONS) as ProviderName[]).map((p) => stack.sandboxes.get(p).faults.injected);
     process.stdout.write(`faults injected: ${JSON.stringify(injected)}\n`);
-  }, 600_000);
+  }, 900_000);
 });
