@@ -1,7 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-// First: the registry must load before a provider's own index (providers/index -> alfred -> client -> sandbox/server).
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
@@ -12,35 +9,22 @@ import { AlfredClient, SANDBOX_CREDENTIALS, type AlfredClientOptions } from '../
 import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
 import { alfredWebhookToEvent, SeenSignatures, verifyAlfredWebhook } from '../../src/providers/alfred/webhook';
 import type { ProviderAdapter, StepInput, StepResult } from '../../src/providers/types';
+import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
 
 const logger = createLogger({ level: 'silent' });
 const TIME_SCALE = 0.01; // the 2-minute token lives 1.2 s
 let server: SandboxServer;
 let handle: SandboxHandle<AlfredSandbox>;
-let receiver: Server;
+const receiver = new WebhookReceiver();
 let counter = 0;
 
-interface Received {
-  rawBody: string;
-  headers: IncomingHttpHeaders;
-}
-const received: Received[] = [];
-
 beforeAll(async () => {
-  receiver = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push({ rawBody: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"success"}');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const port = (receiver.address() as AddressInfo).port;
+  receiver.successBody = '{"message":"success"}';
+  await receiver.start();
   server = await startSandboxes({
     port: 0,
     logger,
-    webhookBaseUrl: `http://127.0.0.1:${port}/webhooks`,
+    webhookBaseUrl: `${receiver.url}/webhooks`,
     timeScale: TIME_SCALE,
   });
   handle = server.get<AlfredSandbox>('alfred');
@@ -48,7 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.stop();
 });
 
 afterEach(() => handle.faults.set({ errorRate: 0, timeoutRate: 0, rateLimitBurst: 0 }));
@@ -122,17 +106,11 @@ async function failure(promise: Promise<unknown> | undefined): Promise<Applicati
   throw new Error('expected the call to fail');
 }
 
-async function waitForWebhook(match: (webhook: Received) => boolean, timeoutMs = 5_000): Promise<Received> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = received.find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error('webhook did not arrive');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function waitForWebhook(match: (webhook: ReceivedWebhook) => boolean): Promise<ReceivedWebhook> {
+  return receiver.waitFor(match);
 }
 
-function verify(webhook: Received, seen?: SeenSignatures) {
+function verify(webhook: ReceivedWebhook, seen?: SeenSignatures) {
   const headers = Object.fromEntries(
     Object.entries(webhook.headers).map(([key, value]) => [key, Array.isArray(value) ? value[0] : value]),
   );
@@ -194,7 +172,7 @@ describe('alfred Penny API against its sandbox', () => {
     const verified = verify(webhook);
     expect(verified.ok && alfredWebhookToEvent(verified.event)?.status).toBe('settled');
     // A pay-in sends no approval request.
-    expect(received.some((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`))).toBe(false);
+    expect(receiver.received.some((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`))).toBe(false);
   });
 
   it('a retried submit creates exactly one transaction, even when the first answer was lost', async () => {

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
@@ -14,18 +12,12 @@ import { SANDBOX_CREDENTIALS } from '../../src/providers/bitfinex/constants';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
+import { WebhookReceiver } from '../support/webhook-receiver';
 import type { StepInput } from '../../src/providers/types';
 
 const logger = createLogger({ level: 'silent' });
-const hooks: { path: string; body: { id: string; status: string; orderId: string } }[] = [];
-const receiver = http.createServer((request, response) => {
-  let raw = '';
-  request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-  request.on('end', () => {
-    hooks.push({ path: request.url ?? '', body: JSON.parse(raw) as (typeof hooks)[number]['body'] });
-    response.writeHead(200).end();
-  });
-});
+type InvoiceHook = { id: string; status: string; orderId: string };
+const receiver = new WebhookReceiver();
 let receiverUrl = '';
 let server: SandboxServer;
 let sandbox: BitfinexSandbox;
@@ -66,19 +58,17 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
   throw new Error('expected a failure');
 }
 
-async function hookFor(id: string, status: string): Promise<(typeof hooks)[number]> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const found = hooks.find((hook) => hook.body.id === id && hook.body.status === status);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no ${status} webhook for ${id}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+async function hookFor(id: string, status: string): Promise<{ path: string; body: InvoiceHook }> {
+  const hook = await receiver.waitFor((h) => {
+    const body = h.body as InvoiceHook | undefined;
+    return body?.id === id && body.status === status;
+  });
+  return { path: hook.path, body: hook.body as InvoiceHook };
 }
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  await receiver.start();
+  receiverUrl = receiver.url;
   server = await startSandboxes({ port: 0, logger, webhookBaseUrl: receiverUrl, timeScale: 0.001 });
   sandbox = server.get<BitfinexSandbox>('bitfinex').sandbox;
   const config = loadConfig({
@@ -94,8 +84,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server.app.server.closeAllConnections();
   await server.close();
-  receiver.closeAllConnections();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.stop();
 });
 
 afterEach(() => server.get('bitfinex').faults.set({ errorRate: 0, timeoutRate: 0, rateLimitBurst: 0 }));

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
@@ -11,58 +9,10 @@ import { XprizoClient } from '../../src/providers/xprizo/client';
 import { SANDBOX_CREDENTIALS } from '../../src/providers/xprizo/constants';
 import type { XprizoSandbox } from '../../src/providers/xprizo/sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback } from '../../src/providers/xprizo/webhook';
-
-interface Received {
-  path: string;
-  body: unknown;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** A stand-in for the gateway: records every webhook and answers what the test decides. */
-class Receiver {
-  readonly received: Received[] = [];
-  answer: (hook: Received) => Promise<number | 'drop'> = () => Promise.resolve(200);
-  private server = http.createServer((request, response) => {
-    let raw = '';
-    request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-    request.on('end', () => {
-      const hook = {
-        path: request.url ?? '',
-        body: raw ? (JSON.parse(raw) as unknown) : undefined,
-        headers: request.headers,
-      };
-      this.received.push(hook);
-      void this.answer(hook).then((status) => {
-        if (status === 'drop') request.socket.destroy();
-        else response.writeHead(status, { 'content-type': 'application/json' }).end('{"status":"success"}');
-      });
-    });
-  });
-  url = '';
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  async waitFor(predicate: (hook: Received) => boolean, timeoutMs = 5000): Promise<Received> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.find(predicate);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error('webhook did not arrive');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
+import { WebhookReceiver } from '../support/webhook-receiver';
 
 const logger = createLogger({ level: 'silent' });
-const receiver = new Receiver();
+const receiver = new WebhookReceiver();
 let server: SandboxServer;
 let sandbox: XprizoSandbox;
 let client: XprizoClient;
