@@ -307,12 +307,16 @@ export async function holdWaiting(
   const startedIds = startResult.samples.filter((s) => s.ok).map((s) => s.id);
   const query = `CustomerId = 'bench-${ctx.runId}' AND InvoiceStatus = 'AWAITING_APPROVAL' AND ExecutionStatus = 'Running'`;
   const progress = new Progress('waiting', startedIds.length);
+  // An invoice that ended on the way (a provider refusal under load) will never wait: stop counting it.
+  const endedQuery = `CustomerId = 'bench-${ctx.runId}' AND ExecutionStatus != 'Running'`;
   let waiting = 0;
+  let ended = 0;
   const deadline = Date.now() + 30 * 60_000;
-  while (waiting < startedIds.length && Date.now() < deadline) {
+  while (waiting + ended < startedIds.length && Date.now() < deadline) {
     waiting = (await ctx.client.workflow.count(query)).count;
-    progress.update(waiting);
-    if (waiting < startedIds.length) await sleep(2000);
+    ended = (await ctx.client.workflow.count(endedQuery)).count;
+    progress.update(waiting + ended);
+    if (waiting + ended < startedIds.length) await sleep(2000);
   }
   progress.finish();
   const allWaitingSeconds = (performance.now() - started) / 1000;
