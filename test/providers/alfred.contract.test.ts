@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
@@ -10,6 +9,7 @@ import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
 import { alfredWebhookToEvent, SeenSignatures, verifyAlfredWebhook } from '../../src/providers/alfred/webhook';
 import type { ProviderAdapter, StepInput, StepResult } from '../../src/providers/types';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
+import { failureOf } from '../support/failures';
 
 const logger = createLogger({ level: 'silent' });
 const TIME_SCALE = 0.01; // the 2-minute token lives 1.2 s
@@ -94,16 +94,6 @@ async function throughSubmit(adapter: ProviderAdapter, input: StepInput): Promis
   await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
   await step(input, 'bank', (i) => adapter.bank?.(i));
   return step(input, 'submit', (i) => adapter.submit(i));
-}
-
-async function failure(promise: Promise<unknown> | undefined): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApplicationFailure) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function waitForWebhook(match: (webhook: ReceivedWebhook) => boolean): Promise<ReceivedWebhook> {
@@ -241,7 +231,7 @@ describe('alfred Penny API against its sandbox', () => {
     it('422 VALIDATION_ERROR on KYC: KycFailed, final', async () => {
       const input = request();
       const customer = { ...input.invoice.customer, address: undefined };
-      const error = await failure(
+      const error = await failureOf(
         createAlfredAdapter(client()).kyc?.({ ...input, invoice: { ...input.invoice, customer } }),
       );
       expect(error.type).toBe('KycFailed');
@@ -254,13 +244,13 @@ describe('alfred Penny API against its sandbox', () => {
       const adapter = createAlfredAdapter(client());
       const input = request({ direction: 'pay_in' });
       await throughSubmit(adapter, input);
-      const error = await failure(adapter.approveAtProvider?.(input));
+      const error = await failureOf(adapter.approveAtProvider?.(input));
       expect(error.type).toBe('ProviderRejected');
       expect(error.nonRetryable).toBe(true);
     });
 
     it('bad API key: ProviderAuthFailed, final, without the secret in the message', async () => {
-      const error = await failure(createAlfredAdapter(client({ apiSecret: 'wrong' })).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client({ apiSecret: 'wrong' })).kyc?.(request()));
       expect(error.type).toBe('ProviderAuthFailed');
       expect(error.nonRetryable).toBe(true);
       expect(error.message).not.toContain(SANDBOX_CREDENTIALS.apiSecret);
@@ -268,14 +258,14 @@ describe('alfred Penny API against its sandbox', () => {
 
     it('503: ProviderUnavailable, retryable', async () => {
       handle.faults.set({ errorRate: 1 });
-      const error = await failure(createAlfredAdapter(client()).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client()).kyc?.(request()));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
     });
 
     it('429: ProviderRateLimited, retryable after Retry-After', async () => {
       handle.faults.set({ rateLimitBurst: 1 });
-      const error = await failure(createAlfredAdapter(client()).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client()).kyc?.(request()));
       expect(error.type).toBe('ProviderRateLimited');
       expect(error.nonRetryable).toBe(false);
       expect(error.nextRetryDelay).toBe(1000);
@@ -283,7 +273,7 @@ describe('alfred Penny API against its sandbox', () => {
 
     it('timeout: ProviderUnavailable, retryable', async () => {
       handle.faults.set({ timeoutRate: 1, timeoutHoldMs: 400 });
-      const error = await failure(createAlfredAdapter(client({ timeoutMs: 150 })).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client({ timeoutMs: 150 })).kyc?.(request()));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
     });

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
@@ -14,6 +13,7 @@ import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import type { StepInput } from '../../src/providers/types';
+import { failureOf } from '../support/failures';
 
 const logger = createLogger({ level: 'silent' });
 type InvoiceHook = { id: string; status: string; orderId: string };
@@ -46,16 +46,6 @@ function stepInput(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
     ...overrides,
   });
   return { invoice, refs: {}, idempotencyKey: `${invoiceId}:submit` };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApplicationFailure) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
 }
 
 async function hookFor(id: string, status: string): Promise<{ path: string; body: InvoiceHook }> {

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 // First: the registry must load before a provider's own index (providers/index -> payone -> client -> sandbox/server).
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
 import { loadConfig } from '../../src/config';
@@ -9,6 +8,7 @@ import { createPayOneAdapter } from '../../src/providers/payone/adapter';
 import { PayOneClient, SANDBOX_CREDENTIALS, type PayOneClientOptions } from '../../src/providers/payone/client';
 import type { PayOneSandbox } from '../../src/providers/payone/sandbox';
 import type { StepInput } from '../../src/providers/types';
+import { failureOf } from '../support/failures';
 
 const logger = createLogger({ level: 'silent' });
 let server: SandboxServer;
@@ -50,16 +50,6 @@ function input(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
     ...overrides,
   });
   return { invoice, refs: {}, idempotencyKey: `${invoice.invoiceId}:submit` };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApplicationFailure) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('PayOne SmartLink against its sandbox', () => {
@@ -121,7 +111,7 @@ describe('PayOne SmartLink against its sandbox', () => {
     const step = input();
     await adapter().submit(step);
     const clash = { ...step, invoice: { ...step.invoice, amount: 9999 } };
-    const error = await failure(adapter().submit(clash));
+    const error = await failureOf(adapter().submit(clash));
     expect(error.type).toBe('ProviderRejected');
     expect(error.nonRetryable).toBe(true);
   });
@@ -130,7 +120,7 @@ describe('PayOne SmartLink against its sandbox', () => {
     const step = input({ amount: 2000 });
     await adapter().submit(step);
     handle.sandbox.preAuthorize(step.invoice.invoiceId, 1500);
-    const error = await failure(adapter().complete!(step));
+    const error = await failureOf(adapter().complete!(step));
     expect(error.type).toBe('ProviderRejected');
     expect(error.nonRetryable).toBe(true);
     expect(error.message).toMatch(/PRE-AUTHORIZED AMOUNT/);
@@ -181,7 +171,7 @@ describe('PayOne SmartLink against its sandbox', () => {
 
   describe('error classes', () => {
     it('bad credentials: ProviderAuthFailed, final', async () => {
-      const error = await failure(createPayOneAdapter(client({ authToken: 'wrong' })).submit(input()));
+      const error = await failureOf(createPayOneAdapter(client({ authToken: 'wrong' })).submit(input()));
       expect(error.type).toBe('ProviderAuthFailed');
       expect(error.nonRetryable).toBe(true);
       expect(error.message).not.toContain(SANDBOX_CREDENTIALS.authToken);
@@ -190,7 +180,7 @@ describe('PayOne SmartLink against its sandbox', () => {
     it('503: ProviderUnavailable, retryable, and nothing was created', async () => {
       handle.faults.set({ errorRate: 1 });
       const step = input();
-      const error = await failure(adapter().submit(step));
+      const error = await failureOf(adapter().submit(step));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
       expect(handle.counter.get('invoice', step.invoice.invoiceId)).toBe(0);
@@ -198,7 +188,7 @@ describe('PayOne SmartLink against its sandbox', () => {
 
     it('429: ProviderRateLimited, retryable after Retry-After', async () => {
       handle.faults.set({ rateLimitBurst: 1 });
-      const error = await failure(adapter().fetchStatus(input()));
+      const error = await failureOf(adapter().fetchStatus(input()));
       expect(error.type).toBe('ProviderRateLimited');
       expect(error.nonRetryable).toBe(false);
       expect(error.nextRetryDelay).toBe(1000);
@@ -206,7 +196,7 @@ describe('PayOne SmartLink against its sandbox', () => {
 
     it('timeout: ProviderUnavailable, retryable', async () => {
       handle.faults.set({ timeoutRate: 1, timeoutHoldMs: 400 });
-      const error = await failure(createPayOneAdapter(client({ timeoutMs: 150 })).submit(input()));
+      const error = await failureOf(createPayOneAdapter(client({ timeoutMs: 150 })).submit(input()));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
       expect(error.message).toMatch(/^payone /);

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
@@ -10,6 +9,7 @@ import { SANDBOX_CREDENTIALS } from '../../src/providers/xprizo/constants';
 import type { XprizoSandbox } from '../../src/providers/xprizo/sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback } from '../../src/providers/xprizo/webhook';
 import { WebhookReceiver } from '../support/webhook-receiver';
+import { failureOf } from '../support/failures';
 
 const logger = createLogger({ level: 'silent' });
 const receiver = new WebhookReceiver();
@@ -31,16 +31,6 @@ function stepInput(overrides: Partial<InvoiceRequestInput> = {}, refs: Record<st
     ...overrides,
   });
   return { invoice, refs, idempotencyKey: `${invoiceId}:submit` };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApplicationFailure) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
 }
 
 const hooksFor = (reference: string, path: string) =>
