@@ -29,6 +29,9 @@ async function run(): Promise<void> {
     logger,
   });
   const running = workers.run();
+  // The test holds our stdin: when it ends, however it ends, the pipe closes and this worker goes with it.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
   process.stdout.write('worker ready\n');
   await running;
 }
