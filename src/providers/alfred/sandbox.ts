@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ProviderSandbox, SandboxContext } from '../sandbox/kit';
+import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
 import { SANDBOX_CREDENTIALS } from './client';
 import { formatLegacyDate } from './mapping';
 import { eventSignatureHeader, legacySignature } from './webhook';
@@ -71,7 +71,7 @@ export class AlfredSandbox implements ProviderSandbox {
   private readonly tokens = new Map<string, { email: string; expiresAt: number }>();
   private readonly transactions = new Map<string, SandboxTransaction>();
   private readonly invoices = new Map<string, string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SandboxTimers();
   private readonly options: Required<AlfredSandboxOptions>;
 
   constructor(
@@ -87,7 +87,6 @@ export class AlfredSandbox implements ProviderSandbox {
   }
 
   reset(): void {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.users.clear();
     this.initialTransactions.clear();
@@ -314,7 +313,8 @@ export class AlfredSandbox implements ProviderSandbox {
           return this.invalid([['status', 'pay-in invoices are approved by alfred']]);
         }
         tx.estatus = wanted;
-        if (wanted === 'approved') this.later(this.options.payoutDelayMs, () => this.complete(tx));
+        if (wanted === 'approved')
+          this.timers.later(this.options.payoutDelayMs * this.ctx.timeScale, () => this.complete(tx));
         return [202, { statusCode: 202, data: true, message: 'update Invoice' }];
       }),
     );
@@ -432,15 +432,6 @@ export class AlfredSandbox implements ProviderSandbox {
     const tx = txId ? this.transactions.get(txId) : undefined;
     if (!tx) throw new Error(`no alfred invoice ${alfredInvoiceId}`);
     return tx;
-  }
-
-  private later(ms: number, run: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      run();
-    }, ms * this.ctx.timeScale);
-    timer.unref();
-    this.timers.add(timer);
   }
 
   private complete(tx: SandboxTransaction): void {

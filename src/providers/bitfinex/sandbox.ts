@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ProviderSandbox, SandboxContext } from '../sandbox/kit';
+import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
 import { sign, signatureMatches } from './auth';
 import {
   DURATION_BOUNDS,
@@ -79,7 +79,7 @@ export class BitfinexSandbox implements ProviderSandbox {
   private readonly lastNonce = new Map<string, bigint>();
   private readonly requestTimes = new Map<string, number[]>();
   private readonly unlinkedDeposits: { id: number; ccy: string; amount: number; mts: number }[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SandboxTimers();
   private nextDepositId = 9000;
 
   constructor(
@@ -98,7 +98,6 @@ export class BitfinexSandbox implements ProviderSandbox {
   }
 
   reset(): void {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.invoices.clear();
     this.lastNonce.clear();
@@ -371,14 +370,14 @@ export class BitfinexSandbox implements ProviderSandbox {
     };
     this.invoices.set(invoice.id, invoice);
     this.ctx.counter.inc('invoice', orderId);
-    this.later(duration * 1000 * this.ctx.timeScale, () => {
+    this.timers.later(duration * 1000 * this.ctx.timeScale, () => {
       if (invoice.status === 'CREATED' || invoice.status === 'PENDING') this.finish(invoice, 'EXPIRED');
     });
     return reply.send(invoice);
   }
 
   private confirm(invoice: SandboxInvoice): void {
-    this.later(this.options.confirmationIntervalMs * this.ctx.timeScale, () => {
+    this.timers.later(this.options.confirmationIntervalMs * this.ctx.timeScale, () => {
       const payment = invoice.payment;
       if (invoice.status !== 'PENDING' || !payment) return;
       payment.confirmations++;
@@ -410,15 +409,6 @@ export class BitfinexSandbox implements ProviderSandbox {
       const right = b[field];
       return (left < right ? -1 : left > right ? 1 : 0) * direction;
     });
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    timer.unref();
-    this.timers.add(timer);
   }
 }
 

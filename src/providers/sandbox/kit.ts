@@ -94,6 +94,28 @@ export class Faults {
   }
 }
 
+/**
+ * A sandbox's pending work (expiries, confirmations, delayed webhooks): timers that never hold the process open and
+ * that `clear()` cancels together when the sandbox is reset.
+ */
+export class SandboxTimers {
+  private readonly pending = new Set<NodeJS.Timeout>();
+
+  later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.pending.delete(timer);
+      run();
+    }, ms);
+    timer.unref();
+    this.pending.add(timer);
+  }
+
+  clear(): void {
+    for (const timer of this.pending) clearTimeout(timer);
+    this.pending.clear();
+  }
+}
+
 /** Counts what a sandbox did, by kind and reference, so tests can prove nothing happened twice. */
 export class Counter {
   private readonly counts = new Map<string, number>();

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decimalToMinor, minorToDecimal, type CurrencyCode } from '../../domain/money';
-import type { ProviderSandbox, SandboxContext } from '../sandbox/kit';
+import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
 import { SANDBOX_CREDENTIALS, XPRIZO_API_VERSION, XPRIZO_MESSAGES, XPRIZO_WEBHOOK_PATHS } from './constants';
 import type { ApprovalStatusType, XprizoTransactionStatus } from './schemas';
 
@@ -62,7 +62,7 @@ export class XprizoSandbox implements ProviderSandbox {
   private readonly byReference = new Map<string, SandboxTransaction>();
   private readonly byKey = new Map<string, SandboxTransaction>();
   private readonly wallets = new Map<string, Wallet>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SandboxTimers();
   private nextId = 5000;
 
   constructor(
@@ -83,7 +83,6 @@ export class XprizoSandbox implements ProviderSandbox {
   }
 
   reset(): void {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.byReference.clear();
     this.byKey.clear();
@@ -329,7 +328,7 @@ export class XprizoSandbox implements ProviderSandbox {
     this.byKey.set(tx.key, tx);
     this.ctx.counter.inc('transaction', tx.reference);
     if (state === 'Pending') {
-      this.later(this.options.requestTtlMs, () => {
+      this.timers.later(this.options.requestTtlMs, () => {
         if (tx.state === 'Pending') tx.state = 'Expired';
       });
     }
@@ -354,15 +353,6 @@ export class XprizoSandbox implements ProviderSandbox {
     this.move(tx);
     tx.state = 'Active';
     if (this.options.approvalWebhookOnRelease) this.sendApproval(tx, 2);
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    timer.unref();
-    this.timers.add(timer);
   }
 
   private webhookHeaders(): Record<string, string> {
@@ -410,7 +400,7 @@ export class XprizoSandbox implements ProviderSandbox {
     const backoffMs = Math.max(10, 60_000 * this.ctx.timeScale);
     // Enough doubling retries to span the budget; the timer below voids at its end whatever the sender is doing.
     const maxAttempts = Math.max(2, Math.ceil(Math.log2(budget / backoffMs + 1)) + 1);
-    this.later(budget, () => this.voidHold(tx));
+    this.timers.later(budget, () => this.voidHold(tx));
     this.ctx.webhooks.send({
       url: this.paymentWebhookUrl ?? this.ctx.webhookUrl(XPRIZO_WEBHOOK_PATHS.payment),
       body: {
