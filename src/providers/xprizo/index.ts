@@ -22,30 +22,30 @@ function toVerdict(result: XprizoVerification): WebhookVerdict {
   return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };
 }
 
+/** Both routes check the sender's key and ask the API before believing the body. */
+function verifiedBy(
+  verify: typeof verifyXprizoApprovalWebhook | typeof verifyXprizoPaymentCallback,
+): WebhookRoute['verify'] {
+  return async (incoming, { config }) => {
+    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
+    return toVerdict(await verify(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }));
+  };
+}
+
 /** Xprizo expects 200 with {"status":"success"}; the answer to a payment callback is the verdict itself. */
 const SUCCESS = { status: 200, body: { status: 'success' } };
 
 const approvalWebhook: WebhookRoute = {
   path: '/approval',
   delivery: 'signal',
-  async verify(incoming, { config }) {
-    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
-    return toVerdict(
-      await verifyXprizoApprovalWebhook(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }),
-    );
-  },
+  verify: verifiedBy(verifyXprizoApprovalWebhook),
   answer: () => SUCCESS,
 };
 
 const paymentCallback: WebhookRoute = {
   path: '/payment',
   delivery: 'callback',
-  async verify(incoming, { config }) {
-    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
-    return toVerdict(
-      await verifyXprizoPaymentCallback(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }),
-    );
-  },
+  verify: verifiedBy(verifyXprizoPaymentCallback),
   // 200 releases the hold; any other answer voids it; no answer at all (status 0: the gateway drops the connection)
   // makes Xprizo call again later, which is what an invoice still waiting for its approval needs.
   answer: (verdict) => {
