@@ -48,7 +48,7 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
     invoiceId: options.invoiceId,
     provider: options.provider,
     direction: options.direction,
-    amount: options.amount ?? (payone ? 12500 : 12500),
+    amount: options.amount ?? 12500,
     currency: options.currency ?? (payone ? 'JOD' : 'USD'),
     description: `sample ${options.direction} via ${options.provider}`,
     customer: SAMPLE_CUSTOMER,
