@@ -5,6 +5,21 @@ import { invoiceRequest } from './support/requests';
 import { startTestEnv, type TestEnv } from './support/temporal-env';
 import { eventually, waitForStatus } from './support/wait';
 
+type HistoryEvent = NonNullable<
+  Awaited<ReturnType<ReturnType<TestEnv['invoices']['handle']>['fetchHistory']>>['events']
+>[number];
+
+/** The InvoiceStatus an upsert wrote, or undefined for any other event. */
+function upsertedStatus(event: HistoryEvent): string | undefined {
+  const data =
+    event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.InvoiceStatus?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as string) : undefined;
+}
+
+function scheduledActivities(events: HistoryEvent[]): string[] {
+  return events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+}
+
 describe('the invoice workflow', () => {
   const { registry, fakes } = fakeRegistry();
   let env: TestEnv;
@@ -68,6 +83,38 @@ describe('the invoice workflow', () => {
         amount: 12500,
         currency: 'USD',
       });
+    });
+
+    it('runs an alfred pay-out on one timer, local setup steps and one upsert per workflow task that moved it', async () => {
+      const request = invoiceRequest({
+        direction: 'pay_out',
+        approval: { required: true, approvers: [], timeoutSeconds: 600 },
+      });
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'SUBMITTED');
+      const handle = env.invoices.handle(request.invoiceId);
+      await handle.signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      await env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+      await settle(request.invoiceId);
+      expect((await env.invoices.waitForResult(request.invoiceId)).status).toBe('COMPLETED');
+
+      const events = (await handle.fetchHistory()).events ?? [];
+      // The webhook wait, the decision and settlement all ended before the first poll was due: one alarm served them.
+      expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
+      expect(scheduledActivities(events)).toEqual(['submit', 'approveAtProvider']);
+      expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(3);
+      // Each workflow task ended in a new status: bank ready (the three local steps), submitted, awaiting approval,
+      // approved, awaiting settlement, completed.
+      expect(events.flatMap((e) => upsertedStatus(e) ?? [])).toEqual([
+        'BANK_READY',
+        'SUBMITTED',
+        'AWAITING_APPROVAL',
+        'APPROVED',
+        'AWAITING_SETTLEMENT',
+        'COMPLETED',
+      ]);
     });
 
     it('starts an invoice once per id: the same request again returns it, another request is refused', async () => {
@@ -270,6 +317,41 @@ describe('the invoice workflow', () => {
         3,
       );
       expect(fakes.xprizo.completedCount(request.invoiceId, 'submit')).toBe(1);
+    });
+
+    it('moves a setup step that keeps failing locally to an ordinary activity, indexing its status first', async () => {
+      const request = invoiceRequest({ provider: 'alfred', direction: 'pay_in' });
+      // Three local attempts fail, then the ordinary activity's first attempt fails and its second succeeds.
+      fakes.alfred.script(request.invoiceId, 'kyc', { transientFailures: 4 });
+      await env.invoices.startInvoice(request);
+      await settle(request.invoiceId);
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'kyc')).toHaveLength(5);
+      expect(fakes.alfred.completedCount(request.invoiceId, 'kyc')).toBe(1);
+
+      const events = (await env.invoices.handle(request.invoiceId).fetchHistory()).events ?? [];
+      expect(scheduledActivities(events)).toEqual(['kyc', 'submit']);
+      const kycScheduled = events.findIndex(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'kyc',
+      );
+      const lastUpsertBefore = events
+        .slice(0, kycScheduled)
+        .flatMap((e) => upsertedStatus(e) ?? [])
+        .at(-1);
+      expect(lastUpsertBefore).toBe('KYC_PENDING');
+    });
+
+    it('ends in FAILED at once when a local setup step is refused', async () => {
+      const request = invoiceRequest({ provider: 'alfred', direction: 'pay_in' });
+      fakes.alfred.script(request.invoiceId, 'bank', {
+        refuse: { type: 'InvalidBankAccount', message: 'alfred refused (400): unknown bank code' },
+      });
+      await env.invoices.startInvoice(request);
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('FAILED');
+      expect(result.failure).toMatchObject({ step: 'bank', type: 'InvalidBankAccount' });
+      expect(fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'bank')).toHaveLength(1);
     });
 
     it('ends in FAILED with the step and the reason on a non-retryable refusal, undoing what exists', async () => {

@@ -6,10 +6,13 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { InvoiceActivities } from '../activities';
@@ -59,6 +62,22 @@ const PROVIDER_CALL: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
+/**
+ * KYC, payment method and bank register or look up data at the provider under our idempotency reference, so running
+ * one twice is harmless. They run first as local activities: no task-queue round trip and no history events of their
+ * own, and the three of them share one workflow task. A few quick attempts only; a step still failing after them moves
+ * to an ordinary activity (PROVIDER_CALL), whose retries the UI shows and whose status is indexed first.
+ */
+const LOCAL_FIRST: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 seconds',
+    maximumAttempts: 3,
+  },
+};
+
 /** One look at the provider's status while polling; the polling loop itself is the retry. */
 const STATUS_POLL: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -79,6 +98,15 @@ type Outcome =
   | { kind: 'timeout' };
 
 /** Ends the invoice from deep inside the flow; caught once at the top. */
+/**
+ * The provider said no (a non-retryable failure): retrying elsewhere would get the same answer. An ordinary activity's
+ * failure arrives wrapped in an ActivityFailure; a local activity's arrives as the ApplicationFailure itself.
+ */
+function isRefusal(error: unknown): boolean {
+  const failure = error instanceof ActivityFailure ? error.cause : error;
+  return failure instanceof ApplicationFailure && failure.nonRetryable === true;
+}
+
 class InvoiceEnded extends Error {
   constructor(
     readonly status: Exclude<InvoiceStatus, 'COMPLETED'>,
@@ -108,6 +136,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   const queue = request.provider === 'bitfinex' ? TASK_QUEUES.bitfinex : TASK_QUEUES.invoices;
   // Every call names its own options and summary through executeWithOptions; these are only the defaults.
   const calls = proxyActivities<InvoiceActivities>({ ...PROVIDER_CALL, taskQueue: queue });
+  const localCalls = proxyLocalActivities<InvoiceActivities>(LOCAL_FIRST);
+  // A local activity skips the task queue, and with it the server-side rate limit of Bitfinex's queue.
+  const localFirstAllowed = queue === TASK_QUEUES.invoices;
 
   /** Newest last; run newest first. */
   const pendingCompensations: { step: StepName; action: string }[] = [];
@@ -125,13 +156,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     state.status = status;
     state.transitions.push(note ? { status, at: now(), note } : { status, at: now() });
     if (isFinalStatus(status)) waiting(undefined);
-    index();
   }
 
   /**
    * Writes the status, and any provider references learned since the last write, to the search attributes in one
-   * upsert (one billable action). Every transition calls it; the calls before waits and compensations only catch
-   * references learned without a transition (a poll, an undo).
+   * upsert (one billable action). Called wherever the workflow task is about to end (before an ordinary activity, a
+   * wait, an undo, and at the end), so the index holds the status of every point the server ever sees, and the
+   * transitions made inside one workflow task (three local steps, a submission whose webhook is already in) cost one
+   * upsert instead of one each. A transition alone does not write.
    */
   function index(): void {
     const refs = Object.entries(state.providerRefs);
@@ -146,6 +178,43 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     indexedStatus = state.status;
     indexedRefs = refs.length;
     upsertSearchAttributes(update);
+  }
+
+  /**
+   * One durable timer serves every wait. A wait that must wake no later than the alarm already set rides on it instead
+   * of starting its own timer (each started timer is a billable action), so the happy path, whose waits all end well
+   * before the first poll is due, starts a single timer. A wait woken early by an alarm meant for an earlier wait
+   * simply sets its own.
+   */
+  let alarm: { at: number; scope: CancellationScope } | undefined;
+  let alarmsRung = 0;
+
+  function setAlarm(at: number): void {
+    if (alarm && alarm.at <= at) return;
+    alarm?.scope.cancel();
+    const mine = { at, scope: new CancellationScope() };
+    alarm = mine;
+    mine.scope
+      .run(() => sleep(at - nowMs()))
+      .then(
+        () => {
+          if (alarm === mine) alarm = undefined;
+          alarmsRung++;
+        },
+        // Cancelled: a nearer alarm replaced this one, or the workflow itself was cancelled.
+        () => undefined,
+      );
+  }
+
+  /** Waits until `done()` or workflow time `wakeAt`, whichever is first; true if `done()`. */
+  async function waitUntil(done: () => boolean, wakeAt: number): Promise<boolean> {
+    while (!done()) {
+      if (nowMs() >= wakeAt) return false;
+      setAlarm(wakeAt);
+      const rung = alarmsRung;
+      await condition(() => done() || alarmsRung !== rung);
+    }
+    return true;
   }
 
   function waiting(what: string | undefined): void {
@@ -213,7 +282,27 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   function providerCall(step: ProviderStep, summary: string) {
     return (stepArgs: StepInput): Promise<StepResult> => {
+      index();
       return calls[step].executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]);
+    };
+  }
+
+  /** A setup step: local activity first, an ordinary one if that keeps failing (see LOCAL_FIRST). */
+  function localFirstCall(step: 'kyc' | 'paymentMethod' | 'bank', summary: string) {
+    const ordinary = providerCall(step, summary);
+    return async (stepArgs: StepInput): Promise<StepResult> => {
+      if (!localFirstAllowed) return ordinary(stepArgs);
+      try {
+        return await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]);
+      } catch (error) {
+        if (isCancellation(error) || isRefusal(error)) throw error;
+        log.warn('local step failed; retrying it as an ordinary activity', {
+          invoiceId: request.invoiceId,
+          step,
+          error: String(error),
+        });
+        return ordinary(stepArgs);
+      }
     };
   }
 
@@ -245,7 +334,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (settledOrStopped()) return outcome();
     waiting(what);
     index();
-    if (await condition(settledOrStopped, Math.min(timing.pollAfterSeconds * 1000, deadline - nowMs()))) {
+    if (await waitUntil(settledOrStopped, Math.min(nowMs() + timing.pollAfterSeconds * 1000, deadline))) {
       return outcome();
     }
     let interval = timing.pollInitialIntervalSeconds * 1000;
@@ -270,7 +359,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       if (settledOrStopped()) return outcome();
       const remaining = deadline - nowMs();
       if (remaining <= 0) break;
-      if (await condition(settledOrStopped, Math.min(interval, remaining))) return outcome();
+      if (await waitUntil(settledOrStopped, nowMs() + Math.min(interval, remaining))) return outcome();
       interval = Math.min(interval * 2, timing.pollMaxIntervalSeconds * 1000);
     }
     return outcome();
@@ -425,7 +514,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   async function flow(): Promise<void> {
     if (plan.kyc) {
       transition('KYC_PENDING');
-      await runStep('kyc', 'KYC at the provider', providerCall('kyc', `${request.provider}: KYC`));
+      await runStep('kyc', 'KYC at the provider', localFirstCall('kyc', `${request.provider}: KYC`));
       endIfInterrupted('kyc');
       transition('KYC_APPROVED');
     }
@@ -433,13 +522,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       await runStep(
         'paymentMethod',
         'payment method',
-        providerCall('paymentMethod', `${request.provider}: payment method`),
+        localFirstCall('paymentMethod', `${request.provider}: payment method`),
       );
       endIfInterrupted('paymentMethod');
       transition('PAYMENT_METHOD_READY');
     }
     if (plan.bank) {
-      await runStep('bank', 'bank account', providerCall('bank', `${request.provider}: bank account`));
+      await runStep('bank', 'bank account', localFirstCall('bank', `${request.provider}: bank account`));
       endIfInterrupted('bank');
       transition('BANK_READY');
     }
@@ -466,9 +555,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           : 'a decision by the service',
       );
       index();
-      const decided = await condition(
+      const decided = await waitUntil(
         () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
-        request.approval.timeoutSeconds * 1000,
+        nowMs() + request.approval.timeoutSeconds * 1000,
       );
       if (!decided) throw new InvoiceEnded('EXPIRED', 'approval', 'no decision before the approval deadline');
       endIfInterrupted('approval');
@@ -530,5 +619,6 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const note = `${ended.step}: ${ended.reason}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;
     transition(ended.status, note);
   }
+  index();
   return state;
 }
