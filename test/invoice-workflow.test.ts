@@ -117,6 +117,25 @@ describe('the invoice workflow', () => {
       ]);
     });
 
+    it('finds an invoice by a provider reference, asking visibility only the first time', async () => {
+      const request = invoiceRequest();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+      const list = jest.spyOn(env.temporal.workflow, 'list');
+      try {
+        const transactionId = `tx-${request.invoiceId}`;
+        const first = await eventually(() => env.invoices.findInvoiceByProviderRef('transactionId', transactionId));
+        const queriesForFirst = list.mock.calls.length;
+        expect(first).toBe(request.invoiceId);
+        expect(await env.invoices.findInvoiceByProviderRef('transactionId', transactionId)).toBe(request.invoiceId);
+        expect(list.mock.calls.length).toBe(queriesForFirst);
+        expect(await env.invoices.findInvoiceByProviderRef('transactionId', 'tx-nobody')).toBeUndefined();
+        expect(list.mock.calls.length).toBe(queriesForFirst + 1);
+      } finally {
+        list.mockRestore();
+      }
+    });
+
     it('starts an invoice once per id: the same request again returns it, another request is refused', async () => {
       const request = invoiceRequest();
       expect((await env.invoices.startInvoice(request)).created).toBe(true);

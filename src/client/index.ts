@@ -70,6 +70,8 @@ export interface ListFilter {
 }
 
 const REQUEST_HASH_MEMO = 'requestHash';
+/** Provider references remembered by one client (a few MiB at most). */
+const REFERENCE_CACHE_SIZE = 50_000;
 
 /** A stable fingerprint of a request, so a repeated start can tell "the same invoice" from "the same id reused". */
 export function requestFingerprint(request: InvoiceRequest): string {
@@ -116,6 +118,7 @@ function decisionError(error: unknown): unknown {
 
 /** The typed door to invoices for TypeScript services; the HTTP gateway uses it too. */
 export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
+  const invoiceByReference = new Map<string, string>();
   const handle = (invoiceId: string): WorkflowHandle<typeof invoiceWorkflow> =>
     client.workflow.getHandle<typeof invoiceWorkflow>(invoiceWorkflowId(invoiceId));
 
@@ -222,11 +225,24 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     return { invoices, nextPageToken: token };
   }
 
-  /** The invoice that holds a provider reference (a webhook that names only the provider's id). */
+  /**
+   * The invoice that holds a provider reference (a webhook that names only the provider's id). A reference belongs to
+   * one invoice for good, so a found answer is remembered (bounded, oldest forgotten first) and a provider's later
+   * webhooks for the same invoice cost no visibility query. A miss is not remembered: the invoice may index it soon.
+   */
   async function findInvoiceByProviderRef(key: string, value: string): Promise<string | undefined> {
-    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = '${providerReferenceValue(key, value).replace(/'/g, "\\'")}'`;
+    const reference = providerReferenceValue(key, value);
+    const known = invoiceByReference.get(reference);
+    if (known) return known;
+    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = '${reference.replace(/'/g, "\\'")}'`;
     for await (const execution of client.workflow.list({ query, pageSize: 1 })) {
-      return execution.workflowId.replace(/^invoice-/, '');
+      const invoiceId = execution.workflowId.replace(/^invoice-/, '');
+      if (invoiceByReference.size >= REFERENCE_CACHE_SIZE) {
+        const oldest = invoiceByReference.keys().next().value;
+        if (oldest !== undefined) invoiceByReference.delete(oldest);
+      }
+      invoiceByReference.set(reference, invoiceId);
+      return invoiceId;
     }
     return undefined;
   }
