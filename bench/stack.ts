@@ -57,7 +57,8 @@ function cliVersion(cliPath: string | undefined): string | undefined {
 async function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
   // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild, and the pid we sample must be
   // the process that does the work.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'worker.ts')], {
+  const profile = env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(__dirname, 'worker.ts')], {
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

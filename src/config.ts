@@ -72,6 +72,11 @@ const EnvSchema = z.object({
   /** Comma-separated API keys for services; `npm start` makes a development key when none is given. */
   GATEWAY_API_KEYS: optionalString,
   GATEWAY_PUBLIC_URL: url.optional(),
+  /**
+   * How long a webhook that names only the provider's reference is held while that reference is not yet searchable
+   * (the provider can call back before the workflow's record of the call reaches visibility), before answering 404.
+   */
+  GATEWAY_REFERENCE_WAIT_MS: z.coerce.number().int().min(0).default(2000),
 
   SANDBOX_PORT: port.default(4010),
   /** `npm start` drives one sample invoice per provider and direction once the stack is up. */
@@ -137,6 +142,7 @@ export interface Config {
     readonly host: string;
     readonly apiKeys: readonly string[];
     readonly publicUrl?: string;
+    readonly referenceWaitMs: number;
   };
   readonly sandboxPort: number;
   readonly startSamples: boolean;
@@ -232,6 +238,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         .map((key) => key.trim())
         .filter(Boolean),
       publicUrl: env.GATEWAY_PUBLIC_URL,
+      referenceWaitMs: env.GATEWAY_REFERENCE_WAIT_MS,
     },
     sandboxPort: env.SANDBOX_PORT,
     startSamples: env.START_SAMPLES,

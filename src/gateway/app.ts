@@ -42,6 +42,8 @@ export interface GatewayDeps {
   temporalDeadlineMs?: number;
   /** How long a provider callback waits for the invoice's verdict. */
   callbackWaitSeconds?: number;
+  /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
+  referenceWaitMs?: number;
 }
 
 function declaredWebhooks(): WebhookRoutes {
@@ -196,6 +198,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     callbackWaitSeconds: deps.callbackWaitSeconds ?? 10,
     withDeadline,
     deadlineMs,
+    referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
   });
 
   /** The state after a start; an invoice no worker has picked up yet cannot answer a query, so it is described. */

@@ -21,6 +21,8 @@ export interface WebhookDeps {
   /** Runs a Temporal call under a deadline, so an outage answers 503 rather than holding the provider's connection. */
   withDeadline: <T>(ms: number, call: () => Promise<T>) => Promise<T>;
   deadlineMs: number;
+  /** How long a reference not yet searchable is looked for again before the answer is 404 (see config). */
+  referenceWaitMs: number;
 }
 
 export function webhookUrlPath(provider: ProviderName, route: WebhookRoute): string {
@@ -51,11 +53,25 @@ export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void 
   }
 }
 
+/**
+ * A provider may call back the moment our call to it returns, before the workflow's record of that call is searchable.
+ * Such a webhook is held and the reference looked up again on a short, growing interval for up to `referenceWaitMs`,
+ * so the event arrives within milliseconds of the reference becoming searchable instead of at the provider's next
+ * retry, which may be minutes away. Only after that is the answer 404, and the provider retries.
+ */
 async function findInvoice(lookup: InvoiceLookup, deps: WebhookDeps): Promise<Found> {
   if ('invoiceId' in lookup) return { invoiceId: lookup.invoiceId };
   const { key, value } = lookup.providerRef;
-  const invoiceId = await deps.withDeadline(deps.deadlineMs, () => deps.invoices.findInvoiceByProviderRef(key, value));
-  return invoiceId ? { invoiceId } : { unknown: `no invoice holds the provider reference ${key}` };
+  const giveUpAt = Date.now() + deps.referenceWaitMs;
+  for (let pauseMs = 25; ; pauseMs *= 2) {
+    const invoiceId = await deps.withDeadline(deps.deadlineMs, () =>
+      deps.invoices.findInvoiceByProviderRef(key, value),
+    );
+    if (invoiceId) return { invoiceId };
+    const left = giveUpAt - Date.now();
+    if (left <= 0) return { unknown: `no invoice holds the provider reference ${key}` };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pauseMs, left)));
+  }
 }
 
 async function handleWebhook(

@@ -19,6 +19,7 @@ describe('gateway webhook ingress', () => {
       providers: registry,
       webhooks: { alfred: [alfredRoute], xprizo: [xprizoApproval, xprizoPayment] },
       callbackWaitSeconds: 1,
+      referenceWaitMs: 1500,
     });
   });
   afterAll(async () => {
@@ -118,6 +119,16 @@ describe('gateway webhook ingress', () => {
 
     // The provider repeats itself after the invoice ended: acknowledged, so it stops retrying.
     expect((await deliver('/webhooks/xprizo/approval', event)).status).toBe(200);
+  });
+
+  it('holds a webhook whose reference is not searchable yet, and delivers it once it is', async () => {
+    const request = invoiceRequest();
+    const event = { eventId: `held-${request.invoiceId}`, status: 'settled', transactionId: `tx-${request.invoiceId}` };
+    // Sent before the invoice exists: the gateway keeps looking while the invoice starts and indexes the reference.
+    const held = deliver('/webhooks/xprizo/approval', event);
+    await env.invoices.startInvoice(request);
+    expect((await held).status).toBe(200);
+    expect((await env.invoices.waitForResult(request.invoiceId)).status).toBe('COMPLETED');
   });
 
   it('answers a callback with the verdict, and gives no answer while the invoice has none', async () => {

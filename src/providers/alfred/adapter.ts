@@ -149,7 +149,9 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
     },
 
     async submit(input) {
-      const found = await findSubmitted(input);
+      // Only a retry can follow a submit that reached alfred; the first try skips the per-user report, which lists every
+      // transaction the customer ever made.
+      const found = (input.attempt ?? 2) > 1 ? await findSubmitted(input) : undefined;
       if (found) {
         return {
           refs: submittedRefs(found.id, found.invoiceId),
