@@ -28,3 +28,6 @@ export type WorkerMessage =
   | { type: 'memory'; memory: MemoryReport };
 
 export type ParentMessage = { type: 'stop' } | { type: 'memory' };
+
+/** From the world process (sandboxes and gateway) to the driver; the driver's only message back is "stop". */
+export type WorldMessage = { type: 'ready'; pid: number; sandboxUrl: string; gatewayUrl: string };

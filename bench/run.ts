@@ -104,7 +104,7 @@ function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: 
 }
 
 async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const pids = { worker: stack.worker.pid, server: stack.serverPid, driver: process.pid };
+  const pids = { worker: stack.worker.pid, server: stack.serverPid, world: stack.world.pid, driver: process.pid };
   if (args.warmup > 0) {
     await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
     await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
@@ -130,7 +130,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
   const ours = summarise(oursPhase);
   const base = summarise(baselinePhase);
   const processes = Object.fromEntries(
-    (['worker', 'server', 'driver'] as const).map((name) => [
+    (['worker', 'server', 'world', 'driver'] as const).map((name) => [
       name,
       { ours: usageRows(name, oursUsage, ours.completed), baseline: usageRows(name, baselineUsage, base.completed) },
     ]),
@@ -276,7 +276,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
       baseline: processes.worker?.baseline?.peakRssMiB,
     },
   ];
-  for (const name of ['worker', 'server', 'driver'] as const) {
+  for (const name of ['worker', 'server', 'world', 'driver'] as const) {
     const p = processes[name];
     if (!p?.ours) continue;
     rows.push({ metric: `${name} CPU (cores busy)`, ours: p.ours.cores, baseline: p.baseline?.cores });
@@ -309,7 +309,12 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 }
 
 async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const monitor = new ProcessMonitor({ worker: stack.worker.pid, server: stack.serverPid, driver: process.pid });
+  const monitor = new ProcessMonitor({
+    worker: stack.worker.pid,
+    server: stack.serverPid,
+    world: stack.world.pid,
+    driver: process.pid,
+  });
   monitor.start();
   let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
   const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {
@@ -343,7 +348,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
       v8Contexts: atWaiting.memory.contextsHeld,
     },
     processes: Object.fromEntries(
-      (['worker', 'server', 'driver'] as const).map((name) => [name, usageRows(name, usage, held.started)]),
+      (['worker', 'server', 'world', 'driver'] as const).map((name) => [name, usageRows(name, usage, held.started)]),
     ),
     targets: {
       workerRssMiB: {
@@ -367,7 +372,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
     { metric: 'Seconds to terminate all', ours: result.terminateSeconds },
     { metric: 'Failed starts', ours: held.failedStarts },
   ];
-  for (const name of ['worker', 'server', 'driver'] as const) {
+  for (const name of ['worker', 'server', 'world', 'driver'] as const) {
     const p = result.processes[name];
     if (p) rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
   }
@@ -390,7 +395,7 @@ async function run(): Promise<void> {
     const ctx: DriveContext = {
       client: stack.client,
       invoices: stack.invoices,
-      api: { gatewayUrl: stack.gateway.url, apiKey: BENCH_API_KEY, sandboxUrl: stack.sandboxes.url },
+      api: { gatewayUrl: stack.world.gatewayUrl, apiKey: BENCH_API_KEY, sandboxUrl: stack.world.sandboxUrl },
       provider: args.provider,
       direction: args.direction,
       runId: `bench${resultStamp(startedAt).replace(/\D/g, '').slice(2, 14)}`,

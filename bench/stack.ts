@@ -5,16 +5,12 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createInvoiceClient, type InvoiceClient } from '../src/client';
 import { loadConfig, type Config } from '../src/config';
-import type { ProviderName } from '../src/domain/constants';
-import { startGateway, type RunningGateway } from '../src/gateway/server';
 import type { Logger } from '../src/logger';
-import { createProviders } from '../src/providers';
-import { startSandboxes, type SandboxServer } from '../src/providers/sandbox/server';
 import { connectClient } from '../src/temporal/connection';
 import { freePort, startTemporal, type TemporalServer } from '../src/temporal/dev-server';
 import type { BenchArgs } from './args';
 import { findTemporalServerPid } from './proc';
-import type { MemoryReport, ParentMessage, WorkerMessage } from './protocol';
+import type { MemoryReport, ParentMessage, WorkerMessage, WorldMessage } from './protocol';
 
 export const BENCH_API_KEY = 'bench-service-key';
 
@@ -40,8 +36,8 @@ export interface BenchStack {
   /** Extra dev-server dynamic config this run chose. */
   dynamicConfig: Record<string, unknown>;
   temporalCliVersion?: string;
-  sandboxes: SandboxServer;
-  gateway: RunningGateway;
+  /** The sandboxes and the gateway, in their own process (bench/world.ts). */
+  world: WorldMessage;
   client: Client;
   invoices: InvoiceClient;
   worker: { pid: number; ready: ReadyMessage; memory(): Promise<MemoryReport> };
@@ -54,24 +50,34 @@ function cliVersion(cliPath: string | undefined): string | undefined {
   return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
-async function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+  // BENCH_CPU_PROF_DIR: V8 CPU profiles of the worker's threads, written there when it exits (open in Chrome DevTools).
+  const profile = env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
+  return spawnReady<WorkerMessage>('worker.ts', env, profile);
+}
+
+/** A child started with `node --import tsx`, resolved on its `ready` message. */
+async function spawnReady<M extends { type: string }>(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; ready: Extract<M, { type: 'ready' }> }> {
   // `node --import tsx` rather than the tsx CLI: the CLI runs the script in a grandchild, and the pid we sample must be
   // the process that does the work.
-  const profile = env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(__dirname, 'worker.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(__dirname, script)], {
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const ready = await new Promise<ReadyMessage>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the bench worker was not ready within 120 s')), 120_000);
+  const ready = await new Promise<Extract<M, { type: 'ready' }>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bench ${script} was not ready within 120 s`)), 120_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the bench worker exited (${code ?? 'signal'}) before it was ready`));
+      reject(new Error(`bench ${script} exited (${code ?? 'signal'}) before it was ready`));
     });
-    child.on('message', (message: WorkerMessage) => {
+    child.on('message', (message: M) => {
       if (message.type !== 'ready') return;
       clearTimeout(timer);
-      resolve(message);
+      resolve(message as Extract<M, { type: 'ready' }>);
     });
   });
   return { child, ready };
@@ -92,7 +98,7 @@ function askMemory(child: ChildProcess): Promise<MemoryReport> {
   });
 }
 
-async function stopWorker(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop: ParentMessage = { type: 'stop' };
@@ -103,7 +109,8 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 }
 
 /**
- * The dev server (or TEMPORAL_ADDRESS), the sandboxes and the gateway in this process, the worker in a child. Every
+ * The dev server (or TEMPORAL_ADDRESS); the sandboxes and the gateway in one child, the worker in another; the client
+ * (the calling service) alone in this process. Every
  * part listens on a free loopback port, so a benchmark never collides with `npm start` or the tests.
  */
 export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<BenchStack> {
@@ -115,18 +122,6 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
   };
   try {
     const gatewayPort = await freePort();
-    const faults: Partial<Record<ProviderName, { errorRate: number }>> = args.faultRate
-      ? { [args.provider]: { errorRate: args.faultRate } }
-      : {};
-    const sandboxes = await startSandboxes({
-      port: 0,
-      logger: logger.child({ component: 'sandbox' }),
-      webhookBaseUrl: `http://127.0.0.1:${gatewayPort}/webhooks`,
-      timeScale: args.timeScale,
-      faults,
-    });
-    stops.push(() => sandboxes.close());
-
     const external = Boolean(process.env.TEMPORAL_ADDRESS);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'payorch-bench-'));
     stops.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
@@ -134,7 +129,7 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
       ...process.env,
       // Per-invoice info logs would cost the worker and gateway more than some of what is measured.
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      SANDBOX_PORT: new URL(sandboxes.url).port,
+      SANDBOX_PORT: String(await freePort()),
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_API_KEYS: BENCH_API_KEY,
@@ -159,15 +154,22 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
     const client = await connectClient(config, { address: server.address, namespace: server.namespace });
     stops.push(() => client.connection.close());
     const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
-    const gateway = await startGateway({ config, logger, client, providers: createProviders(config, logger) });
-    stops.push(() => gateway.close());
+    const world = await spawnReady<WorldMessage>('world.ts', {
+      ...env,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: server.namespace,
+      BENCH_TIME_SCALE: String(args.timeScale),
+      BENCH_FAULT_PROVIDER: args.provider,
+      BENCH_FAULT_RATE: String(args.faultRate),
+    });
+    stops.push(() => stopChild(world.child));
 
     const { child, ready } = await spawnWorker({
       ...env,
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_NAMESPACE: server.namespace,
     });
-    stops.push(() => stopWorker(child));
+    stops.push(() => stopChild(child));
 
     return {
       config,
@@ -176,8 +178,7 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
       store,
       dynamicConfig: external || !args.partitions ? {} : PARTITIONS(args.partitions),
       temporalCliVersion: cliVersion(server.cliPath),
-      sandboxes,
-      gateway,
+      world: world.ready,
       client,
       invoices,
       worker: { pid: ready.pid, ready, memory: () => askMemory(child) },
