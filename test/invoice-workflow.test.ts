@@ -238,6 +238,19 @@ describe('the invoice workflow', () => {
       ]);
     });
 
+    it('ends CANCELLED when an operator cancels the workflow itself, undoing the submission', async () => {
+      const request = needsApproval();
+      await env.invoices.startInvoice(request);
+      await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      await env.invoices.handle(request.invoiceId).cancel();
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('CANCELLED');
+      expect(result.transitions.at(-1)?.note).toBe('approval: the workflow was cancelled; undone: cancel_transaction');
+      expect(fakes.xprizo.compensations.filter((c) => c.invoiceId === request.invoiceId)).toEqual([
+        { invoiceId: request.invoiceId, action: 'cancel_transaction' },
+      ]);
+    });
+
     it('takes the decision as a signal too, for callers that cannot wait', async () => {
       const request = needsApproval();
       await env.invoices.startInvoice(request);
