@@ -50,10 +50,13 @@ function cliVersion(cliPath: string | undefined): string | undefined {
   return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
+/** BENCH_CPU_PROF_DIR: V8 CPU profiles of a child's threads, written there when it exits (open in Chrome DevTools). */
+function cpuProfileArgs(env: NodeJS.ProcessEnv): string[] {
+  return env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
+}
+
 function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
-  // BENCH_CPU_PROF_DIR: V8 CPU profiles of the worker's threads, written there when it exits (open in Chrome DevTools).
-  const profile = env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
-  return spawnReady<WorkerMessage>('worker.ts', env, profile);
+  return spawnReady<WorkerMessage>('worker.ts', env, cpuProfileArgs(env));
 }
 
 /** A child started with `node --import tsx`, resolved on its `ready` message. */
@@ -154,14 +157,18 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
     const client = await connectClient(config, { address: server.address, namespace: server.namespace });
     stops.push(() => client.connection.close());
     const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
-    const world = await spawnReady<WorldMessage>('world.ts', {
-      ...env,
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_NAMESPACE: server.namespace,
-      BENCH_TIME_SCALE: String(args.timeScale),
-      BENCH_FAULT_PROVIDER: args.provider,
-      BENCH_FAULT_RATE: String(args.faultRate),
-    });
+    const world = await spawnReady<WorldMessage>(
+      'world.ts',
+      {
+        ...env,
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: server.namespace,
+        BENCH_TIME_SCALE: String(args.timeScale),
+        BENCH_FAULT_PROVIDER: args.provider,
+        BENCH_FAULT_RATE: String(args.faultRate),
+      },
+      cpuProfileArgs(env),
+    );
     stops.push(() => stopChild(world.child));
 
     const { child, ready } = await spawnWorker({
