@@ -160,10 +160,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   /**
    * Writes the status, and any provider references learned since the last write, to the search attributes in one
-   * upsert (one billable action). Called wherever the workflow task is about to end (before an ordinary activity, a
-   * wait, an undo, and at the end), so the index holds the status of every point the server ever sees, and the
-   * transitions made inside one workflow task (three local steps, a submission whose webhook is already in) cost one
-   * upsert instead of one each. A transition alone does not write.
+   * upsert (one billable action). The two ways out of a workflow task call it, `ordinary` (an activity) and `waitUntil`
+   * (a wait), and so does the end of the workflow: the index holds the status of every point the server ever sees, and
+   * the transitions made inside one workflow task (three local steps, a submission whose webhook is already in) cost
+   * one upsert instead of one each. A transition alone does not write.
    */
   function index(): void {
     const refs = Object.entries(state.providerRefs);
@@ -208,6 +208,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   /** Waits until `done()` or workflow time `wakeAt`, whichever is first; true if `done()`. */
   async function waitUntil(done: () => boolean, wakeAt: number): Promise<boolean> {
+    index();
     while (!done()) {
       if (nowMs() >= wakeAt) return false;
       setAlarm(wakeAt);
@@ -280,11 +281,15 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   type ProviderStep = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
 
+  /** Runs an ordinary activity. The workflow task ends while it runs, so the index is written first. */
+  function ordinary<T>(call: () => Promise<T>): Promise<T> {
+    index();
+    return call();
+  }
+
   function providerCall(step: ProviderStep, summary: string) {
-    return (stepArgs: StepInput): Promise<StepResult> => {
-      index();
-      return calls[step].executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]);
-    };
+    return (stepArgs: StepInput): Promise<StepResult> =>
+      ordinary(() => calls[step].executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]));
   }
 
   /** A setup step: local activity first, an ordinary one if that keeps failing (see LOCAL_FIRST). */
@@ -333,19 +338,19 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     };
     if (settledOrStopped()) return outcome();
     waiting(what);
-    index();
     if (await waitUntil(settledOrStopped, Math.min(nowMs() + timing.pollAfterSeconds * 1000, deadline))) {
       return outcome();
     }
     let interval = timing.pollInitialIntervalSeconds * 1000;
     while (nowMs() < deadline) {
       waiting(`${what} (asking ${request.provider} directly)`);
-      index();
       let status: StatusResult | undefined;
       try {
-        status = await calls.fetchStatus.executeWithOptions(
-          { ...STATUS_POLL, taskQueue: queue, summary: `poll ${request.provider} for ${milestone}` },
-          [stepInput(currentStep)],
+        status = await ordinary(() =>
+          calls.fetchStatus.executeWithOptions(
+            { ...STATUS_POLL, taskQueue: queue, summary: `poll ${request.provider} for ${milestone}` },
+            [stepInput(currentStep)],
+          ),
         );
       } catch (error) {
         if (isCancellation(error)) throw error;
@@ -488,12 +493,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         if (!entry) break;
         currentStep = 'compensation';
         waiting(`undo ${entry.action} at ${request.provider}`);
-        index();
         const args: CompensationInput = { ...stepInput(entry.step), action: entry.action };
         try {
-          const result = await calls.compensate.executeWithOptions(
-            { ...COMPENSATION, taskQueue: queue, summary: `undo ${entry.step}: ${entry.action}` },
-            [args],
+          const result = await ordinary(() =>
+            calls.compensate.executeWithOptions(
+              { ...COMPENSATION, taskQueue: queue, summary: `undo ${entry.step}: ${entry.action}` },
+              [args],
+            ),
           );
           mergeRefs(result.refs);
           state.compensations.push({ step: entry.step, action: entry.action, outcome: 'done', at: now() });
@@ -554,7 +560,6 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           ? `a decision by ${request.approval.approvers.join(' or ')}`
           : 'a decision by the service',
       );
-      index();
       const decided = await waitUntil(
         () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
         nowMs() + request.approval.timeoutSeconds * 1000,
