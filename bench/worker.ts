@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config';
 import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { createProviders } from '../src/providers';
 import { connectWorker } from '../src/temporal/connection';
-import { createWorker, workflowBundle } from '../src/temporal/worker';
+import { createWorker, workerTuning, workflowBundle } from '../src/temporal/worker';
 import { BASELINE_TASK_QUEUE, type BaselineActivities } from './baseline-workflow';
 import type { BundleReport, MemoryReport, ParentMessage, WorkerMessage } from './protocol';
 
@@ -55,19 +55,13 @@ async function run(): Promise<void> {
     logger: new DefaultLogger('WARN'),
   });
   const noop: BaselineActivities = { noop: () => Promise.resolve({}) };
-  const tuning = config.worker;
   const baseline = await Worker.create({
     connection,
     namespace,
     taskQueue: BASELINE_TASK_QUEUE,
     workflowBundle: { code: baselineBundle.code },
     activities: noop,
-    maxCachedWorkflows: tuning.maxCachedWorkflows,
-    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
-    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
-    maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
-    maxConcurrentActivityTaskPolls: tuning.activityPollers,
-    reuseV8Context: tuning.reuseV8Context,
+    ...workerTuning(config),
   });
 
   const running = Promise.all([invoiceWorkers.run(), baseline.run()]);

@@ -4,6 +4,7 @@ import {
   DefaultLogger,
   Worker,
   type NativeConnection,
+  type WorkerOptions,
   type WorkflowBundle,
 } from '@temporalio/worker';
 import type { InvoiceActivities } from '../activities';
@@ -38,6 +39,19 @@ export interface InvoiceWorkers {
   shutdown(): void;
 }
 
+/** The worker options that come from config (`WORKER_*`); the benchmark's baseline worker takes the same. */
+export function workerTuning(config: Config) {
+  const tuning = config.worker;
+  return {
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
+    maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
+    maxConcurrentActivityTaskPolls: tuning.activityPollers,
+    reuseV8Context: tuning.reuseV8Context,
+  } satisfies Partial<WorkerOptions>;
+}
+
 export async function createWorker({
   config,
   connection,
@@ -52,12 +66,7 @@ export async function createWorker({
     taskQueue: TASK_QUEUES.invoices,
     workflowBundle: await workflowBundle(),
     activities,
-    maxCachedWorkflows: tuning.maxCachedWorkflows,
-    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
-    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
-    maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
-    maxConcurrentActivityTaskPolls: tuning.activityPollers,
-    reuseV8Context: tuning.reuseV8Context,
+    ...workerTuning(config),
   });
   // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
   // Bitfinex's 90 requests a minute.
