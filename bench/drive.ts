@@ -110,6 +110,46 @@ function failure(id: string, startedAt: number, queries: number, error: unknown)
   };
 }
 
+/** What one invoice's run tells; the phase adds its id, its time and its query count. */
+interface RunOutcome {
+  ok: boolean;
+  updateMs?: number;
+  error?: string;
+}
+
+interface RunTools {
+  /** Counts the status queries the run sends. */
+  counter: { queries: number };
+  /** Shared by the phase's runs: when an invoice is usually ready for its approval. */
+  readiness: ReadinessEstimate;
+  startedAt: number;
+}
+
+/**
+ * One measured phase: `total` invoices, `concurrency` in flight, each timed from before its start to its result; a
+ * run that throws is a failed sample. Ours and the baseline go through this same loop.
+ */
+function timedPhase(
+  total: number,
+  concurrency: number,
+  label: string,
+  idOf: (index: number) => string,
+  run: (id: string, tools: RunTools) => Promise<RunOutcome>,
+): Promise<PhaseResult> {
+  const readiness = new ReadinessEstimate();
+  return pool(total, concurrency, new Progress(label, total), async (index) => {
+    const id = idOf(index);
+    const counter = { queries: 0 };
+    const startedAt = performance.now();
+    try {
+      const outcome = await run(id, { counter, readiness, startedAt });
+      return { id, e2eMs: performance.now() - startedAt, queries: counter.queries, ...outcome };
+    } catch (error) {
+      return failure(id, startedAt, counter.queries, error);
+    }
+  });
+}
+
 export interface DriveContext {
   client: Client;
   invoices: InvoiceClient;
@@ -158,19 +198,19 @@ async function customerStep(
 }
 
 /** Our invoices, end to end through the client library, the sandboxes and the gateway's webhooks. */
-export async function driveOurs(
+export function driveOurs(
   ctx: DriveContext,
   total: number,
   concurrency: number,
   label: string,
   idPrefix: string,
 ): Promise<PhaseResult> {
-  const readiness = new ReadinessEstimate();
-  return pool(total, concurrency, new Progress(label, total), async (index) => {
-    const id = `${ctx.runId}-${idPrefix}${index}`;
-    const counter = { queries: 0 };
-    const startedAt = performance.now();
-    try {
+  return timedPhase(
+    total,
+    concurrency,
+    label,
+    (index) => `${ctx.runId}-${idPrefix}${index}`,
+    async (id, { counter, readiness, startedAt }) => {
       const request = benchRequest(ctx, id);
       await ctx.invoices.startInvoice(request);
       const handle = ctx.invoices.handle(id);
@@ -194,18 +234,10 @@ export async function driveOurs(
       }
       const result = await ctx.invoices.waitForResult(id);
       const ok = result.status === 'COMPLETED';
-      return {
-        id,
-        ok,
-        e2eMs: performance.now() - startedAt,
-        updateMs,
-        queries: counter.queries,
-        error: ok ? undefined : `${result.status}: ${result.failure?.message ?? result.lastError?.message ?? ''}`,
-      };
-    } catch (error) {
-      return failure(id, startedAt, counter.queries, error);
-    }
-  });
+      const error = ok ? undefined : `${result.status}: ${result.failure?.message ?? result.lastError?.message ?? ''}`;
+      return { ok, updateMs, error };
+    },
+  );
 }
 
 /** The activities before and after the approval in the provider's plan: the baseline mirrors them with no-ops. */
@@ -225,20 +257,20 @@ export function baselineWorkflowId(ctx: DriveContext, idPrefix: string, index: n
  * The baseline, driven the same way: start, the one signal (standing in for the provider's webhook), the same status
  * polling, the Update timed the same way, then the result.
  */
-export async function driveBaseline(
+export function driveBaseline(
   ctx: DriveContext,
   total: number,
   concurrency: number,
   label: string,
   idPrefix: string,
 ): Promise<PhaseResult> {
-  const readiness = new ReadinessEstimate();
   const shape = baselineShape(ctx.provider, ctx.direction);
-  return pool(total, concurrency, new Progress(label, total), async (index) => {
-    const id = baselineWorkflowId(ctx, idPrefix, index);
-    const counter = { queries: 0 };
-    const startedAt = performance.now();
-    try {
+  return timedPhase(
+    total,
+    concurrency,
+    label,
+    (index) => baselineWorkflowId(ctx, idPrefix, index),
+    async (id, { counter, readiness, startedAt }) => {
       const handle = await ctx.client.workflow.start<typeof baselineWorkflow>(BASELINE_WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue: BASELINE_TASK_QUEUE,
@@ -259,17 +291,9 @@ export async function driveBaseline(
         updateMs = performance.now() - sent;
       }
       const result = await handle.result();
-      return {
-        id,
-        ok: result.status === 'COMPLETED',
-        e2eMs: performance.now() - startedAt,
-        updateMs,
-        queries: counter.queries,
-      };
-    } catch (error) {
-      return failure(id, startedAt, counter.queries, error);
-    }
-  });
+      return { ok: result.status === 'COMPLETED', updateMs };
+    },
+  );
 }
 
 export interface WaitingResult {

@@ -92,6 +92,13 @@ function ratio(ours: number, baseline: number): number {
   return baseline ? round(ours / baseline, 2) : 0;
 }
 
+/** The processes whose CPU and memory a run reports, in the order of the table. */
+const PROCESSES = ['worker', 'server', 'world', 'driver'] as const;
+
+function processPids(stack: BenchStack): Record<(typeof PROCESSES)[number], number | undefined> {
+  return { worker: stack.worker.pid, server: stack.serverPid, world: stack.world.pid, driver: process.pid };
+}
+
 function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: number) {
   const u = usage[name];
   return u
@@ -104,7 +111,7 @@ function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: 
 }
 
 async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const pids = { worker: stack.worker.pid, server: stack.serverPid, world: stack.world.pid, driver: process.pid };
+  const pids = processPids(stack);
   if (args.warmup > 0) {
     await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
     await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
@@ -130,7 +137,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
   const ours = summarise(oursPhase);
   const base = summarise(baselinePhase);
   const processes = Object.fromEntries(
-    (['worker', 'server', 'world', 'driver'] as const).map((name) => [
+    PROCESSES.map((name) => [
       name,
       { ours: usageRows(name, oursUsage, ours.completed), baseline: usageRows(name, baselineUsage, base.completed) },
     ]),
@@ -276,7 +283,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
       baseline: processes.worker?.baseline?.peakRssMiB,
     },
   ];
-  for (const name of ['worker', 'server', 'world', 'driver'] as const) {
+  for (const name of PROCESSES) {
     const p = processes[name];
     if (!p?.ours) continue;
     rows.push({ metric: `${name} CPU (cores busy)`, ours: p.ours.cores, baseline: p.baseline?.cores });
@@ -309,12 +316,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 }
 
 async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const monitor = new ProcessMonitor({
-    worker: stack.worker.pid,
-    server: stack.serverPid,
-    world: stack.world.pid,
-    driver: process.pid,
-  });
+  const monitor = new ProcessMonitor(processPids(stack));
   monitor.start();
   let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
   const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {
@@ -347,9 +349,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
       arrayBuffersMiB: round(atWaiting.memory.arrayBuffersBytes / MiB, 0),
       v8Contexts: atWaiting.memory.contextsHeld,
     },
-    processes: Object.fromEntries(
-      (['worker', 'server', 'world', 'driver'] as const).map((name) => [name, usageRows(name, usage, held.started)]),
-    ),
+    processes: Object.fromEntries(PROCESSES.map((name) => [name, usageRows(name, usage, held.started)])),
     targets: {
       workerRssMiB: {
         target: `<= ${TARGETS.waitingRssMiB} with ${args.invoices} waiting`,
@@ -372,7 +372,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
     { metric: 'Seconds to terminate all', ours: result.terminateSeconds },
     { metric: 'Failed starts', ours: held.failedStarts },
   ];
-  for (const name of ['worker', 'server', 'world', 'driver'] as const) {
+  for (const name of PROCESSES) {
     const p = result.processes[name];
     if (p) rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
   }
