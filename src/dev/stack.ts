@@ -14,7 +14,7 @@ import { createWorker } from '../temporal/worker';
 export interface Stack {
   server: TemporalServer;
   sandboxes?: SandboxServer;
-  gateway?: RunningGateway;
+  gateway: RunningGateway;
   temporal: Client;
   invoices: InvoiceClient;
   stop(): Promise<void>;
@@ -25,11 +25,9 @@ export interface StackOptions {
   /** Run the provider sandboxes (default: when any provider has no real base URL configured). */
   sandboxes?: boolean;
   sandboxTimeScale?: number;
-  /** Run the HTTP gateway (default true). */
-  gateway?: boolean;
 }
 
-/** Temporal (found, built or external), the provider sandboxes and the workers: what `npm start` and the benchmark run. */
+/** Temporal (found, built or external), the provider sandboxes, the workers and the gateway: what `npm start` runs. */
 export async function startStack(config: Config, logger: Logger, options: StackOptions = {}): Promise<Stack> {
   installTemporalRuntimeLogger(logger);
   const stops: (() => Promise<void>)[] = [];
@@ -72,12 +70,8 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     stops.push(() => temporal.connection.close());
     const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
 
-    let gateway: RunningGateway | undefined;
-    if (options.gateway ?? true) {
-      const started = await startGateway({ config, logger, client: temporal, providers, allowDevApiKey: true });
-      gateway = started;
-      stops.push(() => started.close());
-    }
+    const gateway = await startGateway({ config, logger, client: temporal, providers, allowDevApiKey: true });
+    stops.push(() => gateway.close());
     return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -24,10 +24,10 @@ function say(line = ''): void {
 }
 
 async function runSamples(config: Config, stack: Stack, logger: Logger): Promise<void> {
-  if (!stack.gateway?.devApiKey && config.gateway.apiKeys.length === 0) return;
+  if (!stack.gateway.devApiKey && config.gateway.apiKeys.length === 0) return;
   const api = {
-    gatewayUrl: stack.gateway?.url ?? '',
-    apiKey: stack.gateway?.devApiKey ?? config.gateway.apiKeys[0] ?? '',
+    gatewayUrl: stack.gateway.url,
+    apiKey: stack.gateway.devApiKey ?? config.gateway.apiKeys[0] ?? '',
     sandboxUrl: stack.sandboxes?.url ?? '',
   };
   if (!stack.sandboxes) return;
@@ -75,8 +75,8 @@ async function run(): Promise<void> {
   say(`  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`);
   if (stack.server.uiUrl)
     say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
-  if (stack.gateway) say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
-  if (stack.gateway?.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
+  say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
+  if (stack.gateway.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
   if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
   if (config.startSamples) await runSamples(config, stack, logger);
   if (!stopping) say('Press Ctrl-C to stop.');
