@@ -19,6 +19,11 @@ export interface StepInput {
   attempt?: number;
 }
 
+/** Whether an earlier attempt of this step may have reached the provider; unknown counts as yes. */
+export function mayFollowEarlierAttempt(input: StepInput): boolean {
+  return (input.attempt ?? 2) > 1;
+}
+
 export interface StepResult {
   /** References to keep for later steps and for the operator. */
   refs?: Record<string, string>;

@@ -1,5 +1,12 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
-import type { CompensationInput, ProviderAdapter, StatusResult, StepInput, StepResult } from '../types';
+import {
+  mayFollowEarlierAttempt,
+  type CompensationInput,
+  type ProviderAdapter,
+  type StatusResult,
+  type StepInput,
+  type StepResult,
+} from '../types';
 import { derivedUuid, type AlfredClient, type AlfredSession } from './client';
 import { kycLiteBody, mapInvoiceStatus, myInfoType, toAlfredAmount, toAlpha3, typeProcesor } from './mapping';
 import type { AlfredUserTransaction } from './schemas';
@@ -151,7 +158,7 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
     async submit(input) {
       // Only a retry can follow a submit that reached alfred; the first try skips the per-user report, which lists every
       // transaction the customer ever made.
-      const found = (input.attempt ?? 2) > 1 ? await findSubmitted(input) : undefined;
+      const found = mayFollowEarlierAttempt(input) ? await findSubmitted(input) : undefined;
       if (found) {
         return {
           refs: submittedRefs(found.id, found.invoiceId),

@@ -1,5 +1,12 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
-import type { CompensationInput, ProviderAdapter, StatusResult, StepInput, StepResult } from '../types';
+import {
+  mayFollowEarlierAttempt,
+  type CompensationInput,
+  type ProviderAdapter,
+  type StatusResult,
+  type StepInput,
+  type StepResult,
+} from '../types';
 import type { BitfinexClient } from './client';
 import { bitfinexOrderId, checkoutUrl, createInvoiceBody, invoiceStatusToProviderStatus } from './mapping';
 import type { BitfinexInvoice } from './schemas';
@@ -29,8 +36,9 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
     async submit(input: StepInput): Promise<StepResult> {
       // Bitfinex has no idempotency of its own and allows 90 requests a minute: look for an invoice an earlier attempt
       // may have created only when there was an earlier attempt.
-      const existing =
-        (input.attempt ?? 2) > 1 ? await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId)) : undefined;
+      const existing = mayFollowEarlierAttempt(input)
+        ? await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId))
+        : undefined;
       const invoice =
         existing ??
         (await client.createInvoice(
