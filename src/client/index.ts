@@ -16,6 +16,7 @@ import {
   approveUpdate,
   cancelUpdate,
   INVALID_STATE,
+  invoiceIdOf,
   invoiceWorkflowId,
   INVOICE_WORKFLOW_TYPE,
   NOT_ALLOWED,
@@ -70,6 +71,11 @@ export interface ListFilter {
 }
 
 const REQUEST_HASH_MEMO = 'requestHash';
+
+/** A string literal for a visibility query. */
+function quote(value: string): string {
+  return `'${value.replace(/'/g, "\\'")}'`;
+}
 /** Provider references remembered by one client (a few MiB at most). */
 const REFERENCE_CACHE_SIZE = 50_000;
 
@@ -190,7 +196,6 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     filter: ListFilter = {},
   ): Promise<{ invoices: InvoiceSummary[]; nextPageToken?: string }> {
     const clauses = [`WorkflowType = '${INVOICE_WORKFLOW_TYPE}'`];
-    const quote = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
     if (filter.status) clauses.push(`InvoiceStatus = ${quote(filter.status)}`);
     if (filter.provider) clauses.push(`PaymentProvider = ${quote(filter.provider)}`);
     if (filter.customerId) clauses.push(`CustomerId = ${quote(filter.customerId)}`);
@@ -209,7 +214,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
       const fields = execution.searchAttributes?.indexedFields as Record<string, unknown> | undefined;
       const seconds = execution.startTime?.seconds;
       return {
-        invoiceId: workflowId.replace(/^invoice-/, ''),
+        invoiceId: invoiceIdOf(workflowId),
         workflowId,
         status: field(fields, 'InvoiceStatus') as InvoiceStatus | undefined,
         provider: field(fields, 'PaymentProvider') as ProviderName | undefined,
@@ -234,9 +239,9 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     const reference = providerReferenceValue(key, value);
     const known = invoiceByReference.get(reference);
     if (known) return known;
-    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = '${reference.replace(/'/g, "\\'")}'`;
+    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = ${quote(reference)}`;
     for await (const execution of client.workflow.list({ query, pageSize: 1 })) {
-      const invoiceId = execution.workflowId.replace(/^invoice-/, '');
+      const invoiceId = invoiceIdOf(execution.workflowId);
       if (invoiceByReference.size >= REFERENCE_CACHE_SIZE) {
         const oldest = invoiceByReference.keys().next().value;
         if (oldest !== undefined) invoiceByReference.delete(oldest);

@@ -22,8 +22,15 @@ export const TASK_QUEUES = {
 
 export const INVOICE_WORKFLOW_TYPE = 'invoiceWorkflow';
 
+const WORKFLOW_ID_PREFIX = 'invoice-';
+
 export function invoiceWorkflowId(invoiceId: string): string {
-  return `invoice-${invoiceId}`;
+  return `${WORKFLOW_ID_PREFIX}${invoiceId}`;
+}
+
+/** The invoice id inside a workflow id made by `invoiceWorkflowId`. */
+export function invoiceIdOf(workflowId: string): string {
+  return workflowId.startsWith(WORKFLOW_ID_PREFIX) ? workflowId.slice(WORKFLOW_ID_PREFIX.length) : workflowId;
 }
 
 /**
