@@ -25,7 +25,7 @@ async function run(): Promise<void> {
   const sandboxes = await startSandboxes({
     port: config.sandboxPort,
     logger: logger.child({ component: 'sandbox' }),
-    webhookBaseUrl: `http://127.0.0.1:${config.gateway.port}/webhooks`,
+    webhookBaseUrl: `${config.gateway.url}/webhooks`,
     timeScale: env.BENCH_TIME_SCALE,
     faults:
       env.BENCH_FAULT_PROVIDER && env.BENCH_FAULT_RATE > 0

@@ -147,6 +147,8 @@ export interface Config {
     readonly host: string;
     readonly apiKeys: readonly string[];
     readonly publicUrl?: string;
+    /** Where providers and sandboxes reach the gateway: the public URL, else the local address it listens on. */
+    readonly url: string;
     readonly referenceWaitMs: number;
   };
   readonly sandboxPort: number;
@@ -243,6 +245,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         .map((key) => key.trim())
         .filter(Boolean),
       publicUrl: env.GATEWAY_PUBLIC_URL,
+      url: (
+        env.GATEWAY_PUBLIC_URL ??
+        `http://${env.GATEWAY_HOST === '0.0.0.0' ? '127.0.0.1' : env.GATEWAY_HOST}:${env.GATEWAY_PORT}`
+      ).replace(/\/$/, ''),
       referenceWaitMs: env.GATEWAY_REFERENCE_WAIT_MS,
     },
     sandboxPort: env.SANDBOX_PORT,

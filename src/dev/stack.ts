@@ -44,11 +44,10 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       options.sandboxes ?? Object.values(config.providers).some((p) => typeof p === 'object' && !p.baseUrl);
     let sandboxes: SandboxServer | undefined;
     if (needsSandboxes) {
-      const gatewayUrl = config.gateway.publicUrl ?? `http://${config.gateway.host}:${config.gateway.port}`;
       sandboxes = await startSandboxes({
         port: config.sandboxPort,
         logger: logger.child({ component: 'sandbox' }),
-        webhookBaseUrl: `${gatewayUrl}/webhooks`,
+        webhookBaseUrl: `${config.gateway.url}/webhooks`,
         timeScale: options.sandboxTimeScale ?? 0.01,
       });
       const started = sandboxes;

@@ -38,13 +38,12 @@ export interface BitfinexClientOptions {
 
 export function bitfinexOptionsFromConfig(config: Config): BitfinexClientOptions {
   const bitfinex = config.providers.bitfinex;
-  const gateway = config.gateway.publicUrl ?? `http://127.0.0.1:${config.gateway.port}`;
   return {
     baseUrl: bitfinex.baseUrl ?? sandboxBaseUrl(config, 'bitfinex'),
     apiKey: bitfinex.apiKey ?? SANDBOX_CREDENTIALS.apiKey,
     apiSecret: bitfinex.apiSecret ?? SANDBOX_CREDENTIALS.apiSecret,
     timeoutMs: config.providers.timeoutMs,
-    webhookUrl: `${gateway.replace(/\/$/, '')}${BITFINEX_WEBHOOK_PATH}`,
+    webhookUrl: `${config.gateway.url}${BITFINEX_WEBHOOK_PATH}`,
   };
 }
 

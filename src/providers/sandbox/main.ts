@@ -6,12 +6,11 @@ import { startSandboxes } from './server';
 async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
-  const gateway = config.gateway.publicUrl ?? `http://${config.gateway.host}:${config.gateway.port}`;
   const server = await startSandboxes({
     port: config.sandboxPort,
     host: '0.0.0.0',
     logger,
-    webhookBaseUrl: `${gateway}/webhooks`,
+    webhookBaseUrl: `${config.gateway.url}/webhooks`,
     timeScale: 0.01,
   });
   logger.info({ url: server.url }, 'provider sandboxes listening');
