@@ -97,16 +97,21 @@ type Outcome =
   | { kind: 'cancelled' }
   | { kind: 'timeout' };
 
-/** Ends the invoice from deep inside the flow; caught once at the top. */
 /**
- * The provider said no (a non-retryable failure): retrying elsewhere would get the same answer. An ordinary activity's
- * failure arrives wrapped in an ActivityFailure; a local activity's arrives as the ApplicationFailure itself.
+ * What an activity failed with. An ordinary activity's failure arrives wrapped in an ActivityFailure; a local
+ * activity's arrives as the failure itself.
  */
+function activityCause(error: unknown): unknown {
+  return error instanceof ActivityFailure && error.cause ? error.cause : error;
+}
+
+/** The provider said no (a non-retryable failure): retrying elsewhere would get the same answer. */
 function isRefusal(error: unknown): boolean {
-  const failure = error instanceof ActivityFailure ? error.cause : error;
+  const failure = activityCause(error);
   return failure instanceof ApplicationFailure && failure.nonRetryable === true;
 }
 
+/** Ends the invoice from deep inside the flow; caught once at the top. */
 class InvoiceEnded extends Error {
   constructor(
     readonly status: Exclude<InvoiceStatus, 'COMPLETED'>,
@@ -271,7 +276,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       return result;
     } catch (error) {
       if (isCancellation(error)) throw error;
-      const cause = error instanceof ActivityFailure ? error.cause : error;
+      const cause = activityCause(error);
       const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
       const message = cause instanceof Error ? cause.message : String(cause);
       state.lastError = { step, type, message, at: now() };
@@ -504,7 +509,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           mergeRefs(result.refs);
           state.compensations.push({ step: entry.step, action: entry.action, outcome: 'done', at: now() });
         } catch (error) {
-          const message = error instanceof ActivityFailure && error.cause ? error.cause.message : String(error);
+          const cause = activityCause(error);
+          const message = cause instanceof Error ? cause.message : String(cause);
           state.compensations.push({
             step: entry.step,
             action: entry.action,
