@@ -15,13 +15,14 @@ const WorldEnv = z.object({
   BENCH_TIME_SCALE: z.coerce.number().positive(),
   BENCH_FAULT_PROVIDER: z.enum(PROVIDER_NAMES).optional(),
   BENCH_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
-  TEMPORAL_ADDRESS: z.string().min(1),
 });
 
 async function run(): Promise<void> {
   const env = WorldEnv.parse(process.env);
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  const address = config.temporal.address;
+  if (!address) throw new Error('the benchmark passes TEMPORAL_ADDRESS to its world');
   const sandboxes = await startSandboxes({
     port: config.sandboxPort,
     logger: logger.child({ component: 'sandbox' }),
@@ -32,7 +33,7 @@ async function run(): Promise<void> {
         ? { [env.BENCH_FAULT_PROVIDER]: { errorRate: env.BENCH_FAULT_RATE } }
         : {},
   });
-  const client = await connectClient(config, { address: env.TEMPORAL_ADDRESS, namespace: config.temporal.namespace });
+  const client = await connectClient(config, { address, namespace: config.temporal.namespace });
   const gateway = await startGateway({ config, logger, client, providers: createProviders(config, logger) });
 
   const stop = async () => {
