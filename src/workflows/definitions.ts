@@ -137,10 +137,26 @@ export function initialInvoiceState(request: InvoiceRequest, createdAt: string):
 /** A provider's webhook or callback, as the gateway delivers it. `eventId` deduplicates. */
 export interface ProviderEvent {
   eventId: string;
+  /**
+   * The provider whose route verified the event. The workflow ignores (and counts) an event of another provider.
+   * Optional only because events recorded in histories before it existed lack it; the gateway always sets it.
+   */
+  provider?: ProviderName;
   status: ProviderStatus;
+  /**
+   * The provider reference the event names, as a key of the invoice's `providerRefs` and its value. The workflow
+   * applies the event only once it holds that same reference; the gateway always sets it.
+   */
+  ref?: { key: string; value: string };
+  /** What the provider says the money is, when its event or API names it; the workflow ignores an event that differs. */
+  money?: { amount: number; currency: string };
+  /** Before `ref` existed: the provider's id of the object, kept for recorded histories. */
   providerRef?: string;
   detail?: string;
 }
+
+/** The validator of the callback Update refuses an event already answered with this prefix and the verdict given. */
+export const ALREADY_ANSWERED = 'AlreadyAnswered';
 
 /** The answer to a provider callback that waits for our verdict (Xprizo's payment callback). */
 export interface CallbackVerdict {
