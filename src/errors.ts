@@ -13,6 +13,10 @@ export const FAILURE_TYPES = {
   unavailable: 'ProviderUnavailable',
   rateLimited: 'ProviderRateLimited',
   authFailed: 'ProviderAuthFailed',
+  /** The provider knows no object for the invoice: after a failed creation, proof that nothing was created. */
+  notFound: 'ProviderObjectNotFound',
+  /** An undo that did not take effect: the provider is past undoing, or refused. */
+  notUndone: 'CompensationNotDone',
 } as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];

@@ -23,6 +23,8 @@ export const INVOICE_STATUSES = [
   'REJECTED',
   'EXPIRED',
   'FAILED',
+  /** Not final: the provider's state could not be settled automatically and an operator must `resolve` it. */
+  'NEEDS_REVIEW',
 ] as const;
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 
@@ -85,4 +87,6 @@ export const SEARCH_ATTRIBUTES = {
   CustomerId: 'Keyword',
   /** `key:value` for each provider reference, so a webhook that names only the provider's id finds its invoice. */
   ProviderReferences: 'KeywordList',
+  /** Set when an undo at the provider failed, so operators can find every invoice that left something behind. */
+  CompensationFailed: 'Bool',
 } as const;

@@ -41,6 +41,8 @@ export interface StatusResult {
   status: ProviderStatus;
   refs?: Record<string, string>;
   detail?: string;
+  /** The undo of the object found, as the submit that created it would have named it; absent when there is none. */
+  compensation?: string;
 }
 
 /**

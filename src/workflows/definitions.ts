@@ -56,6 +56,11 @@ export interface InvoiceTiming {
   pollAfterSeconds: number;
   pollInitialIntervalSeconds: number;
   pollMaxIntervalSeconds: number;
+  /**
+   * How long a provider call is retried before the workflow asks the provider what happened instead (30 minutes when
+   * unset). Tests shorten it to reach the unknown-outcome path quickly.
+   */
+  providerCallBudgetSeconds?: number;
 }
 
 export interface InvoiceWorkflowInput {
@@ -113,6 +118,16 @@ export interface InvoiceState {
   compensations: CompensationRecord[];
   eventsApplied: number;
   eventsIgnored: number;
+  /** Events of another provider, another reference or other money: never applied. */
+  eventsMismatched?: number;
+  /** Set before the first call that moves money; from then on the invoice can no longer be rejected or cancelled. */
+  pointOfNoReturn?: { step: StepName; at: string };
+  /** Decisions refused after they were accepted by Temporal (a workflow cancellation past the point of no return). */
+  refusedRequests?: { decision: 'cancel'; by: string; reason: string; at: string }[];
+  /** Why the invoice waits in NEEDS_REVIEW. */
+  review?: { step: StepName; reason: string; at: string };
+  /** The operator's resolution of a NEEDS_REVIEW invoice. */
+  resolution?: ResolveInput & { at: string };
 }
 
 /** An invoice as it is before anything happened to it: the workflow's first state, and the gateway's answer for an
@@ -166,6 +181,17 @@ export interface CallbackVerdict {
 
 export type DecisionInput = Decision;
 
+/** The final states an operator may resolve a NEEDS_REVIEW invoice to. */
+export const RESOLVE_OUTCOMES = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
+export type ResolveOutcome = (typeof RESOLVE_OUTCOMES)[number];
+
+/** An operator's word on what happened at the provider, after looking. */
+export interface ResolveInput {
+  outcome: ResolveOutcome;
+  reason: string;
+  by: string;
+}
+
 export const approveUpdate = defineUpdate<InvoiceState, [DecisionInput]>('approve');
 export const rejectUpdate = defineUpdate<InvoiceState, [DecisionInput]>('reject');
 export const cancelUpdate = defineUpdate<InvoiceState, [DecisionInput]>('cancel');
@@ -179,6 +205,8 @@ export const providerEventSignal = defineSignal<[ProviderEvent]>('providerEvent'
 export const providerCallbackUpdate = defineUpdate<CallbackVerdict, [ProviderEvent & { waitSeconds: number }]>(
   'providerCallback',
 );
+
+export const resolveUpdate = defineUpdate<InvoiceState, [ResolveInput]>('resolve');
 
 export const statusQuery = defineQuery<InvoiceState>('status');
 
@@ -194,6 +222,7 @@ export const searchAttributes = {
   currency: defineSearchAttributeKey('InvoiceCurrency', SearchAttributeType.KEYWORD),
   customerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
   providerReferences: defineSearchAttributeKey('ProviderReferences', SearchAttributeType.KEYWORD_LIST),
+  compensationFailed: defineSearchAttributeKey('CompensationFailed', SearchAttributeType.BOOL),
 } as const;
 
 /** The visibility value that finds an invoice by one of its provider references. */

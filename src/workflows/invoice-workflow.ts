@@ -1,10 +1,13 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -27,7 +30,9 @@ import {
   type StepName,
 } from '../domain/constants';
 import type { CompensationInput, StatusResult, StepInput, StepResult } from '../providers/types';
+import { FAILURE_TYPES } from '../errors';
 import {
+  ALREADY_ANSWERED,
   approveSignal,
   approveUpdate,
   cancelSignal,
@@ -40,6 +45,8 @@ import {
   providerReferenceValue,
   rejectSignal,
   rejectUpdate,
+  resolveUpdate,
+  RESOLVE_OUTCOMES,
   searchAttributes,
   statusQuery,
   TASK_QUEUES,
@@ -49,7 +56,16 @@ import {
   type InvoiceState,
   type InvoiceWorkflowInput,
   type ProviderEvent,
+  type ResolveInput,
 } from './definitions';
+
+/**
+ * The money-safety release: events scoped to their provider and reference, a recorded point of no return, a Temporal
+ * cancellation turned into a cancel request, unknown outcomes asked of the provider (NEEDS_REVIEW when it cannot say),
+ * a callback answered once, and handlers finished before the workflow returns. Histories recorded before it replay
+ * the earlier behaviour.
+ */
+export const MONEY_SAFETY_PATCH = 'money-safety-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -84,6 +100,19 @@ const STATUS_POLL: ActivityOptions = {
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
 };
 
+/**
+ * A call that creates something at the provider or moves money: it heartbeats, so a dead worker is noticed in seconds,
+ * and a cancellation of its scope waits for the call to finish rather than leaving it running behind the workflow's back.
+ */
+const MONEY_CALL: ActivityOptions = {
+  ...PROVIDER_CALL,
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+
+/** Steps whose failure leaves the provider's state unknown: something may have been created or money may have moved. */
+const MONEY_STEPS: readonly StepName[] = ['submit', 'approveAtProvider', 'complete'];
+
 /** Undoing something at the provider must not give up on a passing outage: retried for up to a day. */
 const COMPENSATION: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
@@ -96,6 +125,9 @@ type Outcome =
   | { kind: 'negative'; outcome: ProviderNegativeOutcome; detail?: string }
   | { kind: 'cancelled' }
   | { kind: 'timeout' };
+
+/** Events whose reference the invoice does not hold yet (a webhook that overtook our call's answer); bounded. */
+const MAX_HELD_EVENTS = 20;
 
 /**
  * What an activity failed with. An ordinary activity's failure arrives wrapped in an ActivityFailure; a local
@@ -114,7 +146,7 @@ function isRefusal(error: unknown): boolean {
 /** Ends the invoice from deep inside the flow; caught once at the top. */
 class InvoiceEnded extends Error {
   constructor(
-    readonly status: Exclude<InvoiceStatus, 'COMPLETED'>,
+    readonly status: Exclude<InvoiceStatus, 'COMPLETED' | 'NEEDS_REVIEW'>,
     readonly step: StepName,
     readonly reason: string,
     readonly failureType?: string,
@@ -122,6 +154,22 @@ class InvoiceEnded extends Error {
     super(reason);
   }
 }
+
+/** Ends the flow in NEEDS_REVIEW: the provider's state could not be settled, and only an operator can. */
+class NeedsReview extends Error {
+  constructor(
+    readonly step: StepName,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Stands in the undo list for a creation whose answer has not come back yet (see `runStep`). */
+const SUBMIT_INTENT = 'undo-what-submit-created';
+
+/** The deciding party recorded for a cancellation requested through Temporal (the UI's button, `handle.cancel()`). */
+const TEMPORAL_CANCEL_PARTY = 'temporal-cancellation';
 
 const NEGATIVE_TO_STATUS: Record<ProviderNegativeOutcome, 'REJECTED' | 'CANCELLED' | 'EXPIRED' | 'FAILED'> = {
   rejected: 'REJECTED',
@@ -132,6 +180,7 @@ const NEGATIVE_TO_STATUS: Record<ProviderNegativeOutcome, 'REJECTED' | 'CANCELLE
 
 export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<InvoiceState> {
   const { request, plan, timing } = input;
+  const safe = patched(MONEY_SAFETY_PATCH);
   // Workflow time: inside the SDK's sandbox `Date` is the deterministic time of the current workflow task.
   const nowMs = () => new Date().getTime();
   const now = () => new Date(nowMs()).toISOString();
@@ -152,9 +201,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   let negative: { outcome: ProviderNegativeOutcome; detail?: string } | undefined;
   let cancelRequest: ApprovalRecord | undefined;
   let currentStep: StepName = 'kyc';
+  const heldEvents: ProviderEvent[] = [];
+  const answeredCallbacks = new Map<string, 'accept' | 'reject'>();
+  let callbacksWaiting = 0;
 
   let indexedStatus: InvoiceStatus = 'CREATED';
   let indexedRefs = 0;
+  let indexedCompensationFailed = false;
 
   function transition(status: InvoiceStatus, note?: string): void {
     if (state.status === status) return;
@@ -172,8 +225,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
    */
   function index(): void {
     const refs = Object.entries(state.providerRefs);
-    if (state.status === indexedStatus && refs.length === indexedRefs) return;
+    const compensationFailed =
+      safe && !indexedCompensationFailed && state.compensations.some((c) => c.outcome === 'failed');
+    if (state.status === indexedStatus && refs.length === indexedRefs && !compensationFailed) return;
     const update: SearchAttributeUpdatePair[] = [{ key: searchAttributes.status, value: state.status }];
+    if (compensationFailed) {
+      update.push({ key: searchAttributes.compensationFailed, value: true });
+      indexedCompensationFailed = true;
+    }
     if (refs.length !== indexedRefs) {
       update.push({
         key: searchAttributes.providerReferences,
@@ -225,8 +284,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   function waiting(what: string | undefined): void {
     state.waitingFor = what;
+    const refused = (state.refusedRequests ?? []).map((r) => `\n\nrefused: ${r.decision} by ${r.by} (${r.reason})`);
     setCurrentDetails(
-      what ? `**${state.status}** · step \`${currentStep}\` · waiting for ${what}` : `**${state.status}**`,
+      (what ? `**${state.status}** · step \`${currentStep}\` · waiting for ${what}` : `**${state.status}**`) +
+        refused.join(''),
     );
   }
 
@@ -241,20 +302,54 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   }
 
   function mergeRefs(refs: Record<string, string> | undefined): void {
-    if (refs) Object.assign(state.providerRefs, refs);
+    if (!refs) return;
+    Object.assign(state.providerRefs, refs);
+    // An event held for a reference we did not know yet may name one of these.
+    for (const event of heldEvents.splice(0)) applyEvent(event);
+  }
+
+  /**
+   * Why an event is not this invoice's, or 'unknown reference' while the invoice does not hold the reference the event
+   * names yet. The gateway checks the same before it delivers; this is the workflow's own guard.
+   */
+  function mismatchOf(event: ProviderEvent): string | undefined {
+    if (event.provider !== request.provider) return `an event of ${String(event.provider)}`;
+    if (event.money && (event.money.amount !== request.amount || event.money.currency !== request.currency)) {
+      return 'other money';
+    }
+    if (!event.ref) return 'no provider reference';
+    const held = state.providerRefs[event.ref.key];
+    if (held === undefined) return 'unknown reference';
+    return held === event.ref.value ? undefined : 'another reference';
   }
 
   /** Applies an event once, whenever it arrives; a wait that comes later finds its milestone already reached. */
-  function applyEvent(event: ProviderEvent): boolean {
+  function applyEvent(event: ProviderEvent): 'applied' | 'duplicate' | 'held' | 'mismatched' {
     if (seenEventIds.has(event.eventId)) {
       state.eventsIgnored++;
-      return false;
+      return 'duplicate';
+    }
+    if (safe) {
+      const mismatch = mismatchOf(event);
+      if (mismatch === 'unknown reference') {
+        if (heldEvents.length >= MAX_HELD_EVENTS || heldEvents.some((e) => e.eventId === event.eventId)) {
+          state.eventsIgnored++;
+          return 'duplicate';
+        }
+        heldEvents.push(event);
+        return 'held';
+      }
+      if (mismatch) {
+        state.eventsMismatched = (state.eventsMismatched ?? 0) + 1;
+        log.warn('provider event ignored: not this invoice', { invoiceId: request.invoiceId, mismatch });
+        return 'mismatched';
+      }
     }
     seenEventIds.add(event.eventId);
     state.eventsApplied++;
     if (event.providerRef) state.providerRefs.lastEventRef = event.providerRef;
     applyProviderStatus(event.status, event.detail);
-    return true;
+    return 'applied';
   }
 
   function stepInput(step: StepName): StepInput {
@@ -268,11 +363,20 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   ): Promise<StepResult> {
     currentStep = step;
     waiting(summary);
+    // The undo is registered before the call that creates something, so that nothing it created can be forgotten.
+    const intent = safe && step === 'submit' ? { step, action: SUBMIT_INTENT } : undefined;
+    if (intent) pendingCompensations.push(intent);
+    const settleIntent = (action: string | undefined) => {
+      if (!intent) return;
+      pendingCompensations.splice(pendingCompensations.indexOf(intent), 1);
+      if (action) pendingCompensations.push({ step, action });
+    };
     try {
       const result = await call(stepInput(step));
       mergeRefs(result.refs);
       applyProviderStatus(result.providerStatus);
-      if (result.compensation) pendingCompensations.push({ step, action: result.compensation });
+      if (intent) settleIntent(result.compensation);
+      else if (result.compensation) pendingCompensations.push({ step, action: result.compensation });
       return result;
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -280,8 +384,52 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
       const message = cause instanceof Error ? cause.message : String(cause);
       state.lastError = { step, type, message, at: now() };
+      if (safe && MONEY_STEPS.includes(step) && !isRefusal(error)) {
+        // Retries ran out without an answer: the provider may have done it. Its own word decides, not our timeout.
+        const found = await askAfterUnknown(step, message, type);
+        settleIntent(found.compensation);
+        return { refs: found.refs, providerStatus: found.status, note: 'found at the provider after the call failed' };
+      }
+      // A refusal: the provider said no, so it created nothing.
+      settleIntent(undefined);
       throw new InvoiceEnded('FAILED', step, message, type);
     }
+  }
+
+  /**
+   * After a creating or money-moving call ran out of retries: asks the provider what became of it. An object found is
+   * followed (its references and status kept, its undo registered); nothing found after a creation means nothing was
+   * created, so FAILED is safe; anything less certain ends in NEEDS_REVIEW for an operator.
+   */
+  async function askAfterUnknown(step: StepName, message: string, type: string): Promise<StatusResult> {
+    waiting(`${request.provider} to say what became of ${step}`);
+    let found: StatusResult;
+    try {
+      found = await ordinary(() =>
+        calls.fetchStatus.executeWithOptions(
+          { ...STATUS_POLL, taskQueue: queue, summary: `ask ${request.provider} what became of ${step}` },
+          [stepInput(step)],
+        ),
+      );
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const cause = activityCause(error);
+      if (step === 'submit' && cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.notFound) {
+        throw new InvoiceEnded('FAILED', step, `${message}; ${request.provider} has no record of it`, type);
+      }
+      throw new NeedsReview(step, `${step} failed (${message}) and ${request.provider} could not say what happened`);
+    }
+    mergeRefs(found.refs);
+    applyProviderStatus(found.status, found.detail);
+    if (step === 'submit' || isNegativeOutcome(found.status)) return found;
+    const moved = step === 'approveAtProvider' ? reached('approved') : reached('settled');
+    if (moved) return found;
+    throw new NeedsReview(step, `${step} failed (${message}) and ${request.provider} reports ${found.status}`);
+  }
+
+  /** Recorded before the first call that moves money: from here on reject and cancel are refused. */
+  function passPointOfNoReturn(step: StepName): void {
+    if (safe && !state.pointOfNoReturn) state.pointOfNoReturn = { step, at: now() };
   }
 
   type ProviderStep = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
@@ -292,9 +440,16 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     return call();
   }
 
+  const callBudget = timing.providerCallBudgetSeconds ? timing.providerCallBudgetSeconds * 1000 : undefined;
+
+  function optionsFor(step: ProviderStep): ActivityOptions {
+    if (!safe || !MONEY_STEPS.includes(step)) return PROVIDER_CALL;
+    return callBudget ? { ...MONEY_CALL, scheduleToCloseTimeout: callBudget } : MONEY_CALL;
+  }
+
   function providerCall(step: ProviderStep, summary: string) {
     return (stepArgs: StepInput): Promise<StepResult> =>
-      ordinary(() => calls[step].executeWithOptions({ ...PROVIDER_CALL, taskQueue: queue, summary }, [stepArgs]));
+      ordinary(() => calls[step].executeWithOptions({ ...optionsFor(step), taskQueue: queue, summary }, [stepArgs]));
   }
 
   /** A setup step: local activity first, an ordinary one if that keeps failing (see LOCAL_FIRST). */
@@ -323,10 +478,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   function endIfInterrupted(step: StepName): void {
     if (cancelRequest)
       throw new InvoiceEnded('CANCELLED', step, cancelRequest.reason ?? `cancelled by ${cancelRequest.by}`);
-    if (negative) {
-      const status = NEGATIVE_TO_STATUS[negative.outcome];
-      throw new InvoiceEnded(status, step, negative.detail ?? `the provider reported ${negative.outcome}`);
-    }
+    // Past the point of no return a negative is not taken on its own: the settlement wait weighs it against what the
+    // money-moving call reached.
+    if (negative && !(safe && state.pointOfNoReturn)) endNegative(step);
+  }
+
+  function endNegative(step: StepName): never {
+    const outcome = negative?.outcome ?? 'failed';
+    throw new InvoiceEnded(NEGATIVE_TO_STATUS[outcome], step, negative?.detail ?? `the provider reported ${outcome}`);
   }
 
   /**
@@ -337,6 +496,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const settledOrStopped = () => reached(milestone) || negative !== undefined || cancelRequest !== undefined;
     const deadline = nowMs() + deadlineSeconds * 1000;
     const outcome = (): Outcome => {
+      // Money that moved outranks a cancellation or a negative that came while it moved.
+      if (safe && reached(milestone)) return { kind: 'reached' };
       if (cancelRequest) return { kind: 'cancelled' };
       if (negative) return { kind: 'negative', ...negative };
       return reached(milestone) ? { kind: 'reached' } : { kind: 'timeout' };
@@ -377,15 +538,36 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   function endFromOutcome(outcome: Outcome, step: StepName, timeoutReason: string): void {
     if (outcome.kind === 'reached') return;
-    if (outcome.kind === 'timeout') throw new InvoiceEnded('EXPIRED', step, timeoutReason);
-    endIfInterrupted(step);
+    if (outcome.kind === 'timeout') {
+      // Past the point of no return the money may still arrive: expiring would undo a payment that happened.
+      if (safe && state.pointOfNoReturn) throw new NeedsReview(step, timeoutReason);
+      throw new InvoiceEnded('EXPIRED', step, timeoutReason);
+    }
+    if (outcome.kind === 'cancelled') {
+      throw new InvoiceEnded(
+        'CANCELLED',
+        step,
+        cancelRequest?.reason ?? `cancelled by ${cancelRequest?.by ?? 'unknown'}`,
+      );
+    }
+    endNegative(step);
   }
 
   // --- Decisions: updates answer with the new state; signals carry the same decisions for callers that cannot wait.
 
   function refusal(decision: 'approve' | 'reject' | 'cancel', by: string): string | undefined {
     if (isFinalStatus(state.status)) return `${INVALID_STATE}: invoice is already ${state.status}`;
+    if (state.status === 'NEEDS_REVIEW')
+      return `${INVALID_STATE}: invoice needs review; only an operator's resolve ends it`;
     if (cancelRequest) return `${INVALID_STATE}: invoice is being cancelled`;
+    if (safe && decision !== 'approve') {
+      if (state.pointOfNoReturn) {
+        return `${INVALID_STATE}: the money is moving at the provider (step ${state.pointOfNoReturn.step}); it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
+      }
+      if (callbacksWaiting > 0 && callbackVerdict() === 'accept') {
+        return `${INVALID_STATE}: the provider's payment callback is being accepted; it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
+      }
+    }
     if (decision === 'cancel') {
       if (state.status === 'COMPLETING') return `${INVALID_STATE}: completion at the provider has started`;
       if (milestoneRank >= PROVIDER_MILESTONES.paid && state.status === 'AWAITING_SETTLEMENT') {
@@ -475,17 +657,68 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   setHandler(providerEventSignal, (event) => {
     applyEvent(event);
   });
-  setHandler(providerCallbackUpdate, async (event): Promise<CallbackVerdict> => {
-    applyEvent(event);
-    const verdict = (): CallbackVerdict['verdict'] => {
-      if (cancelRequest || state.approval?.decision === 'rejected') return 'reject';
-      if (['APPROVED', 'COMPLETING', 'AWAITING_SETTLEMENT', 'COMPLETED'].includes(state.status)) return 'accept';
-      if (isFinalStatus(state.status)) return 'reject';
-      return 'undecided';
-    };
-    await condition(() => verdict() !== 'undecided', Math.max(0, event.waitSeconds) * 1000);
-    return { verdict: verdict(), status: state.status };
-  });
+
+  function callbackVerdict(): CallbackVerdict['verdict'] {
+    if (cancelRequest || state.approval?.decision === 'rejected') return 'reject';
+    if (['APPROVED', 'COMPLETING', 'AWAITING_SETTLEMENT', 'COMPLETED'].includes(state.status)) return 'accept';
+    // An approval decided in this very activation, before the flow has moved on to APPROVED.
+    if (safe && state.approval?.decision === 'approved' && !isFinalStatus(state.status)) return 'accept';
+    if (isFinalStatus(state.status)) return 'reject';
+    return 'undecided';
+  }
+
+  const callbackOptions = {
+    // A callback answered already is answered again with the same verdict by the gateway, not by a new history entry.
+    validator: (event: ProviderEvent & { waitSeconds: number }) => {
+      const answered = safe ? answeredCallbacks.get(event.eventId) : undefined;
+      if (answered) throw new Error(`${ALREADY_ANSWERED}: ${answered}`);
+    },
+  };
+  setHandler(
+    providerCallbackUpdate,
+    async (event): Promise<CallbackVerdict> => {
+      if (applyEvent(event) === 'mismatched') return { verdict: 'undecided', status: state.status };
+      callbacksWaiting++;
+      try {
+        await condition(() => callbackVerdict() !== 'undecided', Math.max(0, event.waitSeconds) * 1000);
+      } finally {
+        callbacksWaiting--;
+      }
+      const verdict = callbackVerdict();
+      if (safe && verdict !== 'undecided') {
+        answeredCallbacks.set(event.eventId, verdict);
+        // Our "accept" is what makes the provider move the money.
+        if (verdict === 'accept') passPointOfNoReturn('settlement');
+      }
+      return { verdict, status: state.status };
+    },
+    callbackOptions,
+  );
+  setHandler(
+    resolveUpdate,
+    async (resolution) => {
+      state.resolution = { ...resolution, at: now() };
+      await condition(() => isFinalStatus(state.status));
+      return state;
+    },
+    {
+      validator: (resolution: ResolveInput) => {
+        if (state.status !== 'NEEDS_REVIEW') {
+          throw new Error(`${INVALID_STATE}: invoice is ${state.status}; only an invoice in NEEDS_REVIEW is resolved`);
+        }
+        if (state.resolution) throw new Error(`${INVALID_STATE}: invoice is being resolved`);
+        if (!resolution || !(RESOLVE_OUTCOMES as readonly string[]).includes(resolution.outcome)) {
+          throw new Error(`${INVALID_STATE}: outcome must be one of ${RESOLVE_OUTCOMES.join(', ')}`);
+        }
+        if (typeof resolution.reason !== 'string' || resolution.reason.trim() === '') {
+          throw new Error(`${INVALID_STATE}: a resolution needs a reason`);
+        }
+        if (typeof resolution.by !== 'string' || resolution.by === '') {
+          throw new Error(`${INVALID_STATE}: a resolution needs "by", the operator`);
+        }
+      },
+    },
+  );
   setHandler(statusQuery, () => state);
 
   // --- The flow.
@@ -494,12 +727,19 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     // Newest first, and never cut short by a cancellation of the workflow itself.
     await CancellationScope.nonCancellable(async () => {
       while (pendingCompensations.length > 0) {
-        const entry = pendingCompensations.pop();
-        if (!entry) break;
+        const next = pendingCompensations.pop();
+        if (!next) break;
+        const entry = { ...next };
         currentStep = 'compensation';
-        waiting(`undo ${entry.action} at ${request.provider}`);
-        const args: CompensationInput = { ...stepInput(entry.step), action: entry.action };
         try {
+          if (entry.action === SUBMIT_INTENT) {
+            // The creation's answer never came: undo whatever the provider shows it created.
+            const found = await lookUpCreation();
+            if (!found?.compensation) continue;
+            entry.action = found.compensation;
+          }
+          waiting(`undo ${entry.action} at ${request.provider}`);
+          const args: CompensationInput = { ...stepInput(entry.step), action: entry.action };
           const result = await ordinary(() =>
             calls.compensate.executeWithOptions(
               { ...COMPENSATION, taskQueue: queue, summary: `undo ${entry.step}: ${entry.action}` },
@@ -521,6 +761,24 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         }
       }
     });
+  }
+
+  /** What the provider holds for this invoice, for an undo whose creation never answered; undefined if nothing. */
+  async function lookUpCreation(): Promise<StatusResult | undefined> {
+    try {
+      const found = await ordinary(() =>
+        calls.fetchStatus.executeWithOptions(
+          { ...COMPENSATION, taskQueue: queue, summary: `ask ${request.provider} what submit created` },
+          [stepInput('submit')],
+        ),
+      );
+      mergeRefs(found.refs);
+      return found;
+    } catch (error) {
+      const cause = activityCause(error);
+      if (cause instanceof ApplicationFailure && cause.type === FAILURE_TYPES.notFound) return undefined;
+      throw error;
+    }
   }
 
   async function flow(): Promise<void> {
@@ -581,6 +839,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     }
 
     if (plan.approveAtProvider) {
+      passPointOfNoReturn('approveAtProvider');
       await runStep(
         'approveAtProvider',
         'approval at the provider',
@@ -589,6 +848,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       endIfInterrupted('approveAtProvider');
     }
     if (plan.complete) {
+      passPointOfNoReturn('complete');
       transition('COMPLETING');
       await runStep('complete', 'completion', providerCall('complete', `${request.provider}: complete`));
     }
@@ -604,32 +864,75 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     transition('COMPLETED');
   }
 
-  try {
-    await flow();
-  } catch (error) {
-    let ended: InvoiceEnded;
-    if (error instanceof InvoiceEnded) {
-      ended = error;
-    } else if (isCancellation(error)) {
-      ended = new InvoiceEnded('CANCELLED', currentStep, 'the workflow was cancelled');
-    } else {
-      throw error;
-    }
-    // What the provider ended itself needs no undoing there; everything else is undone.
-    if (!negative || cancelRequest || ended.status === 'FAILED') await compensate();
-    else pendingCompensations.length = 0;
-    if (ended.status === 'FAILED') {
-      state.failure = {
-        step: ended.step,
-        type: ended.failureType ?? 'ProviderFailed',
-        message: ended.reason,
-        at: now(),
-      };
-    }
-    const undone = state.compensations.filter((c) => c.outcome === 'done').map((c) => c.action);
-    const note = `${ended.step}: ${ended.reason}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;
-    transition(ended.status, note);
+  /** NEEDS_REVIEW: indexed, shown, and held until an operator's `resolve` names the final state. */
+  async function review(pending: NeedsReview): Promise<void> {
+    currentStep = pending.step;
+    state.review = { step: pending.step, reason: pending.reason, at: now() };
+    transition('NEEDS_REVIEW', `${pending.step}: ${pending.reason}`);
+    waiting('an operator to resolve it: the provider could not say what happened');
+    index();
+    await condition(() => state.resolution !== undefined);
+    const resolution = state.resolution;
+    if (!resolution) return;
+    if (resolution.outcome !== 'COMPLETED') await compensate();
+    transition(resolution.outcome, `resolved by ${resolution.by}: ${resolution.reason}`);
   }
+
+  /**
+   * A cancellation through Temporal (the UI's button, `handle.cancel()`) is a cancel request like any other: before the
+   * point of no return it cancels and undoes; after it the money movement finishes and the refusal is recorded.
+   */
+  function onWorkflowCancellation(): void {
+    const refused = refusal('cancel', TEMPORAL_CANCEL_PARTY);
+    if (!refused) {
+      decide('cancel', { by: TEMPORAL_CANCEL_PARTY, reason: 'the workflow was cancelled through Temporal' });
+      return;
+    }
+    (state.refusedRequests ??= []).push({ decision: 'cancel', by: TEMPORAL_CANCEL_PARTY, reason: refused, at: now() });
+    waiting(state.waitingFor);
+  }
+
+  if (safe) {
+    CancellationScope.current().cancelRequested.catch(onWorkflowCancellation);
+    await CancellationScope.nonCancellable(run);
+    index();
+    await condition(allHandlersFinished);
+    return state;
+  }
+  await run();
   index();
   return state;
+
+  async function run(): Promise<void> {
+    try {
+      await flow();
+    } catch (error) {
+      if (error instanceof NeedsReview) {
+        await review(error);
+        return;
+      }
+      let ended: InvoiceEnded;
+      if (error instanceof InvoiceEnded) {
+        ended = error;
+      } else if (isCancellation(error)) {
+        ended = new InvoiceEnded('CANCELLED', currentStep, 'the workflow was cancelled');
+      } else {
+        throw error;
+      }
+      // What the provider ended itself needs no undoing there; everything else is undone.
+      if (!negative || cancelRequest || ended.status === 'FAILED') await compensate();
+      else pendingCompensations.length = 0;
+      if (ended.status === 'FAILED') {
+        state.failure = {
+          step: ended.step,
+          type: ended.failureType ?? 'ProviderFailed',
+          message: ended.reason,
+          at: now(),
+        };
+      }
+      const undone = state.compensations.filter((c) => c.outcome === 'done').map((c) => c.action);
+      const note = `${ended.step}: ${ended.reason}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;
+      transition(ended.status, note);
+    }
+  }
 }
