@@ -1,37 +1,31 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/config';
 import { invoiceWorkflowId, providerEventSignal } from '../../src/workflows/definitions';
+import { launchChromium, type LaunchedBrowser } from '../support/browser';
 import { fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest } from '../support/requests';
 import { startTestEnv, type TestEnv } from '../support/temporal-env';
 import { waitForStatus } from '../support/wait';
 
-const CHROMIUM = '/usr/bin/chromium';
-
 describe('Temporal UI shows the invoices', () => {
   const { registry } = fakeRegistry();
   let env: TestEnv;
-  let context: BrowserContext | undefined;
-  let profile: string | undefined;
+  let browser: LaunchedBrowser | undefined;
   beforeAll(async () => {
     env = await startTestEnv({ providers: registry });
   });
   afterAll(async () => {
-    await context?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
+    await browser?.close();
     await env?.stop();
   });
 
   it('lists a completed invoice under an InvoiceStatus query and shows the attribute on its page', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium); this check never skips.`);
-    }
     const uiUrl = process.env.TEST_TEMPORAL_UI_URL;
     if (!uiUrl) throw new Error('TEST_TEMPORAL_UI_URL is unset: the dev server of this run has no UI.');
+    // First, so that a machine without a browser fails at once: Debian's chromium, else the packaged one.
+    browser = await launchChromium({ width: 1600, height: 1000 });
+    const { context } = browser;
 
     const completed = invoiceRequest();
     const waiting = invoiceRequest();
@@ -44,20 +38,6 @@ describe('Temporal UI shows the invoices', () => {
     expect((await env.invoices.waitForResult(completed.invoiceId)).status).toBe('COMPLETED');
     await waitForStatus(env.invoices, waiting.invoiceId, 'AWAITING_SETTLEMENT');
 
-    profile = await mkdtemp(path.join(os.tmpdir(), 'chromium-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-        '--disable-dev-shm-usage',
-      ],
-      viewport: { width: 1600, height: 1000 },
-    });
     const page = context.pages()[0] ?? (await context.newPage());
     const base = `${uiUrl}/namespaces/${env.namespace}/workflows`;
     const completedId = invoiceWorkflowId(completed.invoiceId);
