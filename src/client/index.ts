@@ -234,19 +234,27 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
    * The invoice that holds a provider reference (a webhook that names only the provider's id). A reference belongs to
    * one invoice for good, so a found answer is remembered (bounded, oldest forgotten first) and a provider's later
    * webhooks for the same invoice cost no visibility query. A miss is not remembered: the invoice may index it soon.
+   * With `provider`, only that provider's invoices are searched: a webhook route passes its own, so that a reference
+   * of one provider can never lead to another provider's invoice.
    */
-  async function findInvoiceByProviderRef(key: string, value: string): Promise<string | undefined> {
+  async function findInvoiceByProviderRef(
+    key: string,
+    value: string,
+    provider?: ProviderName,
+  ): Promise<string | undefined> {
     const reference = providerReferenceValue(key, value);
-    const known = invoiceByReference.get(reference);
+    const cacheKey = `${provider ?? '*'}|${reference}`;
+    const known = invoiceByReference.get(cacheKey);
     if (known) return known;
-    const query = `WorkflowType = '${INVOICE_WORKFLOW_TYPE}' AND ProviderReferences = ${quote(reference)}`;
-    for await (const execution of client.workflow.list({ query, pageSize: 1 })) {
+    const clauses = [`WorkflowType = '${INVOICE_WORKFLOW_TYPE}'`, `ProviderReferences = ${quote(reference)}`];
+    if (provider) clauses.push(`PaymentProvider = ${quote(provider)}`);
+    for await (const execution of client.workflow.list({ query: clauses.join(' AND '), pageSize: 1 })) {
       const invoiceId = invoiceIdOf(execution.workflowId);
       if (invoiceByReference.size >= REFERENCE_CACHE_SIZE) {
         const oldest = invoiceByReference.keys().next().value;
         if (oldest !== undefined) invoiceByReference.delete(oldest);
       }
-      invoiceByReference.set(reference, invoiceId);
+      invoiceByReference.set(cacheKey, invoiceId);
       return invoiceId;
     }
     return undefined;

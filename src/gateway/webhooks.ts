@@ -1,11 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { InvoiceClient } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
 import type { Logger } from '../logger';
 import type { InvoiceLookup, ProviderRegistry, WebhookRoute, WebhookVerdict } from '../providers/types';
-import { providerCallbackUpdate, providerEventSignal, type ProviderEvent } from '../workflows/definitions';
+import {
+  ALREADY_ANSWERED,
+  providerCallbackUpdate,
+  providerEventSignal,
+  searchAttributes,
+  type CallbackVerdict,
+  type ProviderEvent,
+} from '../workflows/definitions';
+import { DeliveredEvents } from './delivered-events';
 import { isTemporalUnavailable, problem, sendProblem } from './problem';
 
 export type WebhookRoutes = Partial<Record<ProviderName, readonly WebhookRoute[]>>;
@@ -23,6 +31,8 @@ export interface WebhookDeps {
   deadlineMs: number;
   /** How long a reference not yet searchable is looked for again before the answer is 404 (see config). */
   referenceWaitMs: number;
+  /** Events delivered lately; one per gateway unless a test shares or inspects it. */
+  delivered?: DeliveredEvents;
 }
 
 export function webhookUrlPath(provider: ProviderName, route: WebhookRoute): string {
@@ -37,18 +47,69 @@ function headerRecord(request: FastifyRequest): Record<string, string | undefine
   return headers;
 }
 
+type HandlerDeps = WebhookDeps & { delivered: DeliveredEvents };
+
 type Found = { invoiceId: string } | { unknown: string };
+
+/**
+ * The one answer for "no such invoice here": an unknown id, an unknown reference, an invoice of another provider and
+ * an invoice whose money differs all get it, byte for byte, so a caller cannot probe which invoices exist.
+ */
+function sendInvoiceNotFound(reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, problem(404, 'InvoiceNotFound', 'no invoice for this webhook'));
+}
+
+/**
+ * The verdict an earlier answer to this callback gave, when the workflow's validator refused the callback as already
+ * answered (`AlreadyAnswered: accept|reject`); undefined for any other failure.
+ */
+export function alreadyAnsweredVerdict(error: unknown): Exclude<CallbackVerdict['verdict'], 'undecided'> | undefined {
+  if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
+  const message = error.cause?.message ?? error.message;
+  if (!message.startsWith(`${ALREADY_ANSWERED}:`)) return undefined;
+  const verdict = message
+    .slice(ALREADY_ANSWERED.length + 1)
+    .trim()
+    .split(/\s/, 1)[0];
+  return verdict === 'accept' || verdict === 'reject' ? verdict : undefined;
+}
+
+type Ownership = { ok: true } | { ok: false; mismatch: 'provider' | 'amount' | 'currency' };
+
+/**
+ * Whether the invoice is one this route's provider may speak for: its `PaymentProvider` must be the route's, and money
+ * the event states must be the invoice's. Search attributes are read rather than the workflow's state because they
+ * are there for an invoice no worker has picked up and for one that has ended. Throws WorkflowNotFoundError for an
+ * unknown invoice, which the caller answers the same way as a mismatch.
+ */
+async function checkOwnership(
+  invoiceId: string,
+  provider: ProviderName,
+  event: ProviderEvent,
+  deps: WebhookDeps,
+): Promise<Ownership> {
+  const description = await deps.withDeadline(deps.deadlineMs, () => deps.invoices.handle(invoiceId).describe());
+  const attributes = description.typedSearchAttributes;
+  if (attributes.get(searchAttributes.provider) !== provider) return { ok: false, mismatch: 'provider' };
+  if (event.money) {
+    // Missing attributes count as a mismatch: a check that cannot be made must not pass.
+    if (attributes.get(searchAttributes.currency) !== event.money.currency) return { ok: false, mismatch: 'currency' };
+    if (attributes.get(searchAttributes.amount) !== event.money.amount) return { ok: false, mismatch: 'amount' };
+  }
+  return { ok: true };
+}
 
 /**
  * Mounts `POST /webhooks/<provider><path>` for each route: verify, find the invoice, hand the event to its workflow,
  * and answer 2xx only once Temporal holds it, so that anything short of that makes the provider retry.
  */
 export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
+  const withMemory: HandlerDeps = { ...deps, delivered: deps.delivered ?? new DeliveredEvents() };
   for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
     for (const route of routes) {
       const url = webhookUrlPath(provider, route);
       const log = deps.logger.child({ component: 'webhook', provider, route: url });
-      app.post(url, (request, reply) => handleWebhook(provider, route, request, reply, deps, log));
+      app.post(url, (request, reply) => handleWebhook(provider, route, request, reply, withMemory, log));
     }
   }
 }
@@ -59,13 +120,13 @@ export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void 
  * so the event arrives within milliseconds of the reference becoming searchable instead of at the provider's next
  * retry, which may be minutes away. Only after that is the answer 404, and the provider retries.
  */
-async function findInvoice(lookup: InvoiceLookup, deps: WebhookDeps): Promise<Found> {
+async function findInvoice(lookup: InvoiceLookup, provider: ProviderName, deps: WebhookDeps): Promise<Found> {
   if ('invoiceId' in lookup) return { invoiceId: lookup.invoiceId };
   const { key, value } = lookup.providerRef;
   const giveUpAt = Date.now() + deps.referenceWaitMs;
   for (let pauseMs = 25; ; pauseMs *= 2) {
     const invoiceId = await deps.withDeadline(deps.deadlineMs, () =>
-      deps.invoices.findInvoiceByProviderRef(key, value),
+      deps.invoices.findInvoiceByProviderRef(key, value, provider),
     );
     if (invoiceId) return { invoiceId };
     const left = giveUpAt - Date.now();
@@ -79,7 +140,7 @@ async function handleWebhook(
   route: WebhookRoute,
   request: FastifyRequest,
   reply: FastifyReply,
-  deps: WebhookDeps,
+  deps: HandlerDeps,
   log: Logger,
 ): Promise<FastifyReply | undefined> {
   let verdict: WebhookVerdict;
@@ -104,35 +165,66 @@ async function handleWebhook(
     return answer(reply, route.answer('delivered'));
   }
   if (!verdict.ok) {
-    // The reason is the verifier's own words (never the body or a header value): enough to debug a misconfiguration.
-    log.warn({ status: verdict.status, reason: verdict.reason, requestId: request.id }, 'webhook refused');
+    // The reasons are the verifier's own words (never the body or a header value): enough to debug a misconfiguration.
+    log.warn(
+      { status: verdict.status, reason: verdict.reason, detail: verdict.logReason, requestId: request.id },
+      'webhook refused',
+    );
     return sendProblem(reply, problem(verdict.status, 'WebhookRefused', verdict.reason));
   }
-  const { event } = verdict;
+  // The gateway, not the verifier, states who speaks: a route can only ever deliver its own provider's events.
+  const event: ProviderEvent = { ...verdict.event, provider };
+  const { delivered } = deps;
+  const deliveredKey = DeliveredEvents.key(provider, event.eventId);
+  if (route.delivery === 'signal' && delivered.has(deliveredKey)) {
+    log.info({ eventId: event.eventId, requestId: request.id }, 'webhook repeated: delivered already');
+    return answer(reply, route.answer('delivered'));
+  }
   try {
-    const found = await findInvoice(verdict.invoice, deps);
+    const found = await findInvoice(verdict.invoice, provider, deps);
     if ('unknown' in found) {
       log.info({ eventId: event.eventId, requestId: request.id }, found.unknown);
-      return sendProblem(reply, problem(404, 'InvoiceNotFound', 'no invoice for this webhook yet'));
+      return sendInvoiceNotFound(reply);
+    }
+    const ownership = await checkOwnership(found.invoiceId, provider, event, deps);
+    if (!ownership.ok) {
+      // Nothing from the body is logged: this is what a forgery looks like, and its contents are the forger's.
+      log.warn({ mismatch: ownership.mismatch, requestId: request.id }, 'webhook names an invoice it has no say over');
+      return sendInvoiceNotFound(reply);
     }
     const eventLog = log.child({ invoiceId: found.invoiceId, eventId: event.eventId, status: event.status });
     if (route.delivery === 'signal') {
-      const delivered = await deliverSignal(found.invoiceId, event, deps);
-      if (delivered === 'ended') eventLog.info('webhook for an invoice that has ended: nothing left to change');
-      else eventLog.info('webhook delivered');
+      const outcome = await deliverSignal(found.invoiceId, event, deps);
+      if (outcome === 'ended') {
+        eventLog.info('webhook for an invoice that has ended: nothing left to change');
+      } else {
+        delivered.remember(deliveredKey);
+        eventLog.info('webhook delivered');
+      }
       return answer(reply, route.answer('delivered'));
     }
-    const outcome = await deps.withDeadline((deps.callbackWaitSeconds + 5) * 1000, () =>
-      deps.invoices
-        .handle(found.invoiceId)
-        .executeUpdate(providerCallbackUpdate, { args: [{ ...event, waitSeconds: deps.callbackWaitSeconds }] }),
-    );
-    eventLog.info({ verdict: outcome.verdict, invoiceStatus: outcome.status }, 'callback answered');
-    return answer(reply, route.answer(outcome.verdict));
+    let given: CallbackVerdict['verdict'];
+    try {
+      const outcome = await deps.withDeadline((deps.callbackWaitSeconds + 5) * 1000, () =>
+        deps.invoices
+          .handle(found.invoiceId)
+          .executeUpdate(providerCallbackUpdate, { args: [{ ...event, waitSeconds: deps.callbackWaitSeconds }] }),
+      );
+      eventLog.info({ verdict: outcome.verdict, invoiceStatus: outcome.status }, 'callback answered');
+      given = outcome.verdict;
+    } catch (error) {
+      // The provider asks again about a callback the invoice has answered: it gets that same answer again, never a
+      // fresh one, since the first may already have moved the money.
+      const earlier = alreadyAnsweredVerdict(error);
+      if (!earlier) throw error;
+      eventLog.info({ verdict: earlier }, 'callback answered again, as before');
+      given = earlier;
+    }
+    return answer(reply, route.answer(given));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
       log.info({ eventId: event.eventId, requestId: request.id }, 'webhook for an unknown or ended invoice');
-      return sendProblem(reply, problem(404, 'InvoiceNotFound', 'no running invoice for this webhook'));
+      return sendInvoiceNotFound(reply);
     }
     if (route.delivery === 'callback' && isTemporalUnavailable(error)) {
       // A callback provider may treat any error status as a refusal (Xprizo voids the payment): we have no verdict,

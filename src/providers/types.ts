@@ -77,8 +77,12 @@ export type WebhookVerdict =
   | { ok: true; event: ProviderEvent; invoice: InvoiceLookup }
   /** Genuine but about no invoice (a provider's test ping, a KYC notice): acknowledged so it is not retried. */
   | { ok: 'ignored'; reason: string }
-  /** 400: malformed; 401: bad signature, stale or replayed; 422: the provider's API contradicts it. */
-  | { ok: false; status: 400 | 401 | 422; reason: string };
+  /**
+   * 400: malformed; 401: bad signature, stale or replayed; 422: the provider's API contradicts it or cannot confirm it.
+   * `reason` is answered to the caller, so it is one stable phrase per kind of refusal: a forger learns nothing about
+   * which of our checks failed or whether the invoice exists. `logReason` is the verifier's own words, logged only.
+   */
+  | { ok: false; status: 400 | 401 | 422; reason: string; logReason?: string };
 
 /**
  * One webhook route of a provider, mounted by the gateway at `/webhooks/<provider>[/<path>]`.

@@ -55,8 +55,15 @@ describe('gateway webhook ingress', () => {
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ received: true });
     }
+    // The repeat is answered from the gateway's memory of delivered events: one signal, nothing for the workflow to
+    // ignore, and the invoice's history does not grow.
     const state = await env.invoices.getInvoice(request.invoiceId);
-    expect(state).toMatchObject({ eventsApplied: 1, eventsIgnored: 1 });
+    expect(state).toMatchObject({ eventsApplied: 1, eventsIgnored: 0 });
+    const history = await env.invoices.handle(request.invoiceId).fetchHistory();
+    const signals = (history.events ?? []).filter(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'providerEvent',
+    );
+    expect(signals).toHaveLength(1);
   });
 
   it('refuses a bad signature with 401 and signals nothing', async () => {
@@ -96,7 +103,8 @@ describe('gateway webhook ingress', () => {
   });
 
   it("finds the invoice by the provider's reference", async () => {
-    const request = invoiceRequest();
+    // The route is Xprizo's: only an Xprizo invoice may be found through it.
+    const request = invoiceRequest({ provider: 'xprizo' });
     const unknown = await deliver('/webhooks/xprizo/approval', {
       eventId: 'by-ref-unknown',
       status: 'settled',
@@ -122,7 +130,7 @@ describe('gateway webhook ingress', () => {
   });
 
   it('holds a webhook whose reference is not searchable yet, and delivers it once it is', async () => {
-    const request = invoiceRequest();
+    const request = invoiceRequest({ provider: 'xprizo' });
     const event = { eventId: `held-${request.invoiceId}`, status: 'settled', transactionId: `tx-${request.invoiceId}` };
     // Sent before the invoice exists: the gateway keeps looking while the invoice starts and indexes the reference.
     const held = deliver('/webhooks/xprizo/approval', event);

@@ -128,7 +128,7 @@ describe('alfred Penny API against its sandbox', () => {
     if (!verified.ok) return;
     expect(alfredWebhookToEvent(verified.event)).toMatchObject({
       status: 'approval_requested',
-      providerRef: alfredInvoiceId,
+      ref: { key: 'alfredInvoiceId', value: alfredInvoiceId },
     });
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'approval_requested' });
 
@@ -141,7 +141,7 @@ describe('alfred Penny API against its sandbox', () => {
     const settled = verify(settlement);
     expect(settled.ok && alfredWebhookToEvent(settled.event)).toMatchObject({
       status: 'settled',
-      providerRef: alfredInvoiceId,
+      ref: { key: 'alfredInvoiceId', value: alfredInvoiceId },
     });
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'settled' });
     expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
@@ -305,7 +305,11 @@ describe('alfred Penny API against its sandbox', () => {
     const first = await route.verify(incoming, { adapter, config });
     expect(first).toMatchObject({
       ok: true,
-      event: { status: 'approval_requested', providerRef: alfredInvoiceId },
+      event: {
+        provider: 'alfred',
+        status: 'approval_requested',
+        ref: { key: 'alfredInvoiceId', value: alfredInvoiceId },
+      },
       invoice: { providerRef: { key: 'alfredInvoiceId', value: alfredInvoiceId } },
     });
     // alfred re-sends the same signed webhook after any non-2xx: within the window it verifies again, with the same

@@ -126,7 +126,12 @@ describe('bitfinex invoices', () => {
     expect(verified).toMatchObject({
       ok: true,
       invoiceId: input.invoice.invoiceId,
-      event: { eventId: `bitfinex:${id}:COMPLETED`, status: 'settled', providerRef: id },
+      event: {
+        eventId: `bitfinex:${id}:COMPLETED`,
+        provider: 'bitfinex',
+        status: 'settled',
+        ref: { key: 'bitfinexInvoiceId', value: id },
+      },
     });
     for (const tampered of [
       { amount: 1.25 },

@@ -1,6 +1,6 @@
 import type { Config } from '../../config';
 import type { IncomingWebhook, ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
-import { ALFRED_REFS, createAlfredAdapter } from './adapter';
+import { createAlfredAdapter } from './adapter';
 import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client';
 import { AlfredSandbox } from './sandbox';
 import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
@@ -16,12 +16,8 @@ function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
   });
   if (!result.ok) return { ok: false, status: result.reason === 'malformed' ? 400 : 401, reason: result.reason };
   const event = alfredWebhookToEvent(result.event);
-  if (!event?.providerRef) return { ok: 'ignored', reason: 'the webhook concerns no invoice (KYC or KYB)' };
-  const key =
-    result.event.kind === 'event' && event.providerRef === result.event.body.referenceId
-      ? ALFRED_REFS.transactionId
-      : ALFRED_REFS.invoiceId;
-  return { ok: true, event, invoice: { providerRef: { key, value: event.providerRef } } };
+  if (!event?.ref) return { ok: 'ignored', reason: 'the webhook concerns no invoice (KYC or KYB)' };
+  return { ok: true, event, invoice: { providerRef: event.ref } };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   verifyAlfredWebhook,
   type SignedString,
 } from './webhook';
+import { ALFRED_REFS } from './adapter';
 import { formatLegacyDate } from './mapping';
 
 const secret = Buffer.from('a shared secret of some length').toString('base64');
@@ -38,7 +39,13 @@ describe('alfred legacy webhook signature', () => {
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     const event = alfredWebhookToEvent(result.event);
-    expect(event).toMatchObject({ status: 'approval_requested', providerRef: 'd9b3146b-aaaa-bbbb-cccc-000000000001' });
+    expect(event).toMatchObject({
+      provider: 'alfred',
+      status: 'approval_requested',
+      ref: { key: ALFRED_REFS.invoiceId, value: 'd9b3146b-aaaa-bbbb-cccc-000000000001' },
+    });
+    expect(event).not.toHaveProperty('providerRef');
+    expect(event).not.toHaveProperty('money');
     // The same webhook delivered twice keeps its id, so the workflow applies it once.
     const again = verifyAlfredWebhook({ rawBody: legacyBody(formatLegacyDate(now - 1000)), headers: {}, secret, now });
     expect(again.ok && alfredWebhookToEvent(again.event)?.eventId).toBe(event?.eventId);
@@ -86,7 +93,11 @@ describe('alfred signature-header webhook', () => {
     const result = verifyAlfredWebhook({ rawBody: raw, headers, secret, now });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(alfredWebhookToEvent(result.event)).toMatchObject({ status: 'settled', providerRef: 'inv-alfred-1' });
+    expect(alfredWebhookToEvent(result.event)).toMatchObject({
+      provider: 'alfred',
+      status: 'settled',
+      ref: { key: ALFRED_REFS.invoiceId, value: 'inv-alfred-1' },
+    });
     const failed = eventBody('FAILED');
     const failedResult = verifyAlfredWebhook({
       rawBody: failed,
@@ -132,6 +143,44 @@ describe('alfred signature-header webhook', () => {
     expect(
       verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, signedString: bodyOnly }).ok,
     ).toBe(true);
+  });
+
+  it("names alfred's transaction id when the event carries no invoice id", () => {
+    const raw = JSON.stringify({ referenceId: 'tx-9', eventType: 'ONRAMP', status: 'COMPLETED', metadata: {} });
+    const result = verifyAlfredWebhook({
+      rawBody: raw,
+      headers: { signature: eventSignatureHeader(secret, raw, now) },
+      secret,
+      now,
+    });
+    expect(result.ok && alfredWebhookToEvent(result.event)).toMatchObject({
+      ref: { key: ALFRED_REFS.transactionId, value: 'tx-9' },
+    });
+  });
+
+  it('believes a negative outcome only with a valid signature: alfred signs, so nothing else can confirm it', () => {
+    for (const status of ['FAILED', 'CANCELLED', 'EXPIRED', 'REJECTED']) {
+      const raw = eventBody(status);
+      expect(verifyAlfredWebhook({ rawBody: raw, headers: {}, secret, now })).toEqual({
+        ok: false,
+        reason: 'malformed',
+      });
+      expect(
+        verifyAlfredWebhook({
+          rawBody: raw,
+          headers: { signature: eventSignatureHeader('another secret', raw, now) },
+          secret,
+          now,
+        }),
+      ).toEqual({ ok: false, reason: 'bad_signature' });
+      const signed = verifyAlfredWebhook({
+        rawBody: raw,
+        headers: { signature: eventSignatureHeader(secret, raw, now) },
+        secret,
+        now,
+      });
+      expect(signed.ok && alfredWebhookToEvent(signed.event)?.provider).toBe('alfred');
+    }
   });
 
   it('ignores events that concern no invoice', () => {

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { ProviderEvent } from '../../workflows/definitions';
+import { ALFRED_REFS } from './adapter';
 import { mapEventStatus, parseLegacyDate } from './mapping';
 import { EventWebhookSchema, LegacyWebhookSchema, type EventWebhook, type LegacyWebhook } from './schemas';
 
@@ -157,28 +158,34 @@ function stableId(...parts: string[]): string {
 
 /**
  * What a verified webhook tells the invoice, or undefined when it concerns no invoice (KYC/KYB events, statuses
- * that move nothing). `providerRef` is alfred's invoice id where the webhook carries it (the gateway finds our invoice
- * by refs.alfredInvoiceId), else alfred's transaction id (refs.alfredTransactionId).
+ * that move nothing). `ref` names alfred's invoice id where the webhook carries it (refs.alfredInvoiceId, which the
+ * gateway finds our invoice by), else alfred's transaction id (refs.alfredTransactionId). alfred's webhooks state no
+ * amount, so the event carries no `money`. A negative status is believed on the signature alone: only alfred holds
+ * the secret it is made with.
  */
 export function alfredWebhookToEvent(webhook: AlfredWebhook): ProviderEvent | undefined {
   if (webhook.kind === 'approval_request') {
     const { invoices, date_invoices } = webhook.body;
     return {
       eventId: stableId('approval', invoices, date_invoices),
+      provider: 'alfred',
       status: 'approval_requested',
-      providerRef: invoices,
+      ref: { key: ALFRED_REFS.invoiceId, value: invoices },
     };
   }
   const { referenceId, eventType, status, metadata } = webhook.body;
   if (eventType !== 'ONRAMP' && eventType !== 'OFFRAMP') return undefined;
   const mapped = mapEventStatus(status);
   if (!mapped || mapped === 'pending') return undefined;
-  const invoiceId = typeof metadata.invoiceId === 'string' ? metadata.invoiceId : undefined;
+  const invoiceId = typeof metadata.invoiceId === 'string' && metadata.invoiceId ? metadata.invoiceId : undefined;
   const failure = typeof metadata.failureReason === 'string' ? metadata.failureReason.slice(0, 500) : undefined;
   return {
     eventId: stableId(eventType, referenceId, status),
+    provider: 'alfred',
     status: mapped,
-    providerRef: invoiceId ?? referenceId,
+    ref: invoiceId
+      ? { key: ALFRED_REFS.invoiceId, value: invoiceId }
+      : { key: ALFRED_REFS.transactionId, value: referenceId },
     ...(failure ? { detail: failure } : {}),
   };
 }

@@ -14,6 +14,9 @@ function clientFor(config: Config): BitfinexClient {
   return client;
 }
 
+/** What a refused caller is told when the API does not back its claim. */
+export const NOT_CONFIRMED = 'not confirmed by the Bitfinex API';
+
 /** Bitfinex signs nothing: the body is believed only when the invoice fetched from the API agrees with it. */
 const webhook: WebhookRoute = {
   path: '',
@@ -21,8 +24,9 @@ const webhook: WebhookRoute = {
   async verify(incoming, { config }) {
     const result = await verifyBitfinexWebhook(incoming.body, clientFor(config));
     if (!result.ok) {
-      const malformed = result.reason.startsWith('not a Bitfinex');
-      return { ok: false, status: malformed ? 400 : 422, reason: result.reason };
+      if (result.reason.startsWith('not a Bitfinex')) return { ok: false, status: 400, reason: result.reason };
+      // Unknown id or any disagreement: one answer, so a forger learns nothing about which invoices exist.
+      return { ok: false, status: 422, reason: NOT_CONFIRMED, logReason: result.reason };
     }
     return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };
   },

@@ -1,6 +1,7 @@
 import type { ProviderEvent } from '../../workflows/definitions';
+import { BITFINEX_REFS } from './adapter';
 import type { BitfinexClient } from './client';
-import { invoiceStatusToProviderStatus, sameAmount } from './mapping';
+import { amountToMinor, invoiceStatusToProviderStatus, sameAmount } from './mapping';
 import { InvoiceSchema, type BitfinexInvoice } from './schemas';
 
 export type BitfinexVerification =
@@ -20,9 +21,13 @@ export function invoiceMismatch(claimed: BitfinexInvoice, actual: BitfinexInvoic
 
 /**
  * Bitfinex signs no webhook, so the body is only a hint: the invoice is fetched by id with our authenticated key and
- * believed only if id, status, amount, currency and orderId all agree. The orderId is our invoiceId.
+ * believed only if id, status, amount, currency and orderId all agree. The orderId is our invoiceId. Every status the
+ * event carries, EXPIRED included, is thereby the API's own word, never the body's.
  */
-export async function verifyBitfinexWebhook(body: unknown, client: BitfinexClient): Promise<BitfinexVerification> {
+export async function verifyBitfinexWebhook(
+  body: unknown,
+  client: Pick<BitfinexClient, 'getInvoice'>,
+): Promise<BitfinexVerification> {
   const parsed = InvoiceSchema.safeParse(body);
   if (!parsed.success) return { ok: false, reason: 'not a Bitfinex invoice' };
   const claimed = parsed.data;
@@ -30,14 +35,18 @@ export async function verifyBitfinexWebhook(body: unknown, client: BitfinexClien
   if (!actual) return { ok: false, reason: `invoice ${claimed.id} unknown to the API` };
   const mismatch = invoiceMismatch(claimed, actual);
   if (mismatch) return { ok: false, reason: mismatch };
+  // The invoice's own amount and currency (what we asked for), not what the customer paid in crypto.
+  const minor = amountToMinor(actual.amount, actual.currency);
   return {
     ok: true,
     invoiceId: actual.orderId,
     invoice: actual,
     event: {
       eventId: `bitfinex:${actual.id}:${actual.status}`,
+      provider: 'bitfinex',
       status: invoiceStatusToProviderStatus(actual.status),
-      providerRef: actual.id,
+      ref: { key: BITFINEX_REFS.invoiceId, value: actual.id },
+      ...(minor === undefined ? {} : { money: { amount: minor, currency: actual.currency } }),
       detail: `bitfinex invoice ${actual.status}`,
     },
   };

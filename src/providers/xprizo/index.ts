@@ -3,7 +3,12 @@ import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types'
 import { createXprizoAdapter } from './adapter';
 import { XprizoClient, xprizoOptionsFromConfig } from './client';
 import { XprizoSandbox } from './sandbox';
-import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
+import {
+  SENDER_KEY_REFUSED,
+  verifyXprizoApprovalWebhook,
+  verifyXprizoPaymentCallback,
+  type XprizoVerification,
+} from './webhook';
 
 const clients = new WeakMap<Config, XprizoClient>();
 function clientFor(config: Config): XprizoClient {
@@ -12,11 +17,16 @@ function clientFor(config: Config): XprizoClient {
   return client;
 }
 
+/** What a refused caller is told when the API does not back its claim, whatever the particular disagreement. */
+export const NOT_CONFIRMED = 'not confirmed by the Xprizo API';
+
 function toVerdict(result: XprizoVerification): WebhookVerdict {
   if (!result.ok) {
-    // A body we cannot read is malformed; anything else is a claim the API (or the sender key) contradicts.
-    const malformed = result.reason.startsWith('not an Xprizo');
-    return { ok: false, status: malformed ? 400 : result.reason === 'unmatchable' ? 422 : 401, reason: result.reason };
+    if (result.reason.startsWith('not an Xprizo')) return { ok: false, status: 400, reason: result.reason };
+    if (result.reason === SENDER_KEY_REFUSED) return { ok: false, status: 401, reason: result.reason };
+    // Unmatchable, unknown to the API, another status or other money: one answer, so that a forger cannot tell an
+    // invoice that exists from one that does not, nor which field gave it away.
+    return { ok: false, status: 422, reason: NOT_CONFIRMED, logReason: result.reason };
   }
   if (result.ignore) return { ok: 'ignored', reason: result.reason };
   return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };

@@ -12,8 +12,23 @@ import {
   toXprizoAmount,
   transactionStatusToProviderStatus,
 } from './mapping';
-import { ApprovalWebhookSchema, PaymentCallbackSchema, StatusByReferenceResponseSchema } from './schemas';
-import { apiStatusesConfirming, checkSenderKey, contradiction } from './webhook';
+import { XPRIZO_REFS } from './adapter';
+import { SANDBOX_CREDENTIALS } from './constants';
+import {
+  ApprovalWebhookSchema,
+  PaymentCallbackSchema,
+  StatusByReferenceResponseSchema,
+  type StatusByReferenceResponse,
+} from './schemas';
+import {
+  apiStatusesConfirming,
+  checkSenderKey,
+  contradiction,
+  SENDER_KEY_REFUSED,
+  verifyXprizoApprovalWebhook,
+  verifyXprizoPaymentCallback,
+  type StatusSource,
+} from './webhook';
 import { errorMessage } from './client';
 
 function invoice(overrides: Partial<InvoiceRequest> = {}): InvoiceRequest {
@@ -158,16 +173,18 @@ describe('xprizo schemas and webhook helpers', () => {
     });
   });
 
-  it('checks the sender key only where both sides have one', () => {
-    expect(checkSenderKey({}, 'k')).toBeUndefined();
+  it('refuses a missing or wrong sender key whenever a key is expected', () => {
     expect(checkSenderKey({ 'x-api-key': 'k' }, 'k')).toBeUndefined();
-    expect(checkSenderKey({ 'x-api-key': 'other' }, 'k')).toBeDefined();
+    expect(checkSenderKey({}, 'k')).toBe(SENDER_KEY_REFUSED);
+    expect(checkSenderKey({ 'x-api-key': 'other' }, 'k')).toBe(SENDER_KEY_REFUSED);
+    expect(checkSenderKey({ 'x-api-key': '' }, 'k')).toBe(SENDER_KEY_REFUSED);
     expect(checkSenderKey({ 'x-api-key': 'other' }, undefined)).toBeUndefined();
   });
 
-  it('names what the API must say for each statusType', () => {
+  it('names what the API must say for each statusType; NotFound confirms no negative outcome', () => {
     expect(apiStatusesConfirming(2)).toEqual(['Active']);
-    expect(apiStatusesConfirming(3)).toContain('NotFound');
+    expect(apiStatusesConfirming(3)).toEqual(['Void']);
+    expect(apiStatusesConfirming(4)).toEqual(['Void']);
   });
 
   it('finds contradictions between a webhook and the API', () => {
@@ -176,5 +193,85 @@ describe('xprizo schemas and webhook helpers', () => {
     expect(contradiction({ amount: 126, currencyCode: 'USD', id: '9' }, api)).toMatch(/amount/);
     expect(contradiction({ amount: 125, currencyCode: 'EUR', id: '9' }, api)).toMatch(/currency/);
     expect(contradiction({ amount: 125, currencyCode: 'USD', id: '10' }, api)).toMatch(/transaction/);
+    // Money the webhook states and the API does not is not believed.
+    expect(contradiction({ amount: 125, currencyCode: 'USD', id: '9' }, { status: 'Active' })).toMatch(/not confirmed/);
+    expect(contradiction({ amount: null, currencyCode: null, id: null }, { status: 'Void' })).toBeUndefined();
+  });
+
+  describe('verification against StatusByReference', () => {
+    const key = SANDBOX_CREDENTIALS.apiKey;
+    const headers = { 'x-api-key': key };
+    const apiSays = (answer: StatusByReferenceResponse): StatusSource => ({
+      statusByReference: () => Promise.resolve(answer),
+    });
+    const rejected = (reference: string, extra: Record<string, unknown> = {}) => ({
+      statusType: 3,
+      status: 'Rejected',
+      transaction: { id: 77, reference, currencyCode: 'USD', amount: 125, ...extra },
+    });
+    const voided = { status: 'Void' as const, key: '77', transactionId: '77', amount: 125, currencyCode: 'USD' };
+
+    it('refuses a negative outcome the API only answers NotFound to', async () => {
+      for (const statusType of [3, 4]) {
+        const body = { ...rejected('inv_1'), statusType };
+        await expect(
+          verifyXprizoApprovalWebhook(body, headers, apiSays({ status: 'NotFound' }), { expectedApiKey: key }),
+        ).resolves.toMatchObject({ ok: false });
+      }
+    });
+
+    it('believes a negative outcome the API states, naming the reference and the money', async () => {
+      await expect(
+        verifyXprizoApprovalWebhook(rejected('inv_1'), headers, apiSays(voided), { expectedApiKey: key }),
+      ).resolves.toEqual({
+        ok: true,
+        invoiceId: 'inv_1',
+        event: {
+          eventId: 'xprizo:inv_1:3',
+          provider: 'xprizo',
+          status: 'rejected',
+          ref: { key: XPRIZO_REFS.reference, value: 'inv_1' },
+          money: { amount: 12500, currency: 'USD' },
+          detail: 'xprizo approval webhook: Rejected',
+        },
+      });
+    });
+
+    it('refuses a webhook without the sender key, and one whose money differs from the API', async () => {
+      await expect(
+        verifyXprizoApprovalWebhook(rejected('inv_1'), {}, apiSays(voided), { expectedApiKey: key }),
+      ).resolves.toEqual({ ok: false, reason: SENDER_KEY_REFUSED });
+      await expect(
+        verifyXprizoApprovalWebhook(rejected('inv_1', { amount: 1.25 }), headers, apiSays(voided), {
+          expectedApiKey: key,
+        }),
+      ).resolves.toMatchObject({ ok: false, reason: expect.stringMatching(/amount/) as unknown });
+      await expect(
+        verifyXprizoApprovalWebhook(rejected('inv_1', { currencyCode: 'EUR' }), headers, apiSays(voided), {
+          expectedApiKey: key,
+        }),
+      ).resolves.toMatchObject({ ok: false, reason: expect.stringMatching(/currency/) as unknown });
+    });
+
+    it('refuses a payment callback without the sender key or for a transaction the API does not hold', async () => {
+      const callback = { id: 77, currencyCode: 'USD', amount: 125, reference: 'inv_1' };
+      const held = { ...voided, status: 'Hold' as const };
+      await expect(verifyXprizoPaymentCallback(callback, {}, apiSays(held), { expectedApiKey: key })).resolves.toEqual({
+        ok: false,
+        reason: SENDER_KEY_REFUSED,
+      });
+      await expect(
+        verifyXprizoPaymentCallback(callback, headers, apiSays({ status: 'NotFound' }), { expectedApiKey: key }),
+      ).resolves.toMatchObject({ ok: false });
+      await expect(
+        verifyXprizoPaymentCallback({ ...callback, amount: 126 }, headers, apiSays(held), { expectedApiKey: key }),
+      ).resolves.toMatchObject({ ok: false });
+      await expect(
+        verifyXprizoPaymentCallback(callback, headers, apiSays(held), { expectedApiKey: key }),
+      ).resolves.toMatchObject({
+        ok: true,
+        event: { provider: 'xprizo', ref: { key: XPRIZO_REFS.reference, value: 'inv_1' }, money: { amount: 12500 } },
+      });
+    });
   });
 });

@@ -1,6 +1,9 @@
+import { timingSafeEqual } from 'node:crypto';
+import { isCurrencyCode } from '../../domain/money';
 import type { ProviderEvent } from '../../workflows/definitions';
+import { XPRIZO_REFS } from './adapter';
 import type { XprizoClient } from './client';
-import { approvalStatusToProviderStatus, sameAmount } from './mapping';
+import { approvalStatusToProviderStatus, fromXprizoAmount, sameAmount } from './mapping';
 import {
   ApprovalWebhookSchema,
   PaymentCallbackSchema,
@@ -11,9 +14,9 @@ import {
 } from './schemas';
 
 /**
- * Xprizo documents no webhook signature. We trust a webhook only when (1) an `x-api-key` header, if Xprizo sent
- * one, equals the key we expect, and (2) StatusByReference agrees with it. The reference is our invoiceId, so an
- * accepted event names its invoice directly.
+ * Xprizo documents no webhook signature. We trust a webhook only when (1) its `x-api-key` header equals the key we
+ * expect, and (2) StatusByReference agrees with it, amount and currency included. The reference is our invoiceId, so
+ * an accepted event names its invoice directly.
  */
 export type XprizoVerification =
   | { ok: true; event: ProviderEvent; invoiceId: string; ignore?: false }
@@ -22,7 +25,7 @@ export type XprizoVerification =
   | { ok: false; reason: string };
 
 export interface XprizoVerifyOptions {
-  /** The key Xprizo presents when it calls us; unset means the header is not checked. */
+  /** The key Xprizo presents when it calls us; when set, a webhook without it or with another is refused. */
   expectedApiKey?: string;
   /**
    * A webhook without a reference (Rejected may carry only nulls; the docs' Accepted sample has reference null) can
@@ -35,16 +38,36 @@ export interface XprizoVerifyOptions {
 
 type Headers = Record<string, string | string[] | undefined>;
 
-/** Refuses a webhook whose `x-api-key` contradicts the expected one. Pure. */
+/** All verification needs of the client: the one call that asks Xprizo what it holds. */
+export type StatusSource = Pick<XprizoClient, 'statusByReference'>;
+
+/** The reason every refusal by the sender key carries: the caller learns nothing about which check failed. */
+export const SENDER_KEY_REFUSED = 'sender api key missing or wrong';
+
+/**
+ * Refuses a webhook whose `x-api-key` is absent or differs from the expected one. Absent counts as wrong: Xprizo
+ * signs nothing, so with a key configured the header is the only thing a forger cannot make up. Pure.
+ */
 export function checkSenderKey(headers: Headers, expectedApiKey: string | undefined): string | undefined {
   if (!expectedApiKey) return undefined;
   const raw = headers['x-api-key'];
   const presented = Array.isArray(raw) ? raw[0] : raw;
-  if (presented === undefined) return undefined;
-  return presented === expectedApiKey ? undefined : 'sender api key does not match';
+  if (presented === undefined || !safeEqualText(presented, expectedApiKey)) return SENDER_KEY_REFUSED;
+  return undefined;
 }
 
-/** What the API must say for a webhook status to be believed. Pure. */
+function safeEqualText(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  // timingSafeEqual throws on different lengths; the length of the key is no secret.
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * What the API must say for a webhook status to be believed. Pure. NotFound confirms no negative outcome: it is also
+ * what the API says of a reference it never saw, so a forged Rejected naming any invoice would be "confirmed" by it.
+ * Only Void states the outcome; where the API says NotFound instead, the invoice learns it by polling.
+ */
 export function apiStatusesConfirming(statusType: ApprovalWebhook['statusType']): readonly XprizoTransactionStatus[] {
   switch (statusType) {
     case 0:
@@ -55,7 +78,7 @@ export function apiStatusesConfirming(statusType: ApprovalWebhook['statusType'])
       return ['Active'];
     case 3:
     case 4:
-      return ['NotFound', 'Void'];
+      return ['Void'];
     default: {
       const unreachable: never = statusType;
       throw new Error(`unknown statusType ${String(unreachable)}`);
@@ -63,32 +86,50 @@ export function apiStatusesConfirming(statusType: ApprovalWebhook['statusType'])
   }
 }
 
-/** Compares the webhook's transaction with the API's view of it. Pure: returns a reason when they differ. */
+/**
+ * Compares the webhook's transaction with the API's view of it. Pure: returns a reason when they differ. Money the
+ * webhook states must be money the API states too: a claim the API cannot back is no more believable than a wrong one.
+ */
 export function contradiction(
   claimed: { amount?: number | null; currencyCode?: string | null; id?: string | null },
   api: StatusByReferenceResponse,
 ): string | undefined {
-  if (!('status' in api) || !('amount' in api)) return undefined;
-  if (claimed.currencyCode && api.currencyCode && claimed.currencyCode !== api.currencyCode) {
-    return `currency ${claimed.currencyCode} differs from the API's ${api.currencyCode}`;
+  const apiAmount = 'amount' in api ? api.amount : undefined;
+  const apiCurrency = 'currencyCode' in api ? api.currencyCode : undefined;
+  if (claimed.currencyCode) {
+    if (!apiCurrency) return `currency ${claimed.currencyCode} not confirmed by the API`;
+    if (claimed.currencyCode !== apiCurrency)
+      return `currency ${claimed.currencyCode} differs from the API's ${apiCurrency}`;
   }
-  const currency = api.currencyCode ?? claimed.currencyCode;
-  if (typeof claimed.amount === 'number' && typeof api.amount === 'number' && currency) {
-    if (!sameAmount(claimed.amount, api.amount, currency)) {
-      return `amount ${claimed.amount} differs from the API's ${api.amount}`;
+  if (typeof claimed.amount === 'number') {
+    const currency = apiCurrency ?? claimed.currencyCode;
+    if (typeof apiAmount !== 'number' || !currency) return `amount ${claimed.amount} not confirmed by the API`;
+    if (!sameAmount(claimed.amount, apiAmount, currency)) {
+      return `amount ${claimed.amount} differs from the API's ${apiAmount}`;
     }
   }
-  const apiId = api.transactionId ?? api.key;
+  const apiId = ('transactionId' in api ? api.transactionId : undefined) ?? ('key' in api ? api.key : undefined);
   if (claimed.id && claimed.id !== '0' && apiId && claimed.id !== apiId) {
     return `transaction ${claimed.id} differs from the API's ${apiId}`;
   }
   return undefined;
 }
 
+/** The money the API states for the transaction, in minor units; undefined when it states none we can read. */
+export function apiMoney(api: StatusByReferenceResponse): ProviderEvent['money'] {
+  if (!('amount' in api) || typeof api.amount !== 'number' || !api.currencyCode) return undefined;
+  if (!isCurrencyCode(api.currencyCode)) return undefined;
+  try {
+    return { amount: fromXprizoAmount(api.amount, api.currencyCode), currency: api.currencyCode };
+  } catch {
+    return undefined;
+  }
+}
+
 export async function verifyXprizoApprovalWebhook(
   body: unknown,
   headers: Headers,
-  client: XprizoClient,
+  client: StatusSource,
   options: XprizoVerifyOptions = {},
 ): Promise<XprizoVerification> {
   const keyProblem = checkSenderKey(headers, options.expectedApiKey);
@@ -116,11 +157,14 @@ export async function verifyXprizoApprovalWebhook(
     api,
   );
   if (differs) return { ok: false, reason: differs };
+  const money = apiMoney(api);
   // Accepted/Rejected/Cancelled happen once per transaction; New carries id 0, so the reference names it.
   const event: ProviderEvent = {
     eventId: `xprizo:${reference}:${webhook.statusType}`,
+    provider: 'xprizo',
     status,
-    providerRef: transactionId ?? reference,
+    ref: { key: XPRIZO_REFS.reference, value: reference },
+    ...(money ? { money } : {}),
     detail: `xprizo approval webhook: ${webhook.status ?? webhook.statusType}`,
   };
   return { ok: true, event, invoiceId: reference };
@@ -134,7 +178,7 @@ export async function verifyXprizoApprovalWebhook(
 export async function verifyXprizoPaymentCallback(
   body: unknown,
   headers: Headers,
-  client: XprizoClient,
+  client: StatusSource,
   options: Pick<XprizoVerifyOptions, 'expectedApiKey'> = {},
 ): Promise<XprizoVerification> {
   const keyProblem = checkSenderKey(headers, options.expectedApiKey);
@@ -151,10 +195,13 @@ export async function verifyXprizoPaymentCallback(
     api,
   );
   if (differs) return { ok: false, reason: differs };
+  const money = apiMoney(api);
   const event: ProviderEvent = {
     eventId: `xprizo:${callback.reference}:callback:${callback.id}`,
+    provider: 'xprizo',
     status: api.status === 'Active' ? 'settled' : 'approval_requested',
-    providerRef: String(callback.id),
+    ref: { key: XPRIZO_REFS.reference, value: callback.reference },
+    ...(money ? { money } : {}),
     detail: 'xprizo payment callback: hold awaits our answer',
   };
   return { ok: true, event, invoiceId: callback.reference };
