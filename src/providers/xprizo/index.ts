@@ -4,6 +4,7 @@ import { createXprizoAdapter } from './adapter';
 import { XprizoClient, xprizoOptionsFromConfig } from './client';
 import { XprizoSandbox } from './sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
+import { xprizoRequirements } from './requirements';
 
 const clients = new WeakMap<Config, XprizoClient>();
 function clientFor(config: Config): XprizoClient {
@@ -58,6 +59,7 @@ const paymentCallback: WebhookRoute = {
 export const xprizo: ProviderDefinition = {
   name: 'xprizo',
   directions: ['pay_in', 'pay_out'],
+  requirements: xprizoRequirements,
   plan: (direction) => ({
     kyc: false,
     paymentMethod: false,
