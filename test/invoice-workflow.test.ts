@@ -153,6 +153,24 @@ describe('the invoice workflow', () => {
       expect(paths).toEqual(expect.arrayContaining(['amount', 'currency', 'customer.email']));
       await expect(env.invoices.getInvoice(bad.invoiceId)).rejects.toMatchObject({ type: 'InvoiceNotFound' });
     });
+
+    it('refuses what the provider would refuse later, naming each field its requirements miss', async () => {
+      const customer = { ...invoiceRequest().customer, phone: undefined, birthday: undefined };
+      const alfredPayOut = invoiceRequest({ direction: 'pay_out', customer, bank: undefined });
+      const xprizo = invoiceRequest({ provider: 'xprizo', paymentMethod: { type: 'wallet' } });
+      const payoneOut = invoiceRequest({ provider: 'payone', direction: 'pay_out' });
+      const expected = [
+        [alfredPayOut, ['customer.phone', 'customer.birthday', 'bank']],
+        [xprizo, ['paymentMethod.walletAccountId']],
+        [payoneOut, ['direction']],
+      ] as const;
+      for (const [request, paths] of expected) {
+        const error = await env.invoices.startInvoice(request).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidInvoiceRequestError);
+        expect((error as InvalidInvoiceRequestError).issues.map((issue) => issue.path)).toEqual(paths);
+        await expect(env.invoices.getInvoice(request.invoiceId)).rejects.toMatchObject({ type: 'InvoiceNotFound' });
+      }
+    });
   });
 
   describe('approval', () => {

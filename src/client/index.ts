@@ -10,7 +10,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { InvoiceStatus, ProviderName } from '../domain/constants';
 import { InvoiceRequestSchema, type Decision, type InvoiceRequest } from '../domain/invoice';
 import { formatMoney } from '../domain/money';
-import { PROVIDERS } from '../providers';
+import { PROVIDERS, unmetRequirements } from '../providers';
 import type { invoiceWorkflow } from '../workflows/invoice-workflow';
 import {
   approveUpdate,
@@ -104,12 +104,9 @@ export function parseInvoiceRequest(input: unknown): InvoiceRequest {
     );
   }
   const request = parsed.data;
-  const provider = PROVIDERS[request.provider];
-  if (!provider.directions.includes(request.direction)) {
-    throw new InvalidInvoiceRequestError([
-      { path: 'direction', message: `${request.provider} supports ${provider.directions.join(' and ')} only` },
-    ]);
-  }
+  // Here, not in the gateway or payorch: both start invoices through this client, so all three refuse alike.
+  const unmet = unmetRequirements(request);
+  if (unmet.length) throw new InvalidInvoiceRequestError([...unmet]);
   return request;
 }
 

@@ -41,6 +41,18 @@ export const SAMPLE_BANK: NonNullable<InvoiceRequestInput['bank']> = {
   nationalId: '30123456',
 };
 
+/** The payment method each provider can work with: Xprizo pays between wallets, Bitfinex Pay in crypto. */
+export function samplePaymentMethod(provider: ProviderName): NonNullable<InvoiceRequestInput['paymentMethod']> {
+  switch (provider) {
+    case 'xprizo':
+      return { type: 'wallet', walletAccountId: '2001' };
+    case 'bitfinex':
+      return { type: 'crypto', payCurrencies: ['BTC', 'ETH'] };
+    default:
+      return { type: 'bank' };
+  }
+}
+
 /** One provider-complete request: every provider finds the fields it needs. */
 export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
   const payone = options.provider === 'payone';
@@ -52,12 +64,7 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
     currency: options.currency ?? (payone ? 'JOD' : 'USD'),
     description: `sample ${options.direction} via ${options.provider}`,
     customer: SAMPLE_CUSTOMER,
-    paymentMethod:
-      options.provider === 'xprizo'
-        ? { type: 'wallet', walletAccountId: '2001' }
-        : options.provider === 'bitfinex'
-          ? { type: 'crypto', payCurrencies: ['BTC', 'ETH'] }
-          : { type: 'bank' },
+    paymentMethod: samplePaymentMethod(options.provider),
     bank: SAMPLE_BANK,
     // PayOne captures a pre-authorization only when the service says so; the others run straight through.
     approval: {

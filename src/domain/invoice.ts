@@ -63,42 +63,36 @@ export const ApprovalSchema = z.object({
     .default(86400),
 });
 
-export const InvoiceRequestSchema = z
-  .object({
-    invoiceId: reference,
-    provider: z.enum(PROVIDER_NAMES),
-    direction: z.enum(DIRECTIONS),
-    amount: z
-      .number()
-      .int('amount is in integer minor units (12500 for 125.00 USD)')
-      .positive()
-      .max(Number.MAX_SAFE_INTEGER),
-    currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], {
-      error: 'an ISO 4217 alphabetic code we support, e.g. "USD"',
-    }),
-    description: z.string().min(1).max(200).optional(),
-    customer: CustomerSchema,
-    paymentMethod: PaymentMethodSchema.default({ type: 'bank' }),
-    bank: BankAccountSchema.optional(),
-    approval: ApprovalSchema.default({ required: false, approvers: [], timeoutSeconds: 86400 }),
-    /** How long after submission the provider may take to settle before the invoice expires. */
-    settlementTimeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 86400)
-      .default(86400),
-    metadata: z.record(z.string().max(40), z.string().max(500)).default({}),
-  })
-  .superRefine((value, ctx) => {
-    if (value.direction === 'pay_out' && !value.bank && value.provider === 'alfred') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['bank'],
-        message: 'a pay-out through alfred needs the recipient bank account',
-      });
-    }
-  });
+/**
+ * What every provider needs. What one provider needs beyond it (alfred's KYC fields, Xprizo's wallet) is stated in
+ * that provider's folder as its `requirements` and checked by the client before a workflow starts.
+ */
+export const InvoiceRequestSchema = z.object({
+  invoiceId: reference,
+  provider: z.enum(PROVIDER_NAMES),
+  direction: z.enum(DIRECTIONS),
+  amount: z
+    .number()
+    .int('amount is in integer minor units (12500 for 125.00 USD)')
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER),
+  currency: z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], {
+    error: 'an ISO 4217 alphabetic code we support, e.g. "USD"',
+  }),
+  description: z.string().min(1).max(200).optional(),
+  customer: CustomerSchema,
+  paymentMethod: PaymentMethodSchema.default({ type: 'bank' }),
+  bank: BankAccountSchema.optional(),
+  approval: ApprovalSchema.default({ required: false, approvers: [], timeoutSeconds: 86400 }),
+  /** How long after submission the provider may take to settle before the invoice expires. */
+  settlementTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86400)
+    .default(86400),
+  metadata: z.record(z.string().max(40), z.string().max(500)).default({}),
+});
 
 export type InvoiceRequest = z.output<typeof InvoiceRequestSchema>;
 export type InvoiceRequestInput = z.input<typeof InvoiceRequestSchema>;

@@ -102,10 +102,24 @@ export interface ProviderDeps {
   logger: Logger;
 }
 
-/** What the registry holds for a provider: pure facts (directions, plan) and how to build its adapter. */
+/** A request field a provider needs and the request lacks, named by its path in the request (`customer.phone`). */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * What a provider will refuse in a request the shared schema accepts, found before any workflow starts: a refusal at
+ * the provider's KYC or submit step would otherwise come after we answered 201. Pure, so the client can call it.
+ */
+export type ProviderRequirements = (request: InvoiceRequest) => readonly FieldIssue[];
+
+/** What the registry holds for a provider: pure facts (directions, plan, requirements) and how to build its adapter. */
 export interface ProviderDefinition {
   readonly name: ProviderName;
   readonly directions: readonly Direction[];
+  /** Required, so a new provider must say what it needs (even "nothing beyond the shared schema"). */
+  readonly requirements: ProviderRequirements;
   /** The steps the workflow runs for this provider and direction. Pure: the client calls it when starting. */
   plan(direction: Direction): InvoicePlan;
   create(deps: ProviderDeps): ProviderAdapter;

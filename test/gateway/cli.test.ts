@@ -113,6 +113,17 @@ describe('payorch CLI', () => {
     expect(invalid.code).toBe(2);
     expect(JSON.parse(invalid.stdout)).toMatchObject({ error: { issues: [{ path: 'amount' }] } });
 
+    const unmet = path.join(dir, 'no-phone.json');
+    const noPhone = invoiceRequest({
+      direction: 'pay_out',
+      customer: { ...invoiceRequest().customer, phone: undefined },
+    });
+    await writeFile(unmet, JSON.stringify(noPhone));
+    const refused = await payorch('invoice', 'create', '--file', unmet);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/invalid invoice request: customer\.phone: /);
+    await expect(env.invoices.getInvoice(noPhone.invoiceId)).rejects.toMatchObject({ type: 'InvoiceNotFound' });
+
     const help = await payorch('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: payorch/);

@@ -1,9 +1,10 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { startTestEnv, type TestEnv } from '../support/temporal-env';
 import { eventually, waitForStatus } from '../support/wait';
 import type { Problem } from '../../src/gateway/problem';
-import type { InvoiceState } from '../../src/workflows/definitions';
+import { invoiceWorkflowId, type InvoiceState } from '../../src/workflows/definitions';
 import { json, startTestGateway, type TestGateway } from './gateway-env';
 
 describe('gateway service API', () => {
@@ -67,6 +68,22 @@ describe('gateway service API', () => {
     const body = await json<Problem>(response);
     expect(body).toMatchObject({ type: 'InvalidInvoiceRequest', title: 'Bad Request', status: 400 });
     expect(body.errors?.map((error) => error.path)).toEqual(expect.arrayContaining(['amount', 'customer.email']));
+  });
+
+  it('refuses an alfred pay-out without the phone its KYC needs: 400 naming customer.phone, no workflow', async () => {
+    const request = invoiceRequest({
+      direction: 'pay_out',
+      customer: { ...invoiceRequest().customer, phone: undefined },
+    });
+    const response = await gateway.call('/v1/invoices', { body: request });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = await json<Problem>(response);
+    expect(body).toMatchObject({ type: 'InvalidInvoiceRequest', status: 400 });
+    expect(body.errors).toEqual([{ path: 'customer.phone', message: expect.stringMatching(/phone/) as string }]);
+    await expect(
+      env.temporal.workflow.getHandle(invoiceWorkflowId(request.invoiceId)).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
   it('refuses a missing or unknown API key with 401 problem+json', async () => {

@@ -4,6 +4,7 @@ import { createAlfredAdapter } from './adapter';
 import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client';
 import { AlfredSandbox } from './sandbox';
 import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
+import { alfredRequirements } from './requirements';
 
 function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
   const result = verifyAlfredWebhook({
@@ -38,6 +39,7 @@ const webhook: WebhookRoute = {
 export const alfred: ProviderDefinition = {
   name: 'alfred',
   directions: ['pay_in', 'pay_out'],
+  requirements: alfredRequirements,
   plan: (direction) => ({
     kyc: true,
     paymentMethod: true,

@@ -4,6 +4,7 @@ import { createBitfinexAdapter } from './adapter';
 import { BitfinexClient } from './client';
 import { BitfinexSandbox } from './sandbox';
 import { verifyBitfinexWebhook } from './webhook';
+import { bitfinexRequirements } from './requirements';
 
 // One client per configuration: Bitfinex nonces must keep increasing for a key, which a client guarantees only for
 // its own calls.
@@ -36,6 +37,7 @@ const webhook: WebhookRoute = {
 export const bitfinex: ProviderDefinition = {
   name: 'bitfinex',
   directions: ['pay_in'],
+  requirements: bitfinexRequirements,
   plan: () => ({
     kyc: false,
     paymentMethod: false,

@@ -2,10 +2,12 @@ import type { ProviderDefinition } from '../types';
 import { createPayOneAdapter } from './adapter';
 import { PayOneClient, payoneClientOptions } from './client';
 import { PayOneSandbox } from './sandbox';
+import { payoneRequirements } from './requirements';
 
 export const payone: ProviderDefinition = {
   name: 'payone',
   directions: ['pay_in'],
+  requirements: payoneRequirements,
   plan: () => ({
     kyc: false,
     paymentMethod: false,

@@ -9,6 +9,7 @@ import {
   verifyXprizoPaymentCallback,
   type XprizoVerification,
 } from './webhook';
+import { xprizoRequirements } from './requirements';
 
 const clients = new WeakMap<Config, XprizoClient>();
 function clientFor(config: Config): XprizoClient {
@@ -68,6 +69,7 @@ const paymentCallback: WebhookRoute = {
 export const xprizo: ProviderDefinition = {
   name: 'xprizo',
   directions: ['pay_in', 'pay_out'],
+  requirements: xprizoRequirements,
   plan: (direction) => ({
     kyc: false,
     paymentMethod: false,
