@@ -1,9 +1,12 @@
 import { InvoiceStateError, InvalidInvoiceRequestError, NotAllowedError } from '../src/client';
+import type { ProviderName } from '../src/domain/constants';
 import { providerEventSignal } from '../src/workflows/definitions';
-import { fakeRegistry } from './support/fake-provider';
+import { fakeEvent, fakeRegistry } from './support/fake-provider';
 import { invoiceRequest } from './support/requests';
 import { startTestEnv, type TestEnv } from './support/temporal-env';
 import { eventually, waitForStatus } from './support/wait';
+
+type Invoice = { invoiceId: string; provider: ProviderName };
 
 type HistoryEvent = NonNullable<
   Awaited<ReturnType<ReturnType<TestEnv['invoices']['handle']>['fetchHistory']>>['events']
@@ -28,8 +31,8 @@ describe('the invoice workflow', () => {
   });
   afterAll(async () => env?.stop());
 
-  const settle = (invoiceId: string, eventId = `settle-${invoiceId}`) =>
-    env.invoices.handle(invoiceId).signal(providerEventSignal, { eventId, status: 'settled' });
+  const settle = (invoice: Invoice, eventId = `settle-${invoice.invoiceId}`) =>
+    env.invoices.handle(invoice.invoiceId).signal(providerEventSignal, fakeEvent(invoice, eventId, 'settled'));
 
   describe('happy paths', () => {
     it('completes a pay-in and a pay-out, and finds both by InvoiceStatus in visibility', async () => {
@@ -45,16 +48,16 @@ describe('the invoice workflow', () => {
       await env.invoices.startInvoice(payIn);
       await env.invoices.startInvoice(payOut);
 
-      await settle(payIn.invoiceId);
+      await settle(payIn);
       expect((await env.invoices.waitForResult(payIn.invoiceId)).status).toBe('COMPLETED');
 
       // alfred pay-out: alfred asks for approval, the service approves, we approve at alfred, alfred settles.
       const payOutHandle = env.invoices.handle(payOut.invoiceId);
-      await payOutHandle.signal(providerEventSignal, { eventId: 'alfred-ask-1', status: 'approval_requested' });
+      await payOutHandle.signal(providerEventSignal, fakeEvent(payOut, 'alfred-ask-1', 'approval_requested'));
       await waitForStatus(env.invoices, payOut.invoiceId, 'AWAITING_APPROVAL');
       const approved = await env.invoices.approveInvoice(payOut.invoiceId, { by: 'ops@acme' });
       expect(['APPROVED', 'AWAITING_SETTLEMENT']).toContain(approved.status);
-      await settle(payOut.invoiceId);
+      await settle(payOut);
       const done = await env.invoices.waitForResult(payOut.invoiceId);
       expect(done.status).toBe('COMPLETED');
       expect(done.transitions.map((t) => t.status)).toEqual([
@@ -93,18 +96,20 @@ describe('the invoice workflow', () => {
       await env.invoices.startInvoice(request);
       await waitForStatus(env.invoices, request.invoiceId, 'SUBMITTED');
       const handle = env.invoices.handle(request.invoiceId);
-      await handle.signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+      await handle.signal(providerEventSignal, fakeEvent(request, 'ask', 'approval_requested'));
       await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
       await env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
       await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
-      await settle(request.invoiceId);
+      await settle(request);
       expect((await env.invoices.waitForResult(request.invoiceId)).status).toBe('COMPLETED');
 
       const events = (await handle.fetchHistory()).events ?? [];
       // The webhook wait, the decision and settlement all ended before the first poll was due: one alarm served them.
       expect(events.filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
       expect(scheduledActivities(events)).toEqual(['submit', 'approveAtProvider']);
-      expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(3);
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(
+        3,
+      );
       // Each workflow task ended in a new status: bank ready (the three local steps), submitted, awaiting approval,
       // approved, awaiting settlement, completed.
       expect(events.flatMap((e) => upsertedStatus(e) ?? [])).toEqual([
@@ -263,7 +268,9 @@ describe('the invoice workflow', () => {
       await env.invoices.handle(request.invoiceId).cancel();
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('CANCELLED');
-      expect(result.transitions.at(-1)?.note).toBe('approval: the workflow was cancelled; undone: cancel_transaction');
+      expect(result.transitions.at(-1)?.note).toBe(
+        'approval: the workflow was cancelled through Temporal; undone: cancel_transaction',
+      );
       expect(fakes.xprizo.compensations.filter((c) => c.invoiceId === request.invoiceId)).toEqual([
         { invoiceId: request.invoiceId, action: 'cancel_transaction' },
       ]);
@@ -286,8 +293,8 @@ describe('the invoice workflow', () => {
       await env.invoices.startInvoice(request);
       await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
       const handle = env.invoices.handle(request.invoiceId);
-      await handle.signal(providerEventSignal, { eventId: 'bfx-1:COMPLETED', status: 'settled' });
-      await handle.signal(providerEventSignal, { eventId: 'bfx-1:COMPLETED', status: 'settled' });
+      await handle.signal(providerEventSignal, fakeEvent(request, 'bfx-1:COMPLETED', 'settled'));
+      await handle.signal(providerEventSignal, fakeEvent(request, 'bfx-1:COMPLETED', 'settled'));
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(result.eventsApplied).toBe(1);
@@ -301,12 +308,11 @@ describe('the invoice workflow', () => {
       fakes.bitfinex.script(request.invoiceId, 'submit', { delayMs: 1500 });
       await env.invoices.startInvoice(request);
       await waitForStatus(env.invoices, request.invoiceId, (s) => s.waitingFor === 'submission');
-      await env.invoices
-        .handle(request.invoiceId)
-        .signal(providerEventSignal, { eventId: 'paid-1', status: 'settled' });
+      await env.invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid-1', 'settled'));
+      // Its reference comes with the submission's answer: until then the event is held, not applied or dropped.
       const early = await env.invoices.getInvoice(request.invoiceId);
       expect(early.status).toBe('CREATED');
-      expect(early.eventsApplied).toBe(1);
+      expect(early.eventsApplied).toBe(0);
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(result.eventsApplied).toBe(1);
@@ -319,9 +325,9 @@ describe('the invoice workflow', () => {
       await env.invoices.startInvoice(request);
       const handle = env.invoices.handle(request.invoiceId);
       // alfred's settlement and its approval request both arrive while KYC is still running, settlement first.
-      await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
-      await handle.signal(providerEventSignal, { eventId: 'ask-1', status: 'approval_requested' });
-      await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
+      await handle.signal(providerEventSignal, fakeEvent(request, 'settled-1', 'settled'));
+      await handle.signal(providerEventSignal, fakeEvent(request, 'ask-1', 'approval_requested'));
+      await handle.signal(providerEventSignal, fakeEvent(request, 'settled-1', 'settled'));
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(result.eventsApplied).toBe(2);
@@ -348,7 +354,7 @@ describe('the invoice workflow', () => {
       await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
       await env.invoices
         .handle(request.invoiceId)
-        .signal(providerEventSignal, { eventId: 'bfx-2:EXPIRED', status: 'expired', detail: 'invoice expired' });
+        .signal(providerEventSignal, fakeEvent(request, 'bfx-2:EXPIRED', 'expired', 'invoice expired'));
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('EXPIRED');
       expect(result.compensations).toEqual([]);
@@ -360,7 +366,7 @@ describe('the invoice workflow', () => {
       const request = invoiceRequest({ provider: 'xprizo' });
       fakes.xprizo.script(request.invoiceId, 'submit', { transientFailures: 2 });
       await env.invoices.startInvoice(request);
-      await settle(request.invoiceId);
+      await settle(request);
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(fakes.xprizo.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'submit')).toHaveLength(
@@ -374,7 +380,7 @@ describe('the invoice workflow', () => {
       // Three local attempts fail, then the ordinary activity's first attempt fails and its second succeeds.
       fakes.alfred.script(request.invoiceId, 'kyc', { transientFailures: 4 });
       await env.invoices.startInvoice(request);
-      await settle(request.invoiceId);
+      await settle(request);
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('COMPLETED');
       expect(fakes.alfred.calls.filter((c) => c.invoiceId === request.invoiceId && c.step === 'kyc')).toHaveLength(5);
@@ -412,7 +418,7 @@ describe('the invoice workflow', () => {
       await env.invoices.startInvoice(request);
       await env.invoices
         .handle(request.invoiceId)
-        .signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+        .signal(providerEventSignal, fakeEvent(request, 'ask', 'approval_requested'));
       const result = await env.invoices.waitForResult(request.invoiceId);
       expect(result.status).toBe('FAILED');
       expect(result.failure).toMatchObject({

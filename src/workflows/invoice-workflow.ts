@@ -894,9 +894,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   if (safe) {
     CancellationScope.current().cancelRequested.catch(onWorkflowCancellation);
-    await CancellationScope.nonCancellable(run);
-    index();
-    await condition(allHandlersFinished);
+    // The whole of it, down to waiting for handlers: any wait in the cancelled root scope would throw.
+    await CancellationScope.nonCancellable(async () => {
+      await run();
+      index();
+      await condition(allHandlersFinished);
+    });
     return state;
   }
   await run();

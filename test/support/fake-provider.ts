@@ -8,6 +8,7 @@ import type {
   StepInput,
   StepResult,
 } from '../../src/providers/types';
+import type { ProviderEvent } from '../../src/workflows/definitions';
 
 type Step = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
 
@@ -92,4 +93,23 @@ export function fakeRegistry(): { registry: ProviderRegistry; fakes: Record<Prov
     bitfinex: new FakeProvider('bitfinex'),
   };
   return { registry: fakes, fakes };
+}
+
+/**
+ * A provider event as the gateway would deliver it for an invoice run by the fake providers: its provider, and the
+ * reference the fake's submit hands the invoice.
+ */
+export function fakeEvent(
+  invoice: { invoiceId: string; provider: ProviderName },
+  eventId: string,
+  status: ProviderStatus,
+  detail?: string,
+): ProviderEvent {
+  return {
+    eventId,
+    status,
+    provider: invoice.provider,
+    ref: { key: 'transactionId', value: `tx-${invoice.invoiceId}` },
+    ...(detail ? { detail } : {}),
+  };
 }
