@@ -71,6 +71,8 @@ const EnvSchema = z.object({
   INVOICE_POLL_AFTER_SECONDS: positiveInt.default(300),
   INVOICE_POLL_INITIAL_INTERVAL_SECONDS: positiveInt.default(30),
   INVOICE_POLL_MAX_INTERVAL_SECONDS: positiveInt.default(1800),
+  /** How long a creating or money-moving provider call is retried before the provider is asked what happened. */
+  INVOICE_PROVIDER_CALL_BUDGET_SECONDS: positiveInt.optional(),
 
   GATEWAY_PORT: port.default(3000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
@@ -141,6 +143,7 @@ export interface Config {
     readonly pollAfterSeconds: number;
     readonly pollInitialIntervalSeconds: number;
     readonly pollMaxIntervalSeconds: number;
+    readonly providerCallBudgetSeconds?: number;
   };
   readonly gateway: {
     readonly port: number;
@@ -236,6 +239,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       pollAfterSeconds: env.INVOICE_POLL_AFTER_SECONDS,
       pollInitialIntervalSeconds: env.INVOICE_POLL_INITIAL_INTERVAL_SECONDS,
       pollMaxIntervalSeconds: env.INVOICE_POLL_MAX_INTERVAL_SECONDS,
+      ...(env.INVOICE_PROVIDER_CALL_BUDGET_SECONDS
+        ? { providerCallBudgetSeconds: env.INVOICE_PROVIDER_CALL_BUDGET_SECONDS }
+        : {}),
     },
     gateway: {
       port: env.GATEWAY_PORT,

@@ -16,6 +16,7 @@ Commands:
   invoice approve <invoiceId> [--by X] [--reason R]
   invoice reject <invoiceId> [--by X] [--reason R]
   invoice cancel <invoiceId> [--by X] [--reason R]
+  invoice resolve <invoiceId> --outcome COMPLETED|FAILED|CANCELLED|REJECTED|EXPIRED --reason R [--by X]
 
 Options:
   --json     machine-readable output on stdout
@@ -31,7 +32,8 @@ export type Command =
   | { kind: 'create'; file: string }
   | { kind: 'show'; invoiceId: string }
   | { kind: 'list'; filter: z.output<typeof ListFilterSchema> }
-  | { kind: Decide; invoiceId: string; by?: string; reason?: string };
+  | { kind: Decide; invoiceId: string; by?: string; reason?: string }
+  | { kind: 'resolve'; invoiceId: string; outcome?: string; by?: string; reason?: string };
 
 export interface ParsedArgs {
   command: Command;
@@ -55,6 +57,7 @@ const OPTIONS = {
   provider: { type: 'string' },
   customer: { type: 'string' },
   'page-size': { type: 'string' },
+  outcome: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -67,6 +70,7 @@ const ALLOWED: Record<Exclude<Command['kind'], 'help'>, readonly (keyof Values)[
   approve: ['by', 'reason'],
   reject: ['by', 'reason'],
   cancel: ['by', 'reason'],
+  resolve: ['outcome', 'by', 'reason'],
 };
 
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
@@ -118,6 +122,11 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
     }
     case 'show':
       return { command: { kind, invoiceId: rest[0] ?? '' }, json };
+    case 'resolve':
+      return {
+        command: { kind, invoiceId: rest[0] ?? '', outcome: values.outcome, by: values.by, reason: values.reason },
+        json,
+      };
     default:
       return { command: { kind, invoiceId: rest[0] ?? '', by: values.by, reason: values.reason }, json };
   }

@@ -8,7 +8,7 @@ import {
   NotAllowedError,
   type InvoiceClient,
 } from '../client';
-import { DecisionSchema, describeZodError } from '../domain/invoice';
+import { DecisionSchema, describeZodError, ResolutionSchema } from '../domain/invoice';
 import { UsageError, USAGE, type Command } from './args';
 import { formatList, formatStarted, formatState } from './format';
 
@@ -69,6 +69,15 @@ export async function runCommand(
         cancel: invoices.cancelInvoice,
       };
       return render(await decide[command.kind](command.invoiceId, parsed.data), formatState);
+    }
+    case 'resolve': {
+      const parsed = ResolutionSchema.safeParse({
+        outcome: command.outcome,
+        reason: command.reason,
+        by: command.by ?? `cli:${os.userInfo().username}`,
+      });
+      if (!parsed.success) throw new UsageError(describeZodError(parsed.error));
+      return render(await invoices.resolveInvoice(command.invoiceId, parsed.data), formatState);
     }
   }
 }

@@ -6,9 +6,9 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import type { InvoiceStatus, ProviderName } from '../domain/constants';
-import { InvoiceRequestSchema, type Decision, type InvoiceRequest } from '../domain/invoice';
+import { InvoiceRequestSchema, type Decision, type InvoiceRequest, type Resolution } from '../domain/invoice';
 import { formatMoney } from '../domain/money';
 import { PROVIDERS, unmetRequirements } from '../providers';
 import type { invoiceWorkflow } from '../workflows/invoice-workflow';
@@ -22,6 +22,7 @@ import {
   NOT_ALLOWED,
   providerReferenceValue,
   rejectUpdate,
+  resolveUpdate,
   searchAttributes,
   statusQuery,
   TASK_QUEUES,
@@ -166,7 +167,11 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     }
   }
 
-  async function decide(update: typeof approveUpdate, invoiceId: string, decision: Decision): Promise<InvoiceState> {
+  async function decide<Input>(
+    update: UpdateDefinition<InvoiceState, [Input]>,
+    invoiceId: string,
+    decision: Input,
+  ): Promise<InvoiceState> {
     try {
       return await handle(invoiceId).executeUpdate(update, { args: [decision] });
     } catch (error) {
@@ -263,6 +268,8 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     approveInvoice: (invoiceId: string, decision: Decision) => decide(approveUpdate, invoiceId, decision),
     rejectInvoice: (invoiceId: string, decision: Decision) => decide(rejectUpdate, invoiceId, decision),
     cancelInvoice: (invoiceId: string, decision: Decision) => decide(cancelUpdate, invoiceId, decision),
+    /** Moves an invoice in NEEDS_REVIEW to the final state an operator found at the provider. */
+    resolveInvoice: (invoiceId: string, resolution: Resolution) => decide(resolveUpdate, invoiceId, resolution),
     getInvoice,
     listInvoices,
     /** Resolves with the final state once the invoice has ended. */

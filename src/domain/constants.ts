@@ -31,6 +31,10 @@ export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 export const FINAL_STATUSES = ['COMPLETED', 'CANCELLED', 'REJECTED', 'EXPIRED', 'FAILED'] as const;
 export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
+/** The final states an operator may resolve a NEEDS_REVIEW invoice to. */
+export const RESOLVE_OUTCOMES = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
+export type ResolveOutcome = (typeof RESOLVE_OUTCOMES)[number];
+
 export function isFinalStatus(status: InvoiceStatus): status is FinalStatus {
   return (FINAL_STATUSES as readonly string[]).includes(status);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DIRECTIONS, INVOICE_STATUSES, PROVIDER_NAMES, PROVIDER_STATUSES } from './constants';
+import { DIRECTIONS, INVOICE_STATUSES, PROVIDER_NAMES, PROVIDER_STATUSES, RESOLVE_OUTCOMES } from './constants';
 import { CURRENCY_CODES, type CurrencyCode } from './money';
 
 const reference = z
@@ -103,6 +103,14 @@ export const DecisionSchema = z.object({
   reason: z.string().max(500).optional(),
 });
 export type Decision = z.output<typeof DecisionSchema>;
+
+/** An operator's resolution of an invoice in NEEDS_REVIEW: what the provider shows happened, and why. */
+export const ResolutionSchema = z.object({
+  outcome: z.enum(RESOLVE_OUTCOMES),
+  reason: z.string().trim().min(1).max(500),
+  by: z.string().min(1).max(100),
+});
+export type Resolution = z.output<typeof ResolutionSchema>;
 
 export const ProviderEventSchema = z.object({
   eventId: z.string().min(1).max(200),

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { InvoiceClient, StartedInvoice } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
-import { DecisionSchema } from '../domain/invoice';
+import { DecisionSchema, ResolutionSchema } from '../domain/invoice';
 import type { Logger } from '../logger';
 import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
@@ -184,6 +184,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           return withDeadline(deadlineMs, () => decide(params.invoiceId, decision));
         });
       }
+      api.post('/invoices/:invoiceId/resolve', async (request, reply: FastifyReply) => {
+        const params = parse(InvoiceIdParamsSchema, request.params);
+        if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
+        const resolution = parse(ResolutionSchema, request.body);
+        if (resolution instanceof Error) return sendProblem(reply, zodProblem(resolution, 'invalid resolution'));
+        return withDeadline(deadlineMs, () => invoices.resolveInvoice(params.invoiceId, resolution));
+      });
       registered();
     },
     { prefix: '/v1' },

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import type { Direction, ProviderName, ProviderStatus } from '../domain/constants';
 import type { Logger } from '../logger';
@@ -17,6 +18,18 @@ export interface StepInput {
    * provider without idempotency of its own looks for an earlier creation only then, sparing the first try a lookup.
    */
   attempt?: number;
+}
+
+/** A provider object in this status is still open, so the undo its creation registered can still take effect. */
+export function undoable(status: ProviderStatus): boolean {
+  return status === 'pending' || status === 'approval_requested' || status === 'authorized';
+}
+
+/** A refusal whose HTTP status was 404: the provider knows no such object. */
+export function refusedWith404(error: unknown): boolean {
+  if (!(error instanceof ApplicationFailure)) return false;
+  const [details] = error.details ?? [];
+  return typeof details === 'object' && details !== null && (details as { status?: unknown }).status === 404;
 }
 
 /** Whether an earlier attempt of this step may have reached the provider; unknown counts as yes. */

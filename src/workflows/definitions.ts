@@ -10,6 +10,7 @@ import type {
   ProviderStatus,
   StepName,
 } from '../domain/constants';
+import { RESOLVE_OUTCOMES, type ResolveOutcome } from '../domain/constants';
 import type { CurrencyCode } from '../domain/money';
 import type { Decision, InvoiceRequest } from '../domain/invoice';
 
@@ -181,9 +182,7 @@ export interface CallbackVerdict {
 
 export type DecisionInput = Decision;
 
-/** The final states an operator may resolve a NEEDS_REVIEW invoice to. */
-export const RESOLVE_OUTCOMES = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED', 'EXPIRED'] as const;
-export type ResolveOutcome = (typeof RESOLVE_OUTCOMES)[number];
+export { RESOLVE_OUTCOMES, type ResolveOutcome };
 
 /** An operator's word on what happened at the provider, after looking. */
 export interface ResolveInput {

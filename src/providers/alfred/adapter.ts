@@ -1,6 +1,7 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
 import {
   mayFollowEarlierAttempt,
+  undoable,
   type CompensationInput,
   type ProviderAdapter,
   type StatusResult,
@@ -208,16 +209,20 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
       const id = input.refs[ALFRED_REFS.invoiceId];
       if (!id) {
         const found = await findSubmitted(input);
-        if (!found) return { status: 'pending', detail: 'not submitted at alfred' };
+        if (!found) throw providerRefusal(FAILURE_TYPES.notFound, 'alfred has no transaction for this invoice');
         const invoice = await client.getInvoice(found.invoiceId);
+        const status = mapInvoiceStatus(invoice, input.invoice.direction);
         return {
-          status: mapInvoiceStatus(invoice, input.invoice.direction),
+          status,
           refs: submittedRefs(found.id, found.invoiceId),
+          ...(undoable(status) ? { compensation: 'cancel_invoice' } : {}),
         };
       }
       const invoice = await client.getInvoice(id);
+      const status = mapInvoiceStatus(invoice, input.invoice.direction);
       return {
-        status: mapInvoiceStatus(invoice, input.invoice.direction),
+        status,
+        ...(undoable(status) ? { compensation: 'cancel_invoice' } : {}),
         detail: `estatus_invoice=${invoice.estatus_invoice} method=${invoice.method?.status ?? 'none'}${invoice.expire_invoice ? ' expired' : ''}`,
       };
     },

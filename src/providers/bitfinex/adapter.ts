@@ -1,6 +1,7 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
 import {
   mayFollowEarlierAttempt,
+  undoable,
   type CompensationInput,
   type ProviderAdapter,
   type StatusResult,
@@ -76,11 +77,11 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
 
     async fetchStatus(input: StepInput): Promise<StatusResult> {
       const invoice = await invoiceFor(input);
-      if (!invoice) {
-        throw providerRefusal(FAILURE_TYPES.invalidResponse, 'bitfinex knows no invoice for this order');
-      }
+      if (!invoice) throw providerRefusal(FAILURE_TYPES.notFound, 'bitfinex knows no invoice for this order');
+      const status = invoiceStatusToProviderStatus(invoice.status);
       return {
-        status: invoiceStatusToProviderStatus(invoice.status),
+        status,
+        ...(undoable(status) ? { compensation: BITFINEX_COMPENSATIONS.expireInvoice } : {}),
         refs: refs(invoice),
         detail: `bitfinex invoice ${invoice.status}${invoice.payment?.confirmations != null ? `, ${invoice.payment.confirmations} confirmations` : ''}`,
       };

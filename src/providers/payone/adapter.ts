@@ -1,5 +1,13 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
-import type { CompensationInput, ProviderAdapter, StatusResult, StepInput, StepResult } from '../types';
+import {
+  refusedWith404,
+  undoable,
+  type CompensationInput,
+  type ProviderAdapter,
+  type StatusResult,
+  type StepInput,
+  type StepResult,
+} from '../types';
 import type { PayOneClient } from './client';
 import {
   DEFAULT_STATUS_ALIASES,
@@ -132,22 +140,33 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
         throw providerRefusal(FAILURE_TYPES.notSupported, `payone has no compensation ${input.action}`);
       }
       const invoiceID = input.refs[PAYONE_REFS.invoiceId] ?? input.invoice.invoiceId;
+      const before = stateOf(await client.inquireInvoice(invoiceID));
+      if (before === 'completed') {
+        throw providerRefusal(FAILURE_TYPES.notUndone, 'payone invoice is already captured: only a refund can undo it');
+      }
       const answer = await client.deactivateInvoice(invoiceID);
       if (success.test(answer)) return { providerStatus: 'cancelled' };
       const state = stateOf(await client.inquireInvoice(invoiceID));
       if (state === 'deactivated' || state === 'expired') return { providerStatus: mapPayOneState(state) };
-      // PayOne has no documented void of a pre-authorization: best effort, reported for the operator.
-      return {
-        providerStatus: mapPayOneState(state),
-        note: `payone did not deactivate (${answer}); the invoice is ${state}${state === 'pre-authorized' ? ': the hold lapses at the issuer' : ''}`,
-      };
+      // PayOne has no documented void of a pre-authorization: the undo did not happen, and the operator must know.
+      throw providerRefusal(
+        FAILURE_TYPES.notUndone,
+        `payone did not deactivate (${answer}); the invoice is ${state}${state === 'pre-authorized' ? ': the hold lapses at the issuer' : ''}`,
+      );
     },
 
     async fetchStatus(input): Promise<StatusResult> {
-      const inquiry = await client.inquireInvoice(input.refs[PAYONE_REFS.invoiceId] ?? input.invoice.invoiceId);
+      const inquiry = await client
+        .inquireInvoice(input.refs[PAYONE_REFS.invoiceId] ?? input.invoice.invoiceId)
+        .catch((error: unknown) => {
+          if (refusedWith404(error)) throw providerRefusal(FAILURE_TYPES.notFound, 'payone knows no such invoice');
+          throw error;
+        });
       const state = stateOf(inquiry);
+      const status = mapPayOneState(state);
       return {
-        status: mapPayOneState(state),
+        status,
+        ...(undoable(status) ? { compensation: 'deactivate' } : {}),
         detail: `payone status ${inquiry.status}`,
         ...(inquiry.rrn ? { refs: { [PAYONE_REFS.rrn]: inquiry.rrn } } : {}),
       };

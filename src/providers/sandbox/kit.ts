@@ -39,9 +39,29 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Fault injection for one sandbox. `random` is injectable so a test can make faults deterministic.
  * A fault is decided before the request touches the sandbox's state, as a real outage would be: nothing happened.
  */
+/** A request a test holds open at the sandbox: `reached` once it arrives, answered only after `release()`. */
+export interface HeldCall {
+  reached: Promise<void>;
+  release(): void;
+}
+
 export class Faults {
   settings: FaultSettings;
   injected = { errors: 0, timeouts: 0, rateLimited: 0, lostResponses: 0 };
+  private readonly gates: { method: string; path: RegExp; arrived(): void; released: Promise<void> }[] = [];
+
+  /**
+   * Holds the next request matching `method` and `path` before the sandbox acts on it, so a test can do something
+   * while a call is in flight ("during the money-moving call") and then let it through.
+   */
+  hold(method: string, path: RegExp): HeldCall {
+    let arrived = () => {};
+    let release = () => {};
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.gates.push({ method: method.toUpperCase(), path, arrived, released });
+    return { reached, release };
+  }
 
   constructor(
     initial: Partial<FaultSettings> = {},
@@ -69,6 +89,12 @@ export class Faults {
     reply: FastifyReply,
     rateLimitBody: unknown = { error: 'rate limited' },
   ): Promise<boolean> {
+    const gate = this.gates.find((g) => g.method === request.method && g.path.test(request.url));
+    if (gate) {
+      this.gates.splice(this.gates.indexOf(gate), 1);
+      gate.arrived();
+      await gate.released;
+    }
     const forced = String(request.headers['x-sandbox-fault'] ?? '');
     const s = this.settings;
     const latency = /^latency=(\d+)$/.exec(forced)?.[1];

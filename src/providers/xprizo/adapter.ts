@@ -1,5 +1,12 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
-import type { CompensationInput, ProviderAdapter, StatusResult, StepInput, StepResult } from '../types';
+import {
+  undoable,
+  type CompensationInput,
+  type ProviderAdapter,
+  type StatusResult,
+  type StepInput,
+  type StepResult,
+} from '../types';
 import { SEND_ACTIONS, type CreatedTransaction, type XprizoClient } from './client';
 import { requestPaymentBody, sendPaymentBody, transactionStatusToProviderStatus, xprizoReference } from './mapping';
 
@@ -45,7 +52,13 @@ export function createXprizoAdapter(client: XprizoClient, now: () => number = Da
       direction: input.invoice.direction,
       pastExpiry: Number.isFinite(expiresAt) && now() >= expiresAt,
     });
-    return { status, detail: `xprizo StatusByReference: ${answer.status}` };
+    const compensation =
+      input.invoice.direction === 'pay_out' ? XPRIZO_COMPENSATIONS.voidHold : XPRIZO_COMPENSATIONS.cancelRequest;
+    return {
+      status,
+      detail: `xprizo StatusByReference: ${answer.status}`,
+      ...(undoable(status) && answer.status !== 'NotFound' ? { compensation } : {}),
+    };
   }
 
   return {
