@@ -611,11 +611,20 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     };
   }
 
+  /**
+   * A handler's wait. Once the money-safety release is in, a workflow cancellation never cuts it short: a provider's
+   * callback answered with an error would void its payment while the invoice went on.
+   */
+  function handlerWait(done: () => boolean, timeoutMs?: number): Promise<unknown> {
+    const wait = async (): Promise<unknown> => (timeoutMs === undefined ? condition(done) : condition(done, timeoutMs));
+    return safe ? CancellationScope.nonCancellable(wait) : wait();
+  }
+
   setHandler(
     approveUpdate,
     async (decision) => {
       decide('approve', decision);
-      await condition(() => state.status !== 'AWAITING_APPROVAL');
+      await handlerWait(() => state.status !== 'AWAITING_APPROVAL');
       return state;
     },
     { validator: validator('approve') },
@@ -624,7 +633,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     rejectUpdate,
     async (decision) => {
       decide('reject', decision);
-      await condition(() => isFinalStatus(state.status));
+      await handlerWait(() => isFinalStatus(state.status));
       return state;
     },
     { validator: validator('reject') },
@@ -633,7 +642,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     cancelUpdate,
     async (decision) => {
       decide('cancel', decision);
-      await condition(() => isFinalStatus(state.status));
+      await handlerWait(() => isFinalStatus(state.status));
       return state;
     },
     { validator: validator('cancel') },
@@ -680,7 +689,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       if (applyEvent(event) === 'mismatched') return { verdict: 'undecided', status: state.status };
       callbacksWaiting++;
       try {
-        await condition(() => callbackVerdict() !== 'undecided', Math.max(0, event.waitSeconds) * 1000);
+        await handlerWait(() => callbackVerdict() !== 'undecided', Math.max(0, event.waitSeconds) * 1000);
       } finally {
         callbacksWaiting--;
       }
@@ -698,7 +707,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     resolveUpdate,
     async (resolution) => {
       state.resolution = { ...resolution, at: now() };
-      await condition(() => isFinalStatus(state.status));
+      await handlerWait(() => isFinalStatus(state.status));
       return state;
     },
     {
