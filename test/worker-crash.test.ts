@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { providerEventSignal } from '../src/workflows/definitions';
-import { fakeRegistry } from './support/fake-provider';
+import { fakeEvent, fakeRegistry } from './support/fake-provider';
 import { spawnGroup, type Spawned } from './support/processes';
 import { invoiceRequest } from './support/requests';
 import { startTestEnv, testNamespace, type TestEnv } from './support/temporal-env';
@@ -46,7 +46,7 @@ describe('a worker that crashes in the middle of an invoice', () => {
     });
     await env.invoices.startInvoice(request);
     const handle = env.invoices.handle(request.invoiceId);
-    await handle.signal(providerEventSignal, { eventId: 'ask-1', status: 'approval_requested' });
+    await handle.signal(providerEventSignal, fakeEvent(request, 'ask-1', 'approval_requested'));
     await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
 
     process.kill(-(first.child.pid ?? 0), 'SIGKILL');
@@ -54,7 +54,7 @@ describe('a worker that crashes in the middle of an invoice', () => {
 
     await startWorkerProcess();
     await env.invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
-    await handle.signal(providerEventSignal, { eventId: 'settled-1', status: 'settled' });
+    await handle.signal(providerEventSignal, fakeEvent(request, 'settled-1', 'settled'));
     const result = await env.invoices.waitForResult(request.invoiceId);
     expect(result.status).toBe('COMPLETED');
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/config';
 import { invoiceWorkflowId, providerEventSignal } from '../../src/workflows/definitions';
 import { launchChromium, type LaunchedBrowser } from '../support/browser';
-import { fakeRegistry } from '../support/fake-provider';
+import { fakeEvent, fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest } from '../support/requests';
 import { startTestEnv, type TestEnv } from '../support/temporal-env';
 import { waitForStatus } from '../support/wait';
@@ -34,7 +34,7 @@ describe('Temporal UI shows the invoices', () => {
     await waitForStatus(env.invoices, completed.invoiceId, 'AWAITING_SETTLEMENT');
     await env.invoices
       .handle(completed.invoiceId)
-      .signal(providerEventSignal, { eventId: 'ui-settle', status: 'settled' });
+      .signal(providerEventSignal, fakeEvent(completed, 'ui-settle', 'settled'));
     expect((await env.invoices.waitForResult(completed.invoiceId)).status).toBe('COMPLETED');
     await waitForStatus(env.invoices, waiting.invoiceId, 'AWAITING_SETTLEMENT');
 

@@ -36,7 +36,9 @@ export function testRoute(path: string, delivery: WebhookRoute['delivery']): Web
           ? { providerRef: { key: 'transactionId', value: transactionId } }
           : undefined;
       if (!invoice) return { ok: false as const, status: 422 as const, reason: 'names no invoice' };
-      return { ok: true as const, event, invoice };
+      // The fake provider's submit hands each invoice the reference tx-<invoiceId>.
+      const ref = { key: 'transactionId', value: transactionId ?? `tx-${invoiceId ?? ''}` };
+      return { ok: true as const, event: { ...event, ref }, invoice };
     },
     answer(verdict: Parameters<WebhookRoute['answer']>[0]) {
       // Like Xprizo: no verdict yet means no answer at all, so the provider retries instead of voiding.
