@@ -15,6 +15,9 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
+/** Well inside the workflow's 20-second heartbeat timeout for money-moving calls. */
+const HEARTBEAT_EVERY_MS = 5_000;
+
 type OptionalStep = 'kyc' | 'paymentMethod' | 'bank' | 'approveAtProvider' | 'complete';
 
 /**
@@ -36,9 +39,13 @@ export function createActivities({ providers, logger }: ActivityDeps) {
   }
 
   async function run<T>(step: string, input: StepInput, call: () => Promise<T>): Promise<T> {
-    input.attempt = Context.current().info.attempt;
+    const context = Context.current();
+    input.attempt = context.info.attempt;
     const stepLog = log(step, input);
     stepLog.debug('provider step started');
+    // A creating or money-moving call is scheduled with a heartbeat timeout, so a worker that dies mid-call is
+    // noticed in seconds rather than at the start-to-close timeout. The SDK throttles these to the timeout's pace.
+    const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       const result = await call();
       stepLog.info('provider step done');
@@ -46,6 +53,8 @@ export function createActivities({ providers, logger }: ActivityDeps) {
     } catch (error) {
       stepLog.warn({ err: error }, 'provider step failed');
       throw error;
+    } finally {
+      clearInterval(beat);
     }
   }
 

@@ -49,6 +49,19 @@ export class Faults {
   settings: FaultSettings;
   injected = { errors: 0, timeouts: 0, rateLimited: 0, lostResponses: 0 };
   private readonly gates: { method: string; path: RegExp; arrived(): void; released: Promise<void> }[] = [];
+  private readonly pathFaults: { method: string; path: RegExp; fault: 'error' | 'lost-response' }[] = [];
+
+  /**
+   * Every request matching `method` and `path` meets `fault` from now on: answered 503 before anything happens, or
+   * carried out and its answer lost. For a test of one call failing until its retries run out.
+   */
+  failAlways(method: string, path: RegExp, fault: 'error' | 'lost-response'): void {
+    this.pathFaults.push({ method: method.toUpperCase(), path, fault });
+  }
+
+  private pathFault(request: FastifyRequest, fault: 'error' | 'lost-response'): boolean {
+    return this.pathFaults.some((f) => f.fault === fault && f.method === request.method && f.path.test(request.url));
+  }
 
   /**
    * Holds the next request matching `method` and `path` before the sandbox acts on it, so a test can do something
@@ -76,7 +89,7 @@ export class Faults {
 
   /** Decided after the sandbox has done the work: true means the answer must be dropped. */
   loseResponse(request: FastifyRequest): boolean {
-    const forced = request.headers['x-sandbox-fault'] === 'lost-response';
+    const forced = request.headers['x-sandbox-fault'] === 'lost-response' || this.pathFault(request, 'lost-response');
     if (!forced && !(this.settings.lostResponseRate > 0 && this.random() < this.settings.lostResponseRate))
       return false;
     this.injected.lostResponses++;
@@ -111,7 +124,7 @@ export class Faults {
       request.raw.destroy();
       return true;
     }
-    if (forced === 'error' || (s.errorRate > 0 && this.random() < s.errorRate)) {
+    if (forced === 'error' || this.pathFault(request, 'error') || (s.errorRate > 0 && this.random() < s.errorRate)) {
       this.injected.errors++;
       await reply.code(503).send({ error: 'sandbox injected fault' });
       return true;
