@@ -944,7 +944,30 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       }
       const undone = state.compensations.filter((c) => c.outcome === 'done').map((c) => c.action);
       const note = `${ended.step}: ${ended.reason}${undone.length ? `; undone: ${undone.join(', ')}` : ''}`;
+      const movedAnyway = safe && state.compensations.some((c) => c.outcome === 'failed') && (await moneyMoved());
+      if (movedAnyway) {
+        // The customer paid before the undo reached the provider: the invoice says what happened to the money.
+        transition('COMPLETED', `${note}; but ${request.provider} reports the money moved (${movedAnyway})`);
+        return;
+      }
       transition(ended.status, note);
+    }
+  }
+
+  /** After an undo failed: the provider's status if it says the money moved, so the invoice does not deny it. */
+  async function moneyMoved(): Promise<ProviderStatus | undefined> {
+    try {
+      const found = await ordinary(() =>
+        calls.fetchStatus.executeWithOptions(
+          { ...STATUS_POLL, taskQueue: queue, summary: `ask ${request.provider} whether the money moved` },
+          [stepInput('compensation')],
+        ),
+      );
+      mergeRefs(found.refs);
+      return found.status === 'paid' || found.status === 'settled' ? found.status : undefined;
+    } catch (error) {
+      log.warn('status after a failed undo unknown', { invoiceId: request.invoiceId, error: String(error) });
+      return undefined;
     }
   }
 }

@@ -17,6 +17,8 @@ export interface TestStack {
   gateway: RunningGateway;
   providers: ProviderRegistry;
   api: PublicApi;
+  /** The configuration a worker process needs to join this stack. */
+  childEnv: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -29,6 +31,8 @@ export async function startTestStack(
     faults?: Partial<Record<ProviderName, Partial<FaultSettings>>>;
     env?: Record<string, string>;
     timeScale?: number;
+    /** False when the test runs the invoice workers in their own processes (see worker-process.ts). */
+    workers?: boolean;
   } = {},
 ): Promise<TestStack> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
@@ -52,7 +56,7 @@ export async function startTestStack(
   };
   const config = testConfig(env);
   const providers = createProviders(config, logger);
-  const testEnv = await startTestEnv({ providers, env, timing: FAST_TIMING });
+  const testEnv = await startTestEnv({ providers, env, timing: FAST_TIMING, workers: options.workers });
   const gateway = await startGateway({ config: testEnv.config, logger, client: testEnv.temporal, providers });
   return {
     env: testEnv,
@@ -60,6 +64,7 @@ export async function startTestStack(
     gateway,
     providers,
     api: { gatewayUrl: gateway.url, apiKey: TEST_API_KEY, sandboxUrl: sandboxes.url },
+    childEnv: env,
     async stop() {
       await testEnv.stop();
       await gateway.close();

@@ -3,20 +3,30 @@
 import { appendFileSync } from 'node:fs';
 import { createActivities } from '../../src/activities';
 import { createLogger, installTemporalRuntimeLogger } from '../../src/logger';
+import { createProviders } from '../../src/providers';
+import type { ProviderRegistry } from '../../src/providers/types';
 import { connectWorker } from '../../src/temporal/connection';
 import { createWorker } from '../../src/temporal/worker';
 import { fakeRegistry } from './fake-provider';
 import { testConfig } from './temporal-env';
 
 async function run(): Promise<void> {
-  const ledger = process.env.LEDGER_FILE;
-  if (!ledger) throw new Error('LEDGER_FILE is required');
-  const config = testConfig();
+  const ledger = process.env.LEDGER_FILE ?? '';
+  if (!ledger && process.env.WORKER_PROVIDERS !== 'sandboxes') throw new Error('LEDGER_FILE is required');
+  // STACK_ENV: the configuration of the test stack this worker joins (its sandboxes' port, timing), as JSON.
+  const config = testConfig(JSON.parse(process.env.STACK_ENV ?? '{}') as Record<string, string>);
   const logger = createLogger({ level: 'error' });
   installTemporalRuntimeLogger(logger);
-  const { registry, fakes } = fakeRegistry();
-  for (const fake of Object.values(fakes)) {
-    fake.onCompleted = (invoiceId, step) => appendFileSync(ledger, `${invoiceId} ${step}\n`);
+  // WORKER_PROVIDERS=sandboxes: the real provider clients, pointed by the inherited config at a test's sandboxes.
+  let registry: ProviderRegistry;
+  if (process.env.WORKER_PROVIDERS === 'sandboxes') {
+    registry = createProviders(config, logger);
+  } else {
+    const fake = fakeRegistry();
+    registry = fake.registry;
+    for (const provider of Object.values(fake.fakes)) {
+      provider.onCompleted = (invoiceId, step) => appendFileSync(ledger, `${invoiceId} ${step}\n`);
+    }
   }
   const address = config.temporal.address ?? '';
   const namespace = config.temporal.namespace;
