@@ -1,6 +1,6 @@
 // Records the histories of representative invoices into test/histories/, for the replay test that guards
 // determinism: a workflow change that would break invoices already running fails CI. Run after a deliberate,
-// versioned change to the workflow: `npm run histories:record`.
+// versioned change to the workflow: `npm run histories:record`. It never rewrites a history of an earlier release.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,63 +11,128 @@ import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
 import { startTemporal } from '../src/temporal/dev-server';
 import { createWorker } from '../src/temporal/worker';
-import { providerEventSignal } from '../src/workflows/definitions';
-import { fakeRegistry, type FakeProvider } from '../test/support/fake-provider';
+import { providerCallbackUpdate, providerEventSignal } from '../src/workflows/definitions';
+import { fakeEvent, fakeRegistry, type FakeProvider } from '../test/support/fake-provider';
 import { invoiceRequest } from '../test/support/requests';
 import { FAST_TIMING } from '../test/support/temporal-env';
 import { waitForStatus } from '../test/support/wait';
 
-type Scenario = (invoices: InvoiceClient, fakes: Record<string, FakeProvider>) => Promise<string>;
+type Scenario = (
+  invoices: InvoiceClient,
+  fakes: Record<string, FakeProvider>,
+  impatient: InvoiceClient,
+) => Promise<string>;
 
+/**
+ * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
+ * that invoices started by the released workflow still replay. These scenarios record the current workflow, each
+ * history prefixed `ms1-`, and cover the paths that release added.
+ */
 const SCENARIOS: Record<string, Scenario> = {
-  'alfred-pay-in-completed': async (invoices) => {
-    const request = invoiceRequest({ invoiceId: 'hist_alfred_in' });
+  'ms1-alfred-pay-in-completed': async (invoices) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_alfred_in' });
     await invoices.startInvoice(request);
-    await invoices.handle(request.invoiceId).signal(providerEventSignal, { eventId: 'e1', status: 'settled' });
+    const handle = invoices.handle(request.invoiceId);
+    // Another provider's event and one naming another reference are ignored and counted.
+    await handle.signal(providerEventSignal, { ...fakeEvent(request, 'other', 'rejected'), provider: 'xprizo' });
+    await handle.signal(providerEventSignal, {
+      ...fakeEvent(request, 'wrong-ref', 'cancelled'),
+      ref: { key: 'transactionId', value: 'tx-someone-else' },
+    });
+    await handle.signal(providerEventSignal, fakeEvent(request, 'e1', 'settled'));
     return request.invoiceId;
   },
-  'alfred-pay-out-approved': async (invoices) => {
+  'ms1-alfred-pay-out-approved-temporal-cancel-refused': async (invoices, fakes) => {
     const request = invoiceRequest({
-      invoiceId: 'hist_alfred_out',
+      invoiceId: 'hist_ms1_alfred_out',
       direction: 'pay_out',
       approval: { required: true, approvers: ['ops@acme'], timeoutSeconds: 600 },
     });
+    fakes.alfred?.script(request.invoiceId, 'approveAtProvider', { delayMs: 1500 });
     await invoices.startInvoice(request);
     const handle = invoices.handle(request.invoiceId);
-    await handle.signal(providerEventSignal, { eventId: 'ask', status: 'approval_requested' });
+    await handle.signal(providerEventSignal, fakeEvent(request, 'ask', 'approval_requested'));
     await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
     await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
-    await handle.signal(providerEventSignal, { eventId: 'done', status: 'settled' });
+    // Past the point of no return: the cancellation is refused and recorded, the approval at alfred finishes.
+    await handle.cancel();
+    await handle.signal(providerEventSignal, fakeEvent(request, 'done', 'settled'));
     return request.invoiceId;
   },
-  'payone-polled-and-captured': async (invoices, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_payone', provider: 'payone', currency: 'JOD', amount: 1250 });
+  'ms1-payone-polled-and-captured': async (invoices, fakes) => {
+    const request = invoiceRequest({
+      invoiceId: 'hist_ms1_payone',
+      provider: 'payone',
+      currency: 'JOD',
+      amount: 1250,
+    });
     fakes.payone?.statuses.set(request.invoiceId, 'authorized');
     await invoices.startInvoice(request);
     return request.invoiceId;
   },
-  'xprizo-cancelled-and-compensated': async (invoices) => {
+  'ms1-xprizo-cancelled-and-compensated': async (invoices) => {
     const request = invoiceRequest({
-      invoiceId: 'hist_xprizo_cancel',
+      invoiceId: 'hist_ms1_xprizo_cancel',
       provider: 'xprizo',
       approval: { required: true, approvers: [], timeoutSeconds: 600 },
     });
     await invoices.startInvoice(request);
     await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
-    await invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer left' });
+    await invoices.handle(request.invoiceId).cancel();
     return request.invoiceId;
   },
-  'bitfinex-expired-by-provider': async (invoices) => {
-    const request = invoiceRequest({ invoiceId: 'hist_bitfinex', provider: 'bitfinex' });
+  'ms1-xprizo-callback-accepted': async (invoices) => {
+    const request = invoiceRequest({
+      invoiceId: 'hist_ms1_xprizo_callback',
+      provider: 'xprizo',
+      direction: 'pay_out',
+      approval: { required: true, approvers: [], timeoutSeconds: 600 },
+    });
+    await invoices.startInvoice(request);
+    const handle = invoices.handle(request.invoiceId);
+    await handle.signal(providerEventSignal, fakeEvent(request, 'held', 'approval_requested'));
+    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
+    const callback = { ...fakeEvent(request, 'callback-1', 'approval_requested'), waitSeconds: 10 };
+    const verdict = handle.executeUpdate(providerCallbackUpdate, { args: [callback] });
+    await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
+    await verdict;
+    await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
+    return request.invoiceId;
+  },
+  'ms1-bitfinex-expired-by-provider': async (invoices) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_bitfinex', provider: 'bitfinex' });
     await invoices.startInvoice(request);
     await waitForStatus(invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
-    await invoices.handle(request.invoiceId).signal(providerEventSignal, { eventId: 'x', status: 'expired' });
+    await invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'x', 'expired'));
     return request.invoiceId;
   },
-  'alfred-failed-non-retryable': async (invoices, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_alfred_failed' });
+  'ms1-alfred-failed-non-retryable': async (invoices, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_alfred_failed' });
     fakes.alfred?.script(request.invoiceId, 'bank', { refuse: { type: 'ProviderRejected', message: 'bank refused' } });
     await invoices.startInvoice(request);
+    return request.invoiceId;
+  },
+  'ms1-submit-unknown-found-at-provider': async (_invoices, fakes, impatient) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_unknown', provider: 'bitfinex' });
+    fakes.bitfinex?.script(request.invoiceId, 'submit', { transientFailures: 1000 });
+    await impatient.startInvoice(request);
+    await waitForStatus(impatient, request.invoiceId, 'AWAITING_SETTLEMENT');
+    await impatient.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
+    return request.invoiceId;
+  },
+  'ms1-needs-review-resolved': async (_invoices, fakes, impatient) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_review', provider: 'payone' });
+    fakes.payone?.statuses.set(request.invoiceId, 'authorized');
+    fakes.payone?.script(request.invoiceId, 'complete', { transientFailures: 1000 });
+    await impatient.startInvoice(request);
+    await waitForStatus(impatient, request.invoiceId, 'COMPLETING');
+    fakes.payone?.statusUnavailable.add(request.invoiceId);
+    await waitForStatus(impatient, request.invoiceId, 'NEEDS_REVIEW');
+    await impatient.resolveInvoice(request.invoiceId, {
+      outcome: 'COMPLETED',
+      reason: 'captured in the PayOne back office',
+      by: 'ops@acme',
+    });
     return request.invoiceId;
   },
 };
@@ -89,10 +154,12 @@ async function run(): Promise<void> {
   });
   const client = await connectClient(config, target);
   const invoices = createInvoiceClient({ client, timing: FAST_TIMING });
+  // Provider calls retried for two seconds, not thirty minutes, for the unknown-outcome scenarios.
+  const impatient = createInvoiceClient({ client, timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 } });
   try {
     await workers.runUntil(async () => {
       for (const [name, scenario] of Object.entries(SCENARIOS)) {
-        const invoiceId = await scenario(invoices, fakes);
+        const invoiceId = await scenario(invoices, fakes, impatient);
         const result = await invoices.waitForResult(invoiceId);
         // The CLI writes the proto3 JSON that the SDK's historyFromJSON reads back.
         const json = execFileSync(server.cliPath ?? 'temporal', [

@@ -29,6 +29,8 @@ export class FakeProvider implements ProviderAdapter {
   readonly compensations: { invoiceId: string; action: string }[] = [];
   readonly statuses = new Map<string, ProviderStatus>();
   readonly scripts = new Map<string, StepScript>();
+  /** Invoices whose status the provider cannot give (every poll answers 503). */
+  readonly statusUnavailable = new Set<string>();
   /** Called after each step completes (a worker in another process writes these to a ledger file). */
   onCompleted?: (invoiceId: string, step: string) => void;
   /** Holds every compensation this long, so a test can act while an invoice is being cancelled. */
@@ -80,8 +82,18 @@ export class FakeProvider implements ProviderAdapter {
   }
 
   async fetchStatus(input: StepInput): Promise<StatusResult> {
-    this.calls.push({ step: 'fetchStatus', invoiceId: input.invoice.invoiceId, key: input.idempotencyKey });
-    return { status: this.statuses.get(input.invoice.invoiceId) ?? 'pending' };
+    const { invoiceId } = input.invoice;
+    this.calls.push({ step: 'fetchStatus', invoiceId, key: input.idempotencyKey });
+    if (this.statusUnavailable.has(invoiceId)) {
+      throw ApplicationFailure.retryable('provider status unavailable (503)', 'ProviderUnavailable');
+    }
+    const status = this.statuses.get(invoiceId) ?? 'pending';
+    // Like a real provider's report: the object's reference, and its undo while it is still open.
+    return {
+      status,
+      refs: { transactionId: `tx-${invoiceId}` },
+      ...(status === 'pending' ? { compensation: 'cancel_transaction' } : {}),
+    };
   }
 }
 
