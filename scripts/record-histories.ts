@@ -17,11 +17,15 @@ import { invoiceRequest } from '../test/support/requests';
 import { FAST_TIMING } from '../test/support/temporal-env';
 import { waitForStatus } from '../test/support/wait';
 
-type Scenario = (
-  invoices: InvoiceClient,
-  fakes: Record<string, FakeProvider>,
-  impatient: InvoiceClient,
-) => Promise<string>;
+/** `invoices` with the tests' fast timing; `impatient` retries provider calls for 2 s; `shortLived` has a 30-event
+ * history budget. */
+interface Clients {
+  invoices: InvoiceClient;
+  impatient: InvoiceClient;
+  shortLived: InvoiceClient;
+}
+
+type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promise<string>;
 
 /**
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
@@ -29,7 +33,7 @@ type Scenario = (
  * history prefixed `ms1-`, and cover the paths that release added.
  */
 const SCENARIOS: Record<string, Scenario> = {
-  'ms1-alfred-pay-in-completed': async (invoices) => {
+  'ms1-alfred-pay-in-completed': async ({ invoices }) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_alfred_in' });
     await invoices.startInvoice(request);
     const handle = invoices.handle(request.invoiceId);
@@ -42,7 +46,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.signal(providerEventSignal, fakeEvent(request, 'e1', 'settled'));
     return request.invoiceId;
   },
-  'ms1-alfred-pay-out-approved-temporal-cancel-refused': async (invoices, fakes) => {
+  'ms1-alfred-pay-out-approved-temporal-cancel-refused': async ({ invoices }, fakes) => {
     const request = invoiceRequest({
       invoiceId: 'hist_ms1_alfred_out',
       direction: 'pay_out',
@@ -59,7 +63,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.signal(providerEventSignal, fakeEvent(request, 'done', 'settled'));
     return request.invoiceId;
   },
-  'ms1-payone-polled-and-captured': async (invoices, fakes) => {
+  'ms1-payone-polled-and-captured': async ({ invoices }, fakes) => {
     const request = invoiceRequest({
       invoiceId: 'hist_ms1_payone',
       provider: 'payone',
@@ -70,7 +74,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.startInvoice(request);
     return request.invoiceId;
   },
-  'ms1-xprizo-cancelled-and-compensated': async (invoices) => {
+  'ms1-xprizo-cancelled-and-compensated': async ({ invoices }) => {
     const request = invoiceRequest({
       invoiceId: 'hist_ms1_xprizo_cancel',
       provider: 'xprizo',
@@ -81,7 +85,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.handle(request.invoiceId).cancel();
     return request.invoiceId;
   },
-  'ms1-xprizo-callback-accepted': async (invoices) => {
+  'ms1-xprizo-callback-accepted': async ({ invoices }) => {
     const request = invoiceRequest({
       invoiceId: 'hist_ms1_xprizo_callback',
       provider: 'xprizo',
@@ -99,20 +103,20 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
     return request.invoiceId;
   },
-  'ms1-bitfinex-expired-by-provider': async (invoices) => {
+  'ms1-bitfinex-expired-by-provider': async ({ invoices }) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_bitfinex', provider: 'bitfinex' });
     await invoices.startInvoice(request);
     await waitForStatus(invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
     await invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'x', 'expired'));
     return request.invoiceId;
   },
-  'ms1-alfred-failed-non-retryable': async (invoices, fakes) => {
+  'ms1-alfred-failed-non-retryable': async ({ invoices }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_alfred_failed' });
     fakes.alfred?.script(request.invoiceId, 'bank', { refuse: { type: 'ProviderRejected', message: 'bank refused' } });
     await invoices.startInvoice(request);
     return request.invoiceId;
   },
-  'ms1-submit-unknown-found-at-provider': async (_invoices, fakes, impatient) => {
+  'ms1-submit-unknown-found-at-provider': async ({ impatient }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_unknown', provider: 'bitfinex' });
     fakes.bitfinex?.script(request.invoiceId, 'submit', { transientFailures: 1000 });
     await impatient.startInvoice(request);
@@ -120,7 +124,21 @@ const SCENARIOS: Record<string, Scenario> = {
     await impatient.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
     return request.invoiceId;
   },
-  'ms1-needs-review-resolved': async (_invoices, fakes, impatient) => {
+  'ms1-continued-run-settled': async ({ shortLived: invoices }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ms1_continued', provider: 'bitfinex' });
+    await invoices.startInvoice(request);
+    // The recorded history is the continued run's: it starts from what the first run carried.
+    await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
+    const handle = invoices.handle(request.invoiceId);
+    for (let i = 0; i < 600; i++) {
+      const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (first?.continuedExecutionRunId) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
+    return request.invoiceId;
+  },
+  'ms1-needs-review-resolved': async ({ impatient }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_review', provider: 'payone' });
     fakes.payone?.statuses.set(request.invoiceId, 'authorized');
     fakes.payone?.script(request.invoiceId, 'complete', { transientFailures: 1000 });
@@ -156,10 +174,15 @@ async function run(): Promise<void> {
   const invoices = createInvoiceClient({ client, timing: FAST_TIMING });
   // Provider calls retried for two seconds, not thirty minutes, for the unknown-outcome scenarios.
   const impatient = createInvoiceClient({ client, timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 } });
+  // Polls fill a 30-event history budget within seconds, so the invoice continues as new.
+  const shortLived = createInvoiceClient({
+    client,
+    timing: { ...FAST_TIMING, pollAfterSeconds: 1, historyBudgetEvents: 30 },
+  });
   try {
     await workers.runUntil(async () => {
       for (const [name, scenario] of Object.entries(SCENARIOS)) {
-        const invoiceId = await scenario(invoices, fakes, impatient);
+        const invoiceId = await scenario({ invoices, impatient, shortLived }, fakes);
         const result = await invoices.waitForResult(invoiceId);
         // The CLI writes the proto3 JSON that the SDK's historyFromJSON reads back.
         const json = execFileSync(server.cliPath ?? 'temporal', [

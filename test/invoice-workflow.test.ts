@@ -1,9 +1,9 @@
-import { InvoiceStateError, InvalidInvoiceRequestError, NotAllowedError } from '../src/client';
+import { createInvoiceClient, InvoiceStateError, InvalidInvoiceRequestError, NotAllowedError } from '../src/client';
 import type { ProviderName } from '../src/domain/constants';
 import { providerEventSignal } from '../src/workflows/definitions';
 import { fakeEvent, fakeRegistry } from './support/fake-provider';
 import { invoiceRequest } from './support/requests';
-import { startTestEnv, type TestEnv } from './support/temporal-env';
+import { FAST_TIMING, startTestEnv, type TestEnv } from './support/temporal-env';
 import { eventually, waitForStatus } from './support/wait';
 
 type Invoice = { invoiceId: string; provider: ProviderName };
@@ -333,6 +333,34 @@ describe('the invoice workflow', () => {
       expect(result.eventsApplied).toBe(2);
       expect(result.eventsIgnored).toBe(1);
       expect(fakes.alfred.completedCount(request.invoiceId, 'approveAtProvider')).toBe(1);
+    });
+
+    it('goes on in a new run when a long wait passes its history budget, keeping all it knew', async () => {
+      const patient = createInvoiceClient({
+        client: env.temporal,
+        timing: { ...FAST_TIMING, pollAfterSeconds: 1, historyBudgetEvents: 30 },
+      });
+      const request = invoiceRequest({ provider: 'bitfinex' });
+      await patient.startInvoice(request);
+      const handle = env.invoices.handle(request.invoiceId);
+      // Polls keep finding the invoice pending until the history passes 30 events and a new run takes over.
+      const previousRun = await eventually(async () => {
+        const history = await handle.fetchHistory();
+        return history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+      }, 60_000);
+      expect(previousRun).toMatch(/./);
+      await handle.signal(providerEventSignal, fakeEvent(request, 'paid-after-continue', 'settled'));
+      const result = await env.invoices.waitForResult(request.invoiceId);
+      expect(result.status).toBe('COMPLETED');
+      expect(result.transitions.map((t) => t.status)).toEqual([
+        'CREATED',
+        'SUBMITTED',
+        'APPROVED',
+        'AWAITING_SETTLEMENT',
+        'COMPLETED',
+      ]);
+      expect(result.eventsApplied).toBe(1);
+      expect(fakes.bitfinex.completedCount(request.invoiceId, 'submit')).toBe(1);
     });
 
     it('asks the provider when the webhook never comes', async () => {

@@ -7,6 +7,7 @@ import type {
   InvoiceStatus,
   ProviderMilestone,
   ProviderName,
+  ProviderNegativeOutcome,
   ProviderStatus,
   StepName,
 } from '../domain/constants';
@@ -62,12 +63,36 @@ export interface InvoiceTiming {
    * unset). Tests shorten it to reach the unknown-outcome path quickly.
    */
   providerCallBudgetSeconds?: number;
+  /** History events after which a long wait continues in a new run (10,000 when unset; tests make it small). */
+  historyBudgetEvents?: number;
 }
 
 export interface InvoiceWorkflowInput {
   request: InvoiceRequest;
   plan: InvoicePlan;
   timing: InvoiceTiming;
+  /** Set when an earlier run of this invoice continued as new in the middle of a long wait. */
+  carried?: CarriedInvoice;
+}
+
+/** A long wait the workflow can resume in a fresh run: the wait for a provider before approval, or for settlement. */
+export type ResumePhase = 'beforeApproval' | 'settlement';
+
+/** What a run hands the next when its history grew past its budget during a long wait. */
+export interface CarriedInvoice {
+  resumeAt: ResumePhase;
+  /** Workflow time (ms) at which the wait ends, and the poll interval it had reached. */
+  deadline: number;
+  pollIntervalMs: number;
+  state: InvoiceState;
+  seenEventIds: string[];
+  heldEvents: ProviderEvent[];
+  pendingCompensations: { step: StepName; action: string }[];
+  milestoneRank: number;
+  negative?: { outcome: ProviderNegativeOutcome; detail?: string };
+  cancelRequest?: ApprovalRecord;
+  answeredCallbacks: [string, 'accept' | 'reject'][];
+  runs: number;
 }
 
 export interface Transition {

@@ -5,6 +5,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   isCancellation,
   log,
   patched,
@@ -14,6 +15,7 @@ import {
   setHandler,
   sleep,
   upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
@@ -51,12 +53,14 @@ import {
   statusQuery,
   TASK_QUEUES,
   type ApprovalRecord,
+  type CarriedInvoice,
   type CallbackVerdict,
   type DecisionInput,
   type InvoiceState,
   type InvoiceWorkflowInput,
   type ProviderEvent,
   type ResolveInput,
+  type ResumePhase,
 } from './definitions';
 
 /**
@@ -165,6 +169,20 @@ class NeedsReview extends Error {
   }
 }
 
+/** A long wait whose history passed its budget: the invoice goes on in a new run, from this wait. */
+class ContinueInNewRun extends Error {
+  constructor(
+    readonly resumeAt: ResumePhase,
+    readonly deadline: number,
+    readonly pollIntervalMs: number,
+  ) {
+    super(`continue as new at ${resumeAt}`);
+  }
+}
+
+/** Well below the server's 50,000-event limit, and small enough that replaying a run stays quick. */
+const HISTORY_BUDGET_EVENTS = 10_000;
+
 /** Stands in the undo list for a creation whose answer has not come back yet (see `runStep`). */
 const SUBMIT_INTENT = 'undo-what-submit-created';
 
@@ -208,6 +226,23 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   let indexedStatus: InvoiceStatus = 'CREATED';
   let indexedRefs = 0;
   let indexedCompensationFailed = false;
+
+  const carried = input.carried;
+  if (carried) {
+    // A run continued from an earlier one: everything it knew, and the search attributes it had already written.
+    Object.assign(state, carried.state);
+    carried.seenEventIds.forEach((id) => seenEventIds.add(id));
+    heldEvents.push(...carried.heldEvents);
+    pendingCompensations.push(...carried.pendingCompensations);
+    milestoneRank = carried.milestoneRank;
+    negative = carried.negative;
+    cancelRequest = carried.cancelRequest;
+    carried.answeredCallbacks.forEach(([id, verdict]) => answeredCallbacks.set(id, verdict));
+    indexedStatus = state.status;
+    indexedRefs = Object.keys(state.providerRefs).length;
+    indexedCompensationFailed = state.compensations.some((c) => c.outcome === 'failed');
+  }
+  const historyBudget = timing.historyBudgetEvents ?? HISTORY_BUDGET_EVENTS;
 
   function transition(status: InvoiceStatus, note?: string): void {
     if (state.status === status) return;
@@ -492,9 +527,15 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
    * Waits for a provider milestone: first for its webhook, then by asking the provider on a growing interval, so a
    * lost webhook never leaves the invoice stuck. Ends at `deadlineSeconds`.
    */
-  async function awaitProvider(milestone: ProviderMilestone, deadlineSeconds: number, what: string): Promise<Outcome> {
+  async function awaitProvider(
+    milestone: ProviderMilestone,
+    deadlineSeconds: number,
+    what: string,
+    phase: ResumePhase,
+  ): Promise<Outcome> {
     const settledOrStopped = () => reached(milestone) || negative !== undefined || cancelRequest !== undefined;
-    const deadline = nowMs() + deadlineSeconds * 1000;
+    const resumed = carried?.resumeAt === phase ? carried : undefined;
+    const deadline = resumed ? resumed.deadline : nowMs() + deadlineSeconds * 1000;
     const outcome = (): Outcome => {
       // Money that moved outranks a cancellation or a negative that came while it moved.
       if (safe && reached(milestone)) return { kind: 'reached' };
@@ -504,11 +545,15 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     };
     if (settledOrStopped()) return outcome();
     waiting(what);
-    if (await waitUntil(settledOrStopped, Math.min(nowMs() + timing.pollAfterSeconds * 1000, deadline))) {
+    if (!resumed && (await waitUntil(settledOrStopped, Math.min(nowMs() + timing.pollAfterSeconds * 1000, deadline)))) {
       return outcome();
     }
-    let interval = timing.pollInitialIntervalSeconds * 1000;
+    let interval = resumed ? resumed.pollIntervalMs : timing.pollInitialIntervalSeconds * 1000;
     while (nowMs() < deadline) {
+      // Each poll adds events: a wait of weeks goes on in a new run rather than toward the server's history limit.
+      if (safe && workflowInfo().historyLength >= historyBudget && allHandlersFinished()) {
+        throw new ContinueInNewRun(phase, deadline, interval);
+      }
       waiting(`${what} (asking ${request.provider} directly)`);
       let status: StatusResult | undefined;
       try {
@@ -791,75 +836,81 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   }
 
   async function flow(): Promise<void> {
-    if (plan.kyc) {
-      transition('KYC_PENDING');
-      await runStep('kyc', 'KYC at the provider', localFirstCall('kyc', `${request.provider}: KYC`));
-      endIfInterrupted('kyc');
-      transition('KYC_APPROVED');
+    // A continued run resumes in the long wait its predecessor was in; everything before it is done.
+    if (!carried) {
+      if (plan.kyc) {
+        transition('KYC_PENDING');
+        await runStep('kyc', 'KYC at the provider', localFirstCall('kyc', `${request.provider}: KYC`));
+        endIfInterrupted('kyc');
+        transition('KYC_APPROVED');
+      }
+      if (plan.paymentMethod) {
+        await runStep(
+          'paymentMethod',
+          'payment method',
+          localFirstCall('paymentMethod', `${request.provider}: payment method`),
+        );
+        endIfInterrupted('paymentMethod');
+        transition('PAYMENT_METHOD_READY');
+      }
+      if (plan.bank) {
+        await runStep('bank', 'bank account', localFirstCall('bank', `${request.provider}: bank account`));
+        endIfInterrupted('bank');
+        transition('BANK_READY');
+      }
+      await runStep('submit', 'submission', providerCall('submit', `${request.provider}: submit ${request.direction}`));
+      transition('SUBMITTED');
+      endIfInterrupted('submit');
     }
-    if (plan.paymentMethod) {
-      await runStep(
-        'paymentMethod',
-        'payment method',
-        localFirstCall('paymentMethod', `${request.provider}: payment method`),
-      );
-      endIfInterrupted('paymentMethod');
-      transition('PAYMENT_METHOD_READY');
-    }
-    if (plan.bank) {
-      await runStep('bank', 'bank account', localFirstCall('bank', `${request.provider}: bank account`));
-      endIfInterrupted('bank');
-      transition('BANK_READY');
-    }
-    await runStep('submit', 'submission', providerCall('submit', `${request.provider}: submit ${request.direction}`));
-    transition('SUBMITTED');
-    endIfInterrupted('submit');
 
-    if (plan.awaitBeforeApproval) {
+    if (plan.awaitBeforeApproval && carried?.resumeAt !== 'settlement') {
       currentStep = 'approval';
       const outcome = await awaitProvider(
         plan.awaitBeforeApproval,
         request.approval.timeoutSeconds,
         `${request.provider} to report ${plan.awaitBeforeApproval}`,
+        'beforeApproval',
       );
       endFromOutcome(outcome, 'approval', `${plan.awaitBeforeApproval} did not come before the approval deadline`);
     }
 
-    currentStep = 'approval';
-    if (request.approval.required && state.approval?.decision !== 'approved') {
-      transition('AWAITING_APPROVAL');
-      waiting(
-        request.approval.approvers.length
-          ? `a decision by ${request.approval.approvers.join(' or ')}`
-          : 'a decision by the service',
-      );
-      const decided = await waitUntil(
-        () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
-        nowMs() + request.approval.timeoutSeconds * 1000,
-      );
-      if (!decided) throw new InvoiceEnded('EXPIRED', 'approval', 'no decision before the approval deadline');
-      endIfInterrupted('approval');
-      if (state.approval?.decision === 'rejected') {
-        throw new InvoiceEnded('REJECTED', 'approval', state.approval.reason ?? `rejected by ${state.approval.by}`);
+    if (carried?.resumeAt !== 'settlement') {
+      currentStep = 'approval';
+      if (request.approval.required && state.approval?.decision !== 'approved') {
+        transition('AWAITING_APPROVAL');
+        waiting(
+          request.approval.approvers.length
+            ? `a decision by ${request.approval.approvers.join(' or ')}`
+            : 'a decision by the service',
+        );
+        const decided = await waitUntil(
+          () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
+          nowMs() + request.approval.timeoutSeconds * 1000,
+        );
+        if (!decided) throw new InvoiceEnded('EXPIRED', 'approval', 'no decision before the approval deadline');
+        endIfInterrupted('approval');
+        if (state.approval?.decision === 'rejected') {
+          throw new InvoiceEnded('REJECTED', 'approval', state.approval.reason ?? `rejected by ${state.approval.by}`);
+        }
+        transition('APPROVED', `approved by ${state.approval?.by ?? 'unknown'}`);
+      } else {
+        transition('APPROVED', request.approval.required ? undefined : 'no approval required');
       }
-      transition('APPROVED', `approved by ${state.approval?.by ?? 'unknown'}`);
-    } else {
-      transition('APPROVED', request.approval.required ? undefined : 'no approval required');
-    }
 
-    if (plan.approveAtProvider) {
-      passPointOfNoReturn('approveAtProvider');
-      await runStep(
-        'approveAtProvider',
-        'approval at the provider',
-        providerCall('approveAtProvider', `${request.provider}: approve`),
-      );
-      endIfInterrupted('approveAtProvider');
-    }
-    if (plan.complete) {
-      passPointOfNoReturn('complete');
-      transition('COMPLETING');
-      await runStep('complete', 'completion', providerCall('complete', `${request.provider}: complete`));
+      if (plan.approveAtProvider) {
+        passPointOfNoReturn('approveAtProvider');
+        await runStep(
+          'approveAtProvider',
+          'approval at the provider',
+          providerCall('approveAtProvider', `${request.provider}: approve`),
+        );
+        endIfInterrupted('approveAtProvider');
+      }
+      if (plan.complete) {
+        passPointOfNoReturn('complete');
+        transition('COMPLETING');
+        await runStep('complete', 'completion', providerCall('complete', `${request.provider}: complete`));
+      }
     }
 
     currentStep = 'settlement';
@@ -868,6 +919,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       plan.settledAt,
       request.settlementTimeoutSeconds,
       `${request.provider} to settle`,
+      'settlement',
     );
     endFromOutcome(outcome, 'settlement', 'the provider did not settle before the settlement deadline');
     transition('COMPLETED');
@@ -923,6 +975,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         await review(error);
         return;
       }
+      if (error instanceof ContinueInNewRun) await continueInNewRun(error);
       let ended: InvoiceEnded;
       if (error instanceof InvoiceEnded) {
         ended = error;
@@ -952,6 +1005,25 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       }
       transition(ended.status, note);
     }
+  }
+
+  async function continueInNewRun(next: ContinueInNewRun): Promise<never> {
+    index();
+    const carry: CarriedInvoice = {
+      resumeAt: next.resumeAt,
+      deadline: next.deadline,
+      pollIntervalMs: next.pollIntervalMs,
+      state,
+      seenEventIds: [...seenEventIds],
+      heldEvents: [...heldEvents],
+      pendingCompensations: [...pendingCompensations],
+      milestoneRank,
+      negative,
+      cancelRequest,
+      answeredCallbacks: [...answeredCallbacks],
+      runs: (carried?.runs ?? 0) + 1,
+    };
+    return continueAsNew<typeof invoiceWorkflow>({ request, plan, timing, carried: carry });
   }
 
   /** After an undo failed: the provider's status if it says the money moved, so the invoice does not deny it. */

@@ -126,7 +126,7 @@ describe('PayOne SmartLink against its sandbox', () => {
     expect(error.message).toMatch(/PRE-AUTHORIZED AMOUNT/);
   });
 
-  it('deactivates as compensation, and reports a pre-authorized invoice as best effort', async () => {
+  it('deactivates as compensation, and refuses to call an undo done when PayOne did not do it', async () => {
     const step = input();
     await adapter().submit(step);
     await expect(adapter().compensate({ ...step, action: 'deactivate' })).resolves.toMatchObject({
@@ -141,9 +141,20 @@ describe('PayOne SmartLink against its sandbox', () => {
     const held = input();
     await adapter().submit(held);
     handle.sandbox.preAuthorize(held.invoice.invoiceId);
-    const result = await adapter().compensate({ ...held, action: 'deactivate' });
-    expect(result.providerStatus).toBe('authorized');
-    expect(result.note).toMatch(/did not deactivate/);
+    // A pre-authorization PayOne will not deactivate: the undo failed, and the workflow must record it as failed.
+    await expect(adapter().compensate({ ...held, action: 'deactivate' })).rejects.toMatchObject({
+      type: 'CompensationNotDone',
+      message: expect.stringMatching(/did not deactivate/),
+    });
+
+    const captured = input();
+    await adapter().submit(captured);
+    handle.sandbox.preAuthorize(captured.invoice.invoiceId);
+    await adapter().complete?.(captured);
+    await expect(adapter().compensate({ ...captured, action: 'deactivate' })).rejects.toMatchObject({
+      type: 'CompensationNotDone',
+      message: expect.stringMatching(/already captured/),
+    });
   });
 
   it('expires an invoice after its expiryperiod (scaled)', async () => {
