@@ -142,19 +142,21 @@ describe('PayOne SmartLink against its sandbox', () => {
     await adapter().submit(held);
     handle.sandbox.preAuthorize(held.invoice.invoiceId);
     // A pre-authorization PayOne will not deactivate: the undo failed, and the workflow must record it as failed.
-    await expect(adapter().compensate({ ...held, action: 'deactivate' })).rejects.toMatchObject({
-      type: 'CompensationNotDone',
-      message: expect.stringMatching(/did not deactivate/),
-    });
+    const notDeactivated = await adapter()
+      .compensate({ ...held, action: 'deactivate' })
+      .catch((error: unknown) => error);
+    expect(notDeactivated).toMatchObject({ type: 'CompensationNotDone' });
+    expect(String(notDeactivated)).toMatch(/did not deactivate/);
 
     const captured = input();
     await adapter().submit(captured);
     handle.sandbox.preAuthorize(captured.invoice.invoiceId);
     await adapter().complete?.(captured);
-    await expect(adapter().compensate({ ...captured, action: 'deactivate' })).rejects.toMatchObject({
-      type: 'CompensationNotDone',
-      message: expect.stringMatching(/already captured/),
-    });
+    const pastCapture = await adapter()
+      .compensate({ ...captured, action: 'deactivate' })
+      .catch((error: unknown) => error);
+    expect(pastCapture).toMatchObject({ type: 'CompensationNotDone' });
+    expect(String(pastCapture)).toMatch(/already captured/);
   });
 
   it('expires an invoice after its expiryperiod (scaled)', async () => {
