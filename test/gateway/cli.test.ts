@@ -2,11 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createInvoiceClient } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/config';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest, uniqueId } from '../support/requests';
-import { startTestEnv, type TestEnv } from '../support/temporal-env';
+import { FAST_TIMING, startTestEnv, type TestEnv } from '../support/temporal-env';
 import { waitForStatus } from '../support/wait';
 
 interface Run {
@@ -16,7 +17,7 @@ interface Run {
 }
 
 describe('payorch CLI', () => {
-  const { registry } = fakeRegistry();
+  const { registry, fakes } = fakeRegistry();
   let env: TestEnv;
   let dir: string;
   beforeAll(async () => {
@@ -97,6 +98,50 @@ describe('payorch CLI', () => {
     );
     expect(cancelled.code).toBe(0);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ invoiceId: request.invoiceId, status: 'CANCELLED' });
+  });
+
+  it('lists an invoice in NEEDS_REVIEW and resolves it, refusing a resolution without an outcome or a reason', async () => {
+    const impatient = createInvoiceClient({
+      client: env.temporal,
+      timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 },
+    });
+    const request = invoiceRequest({ provider: 'payone' });
+    fakes.payone.statuses.set(request.invoiceId, 'authorized');
+    fakes.payone.script(request.invoiceId, 'complete', { transientFailures: 1000 });
+    await impatient.startInvoice(request);
+    // The capture keeps failing and, from now on, PayOne cannot say whether it happened.
+    await waitForStatus(env.invoices, request.invoiceId, 'COMPLETING');
+    fakes.payone.statusUnavailable.add(request.invoiceId);
+    await waitForStatus(env.invoices, request.invoiceId, 'NEEDS_REVIEW');
+
+    let listed = '';
+    for (let i = 0; i < 50 && !listed.includes(request.invoiceId); i++) {
+      listed = (await payorch('invoice', 'list', '--status', 'NEEDS_REVIEW')).stdout;
+      if (!listed.includes(request.invoiceId)) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(listed).toContain(request.invoiceId);
+
+    expect((await payorch('invoice', 'resolve', request.invoiceId, '--outcome', 'DONE', '--reason', 'x')).code).toBe(2);
+    const noReason = await payorch('invoice', 'resolve', request.invoiceId, '--outcome', 'COMPLETED');
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/reason/);
+    const resolved = await payorch(
+      'invoice',
+      'resolve',
+      request.invoiceId,
+      '--outcome',
+      'FAILED',
+      '--reason',
+      'PayOne shows no capture',
+      '--by',
+      'ops@acme',
+      '--json',
+    );
+    expect(resolved.code).toBe(0);
+    expect(JSON.parse(resolved.stdout)).toMatchObject({
+      status: 'FAILED',
+      resolution: { outcome: 'FAILED', by: 'ops@acme' },
+    });
   });
 
   it('exits 2 for bad usage and invalid input', async () => {
