@@ -25,6 +25,67 @@ const optionalString = z
   .optional()
   .transform((value) => (value === '' ? undefined : value));
 
+/**
+ * The published development key (base64 of 32 bytes): used only outside production when PAYLOAD_ENCRYPTION_KEYS is
+ * unset, so a fresh checkout runs with encryption switched on. It is in this file, so it protects nothing.
+ */
+export const DEVELOPMENT_ENCRYPTION_KEY = {
+  id: 'dev',
+  base64: 'cGF5bWVudC1vcmNoZXN0cmF0b3ItZGV2LWtleS0wMDE=',
+} as const;
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export interface PayloadEncryptionKey {
+  readonly id: string;
+  readonly key: Uint8Array;
+}
+
+/** `id:base64key,...`, the first the one new payloads are encrypted with. Messages never echo key material. */
+const encryptionKeys = z.string().transform((value, ctx): PayloadEncryptionKey[] => {
+  const keys: PayloadEncryptionKey[] = [];
+  const seen = new Set<string>();
+  const entries = value.split(',').map((entry) => entry.trim());
+  entries.forEach((entry, index) => {
+    const at = `entry ${index + 1}`;
+    const colon = entry.indexOf(':');
+    const id = colon < 0 ? '' : entry.slice(0, colon);
+    const material = colon < 0 ? '' : entry.slice(colon + 1);
+    if (KEY_ID.test(id) && seen.has(id)) {
+      ctx.addIssue({ code: 'custom', path: [index], message: `${at}: key id "${id}" appears twice` });
+      return;
+    }
+    seen.add(id);
+    if (!KEY_ID.test(id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [index],
+        message: `${at}: expected id:base64key, the id of [A-Za-z0-9._-]`,
+      });
+      return;
+    }
+    if (!BASE64.test(material)) {
+      ctx.addIssue({ code: 'custom', path: [index], message: `${at} (key id "${id}"): the key is not base64` });
+      return;
+    }
+    const key = Buffer.from(material, 'base64');
+    if (key.length !== 32) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [index],
+        message: `${at} (key id "${id}"): the key must be exactly 32 bytes, got ${key.length} (openssl rand -base64 32)`,
+      });
+      return;
+    }
+    keys.push({ id, key });
+  });
+  return keys;
+});
+
+/** Variables whose values an error message must not repeat. */
+const SECRET_VARIABLES = new Set(['PAYLOAD_ENCRYPTION_KEYS', 'CODEC_API_KEYS', 'GATEWAY_API_KEYS', 'TEMPORAL_API_KEY']);
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -79,6 +140,12 @@ const EnvSchema = z.object({
   /** Comma-separated API keys for services; `npm start` makes a development key when none is given. */
   GATEWAY_API_KEYS: optionalString,
   GATEWAY_PUBLIC_URL: url.optional(),
+  /** Comma-separated bearer keys that may call the codec server (`/codec/*`), i.e. read decrypted payloads. */
+  CODEC_API_KEYS: optionalString,
+  /** The Temporal UI's origin, allowed to call the codec server from the browser; default the dev server's UI. */
+  TEMPORAL_UI_ORIGIN: z.url().optional(),
+  /** `id:base64key,...` (32-byte AES-256 keys), the first active; required in production. */
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeys.optional(),
   /**
    * How long a webhook that names only the provider's reference is held while that reference is not yet searchable
    * (the provider can call back before the workflow's record of the call reaches visibility), before answering 404.
@@ -154,6 +221,16 @@ export interface Config {
     readonly url: string;
     readonly referenceWaitMs: number;
   };
+  readonly codecServer: {
+    readonly apiKeys: readonly string[];
+    readonly uiOrigin: string;
+  };
+  readonly payloadEncryption: {
+    /** The first encrypts; every one decrypts the payloads that name it. */
+    readonly keys: readonly PayloadEncryptionKey[];
+    /** True when the published development key stands in for an unset PAYLOAD_ENCRYPTION_KEYS. */
+    readonly developmentKey: boolean;
+  };
   readonly sandboxPort: number;
   readonly startSamples: boolean;
   readonly providers: {
@@ -173,11 +250,19 @@ export class ConfigError extends Error {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  // Typed arrays with elements cannot be frozen (the key bytes stay private to the config object instead).
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);
   }
   return value;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -194,7 +279,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '(environment)');
-        const got = typeof source[name] === 'string' ? ` (got ${JSON.stringify(source[name])})` : '';
+        const got =
+          typeof source[name] === 'string' && !SECRET_VARIABLES.has(name)
+            ? ` (got ${JSON.stringify(source[name])})`
+            : '';
         return `${name}: ${issue.message}${got}`;
       }),
     );
@@ -212,6 +300,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (tls && Boolean(tls.certPath) !== Boolean(tls.keyPath)) {
     throw new ConfigError(['TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH: set both or neither (mutual TLS)']);
   }
+  if (env.NODE_ENV === 'production' && !env.PAYLOAD_ENCRYPTION_KEYS) {
+    throw new ConfigError([
+      'PAYLOAD_ENCRYPTION_KEYS: required when NODE_ENV=production (id:base64key,..., e.g. k1:$(openssl rand -base64 32)); ' +
+        'without it customer data would be sealed with the published development key',
+    ]);
+  }
+  const encryptionKeys = env.PAYLOAD_ENCRYPTION_KEYS ?? [
+    { id: DEVELOPMENT_ENCRYPTION_KEY.id, key: Buffer.from(DEVELOPMENT_ENCRYPTION_KEY.base64, 'base64') },
+  ];
   const config: Config = {
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
@@ -246,10 +343,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     gateway: {
       port: env.GATEWAY_PORT,
       host: env.GATEWAY_HOST,
-      apiKeys: (env.GATEWAY_API_KEYS ?? '')
-        .split(',')
-        .map((key) => key.trim())
-        .filter(Boolean),
+      apiKeys: splitList(env.GATEWAY_API_KEYS),
       publicUrl: env.GATEWAY_PUBLIC_URL,
       url: (
         env.GATEWAY_PUBLIC_URL ??
@@ -257,6 +351,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ).replace(/\/$/, ''),
       referenceWaitMs: env.GATEWAY_REFERENCE_WAIT_MS,
     },
+    codecServer: {
+      apiKeys: splitList(env.CODEC_API_KEYS),
+      uiOrigin: (env.TEMPORAL_UI_ORIGIN ?? `http://localhost:${env.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
+    },
+    payloadEncryption: { keys: encryptionKeys, developmentKey: !env.PAYLOAD_ENCRYPTION_KEYS },
     sandboxPort: env.SANDBOX_PORT,
     startSamples: env.START_SAMPLES,
     providers: {

@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import { dataConverter } from '../src/temporal/codec';
 import { workflowBundle } from '../src/temporal/worker';
 
 const dir = path.join(__dirname, 'histories');
@@ -27,7 +29,12 @@ describe('determinism guard', () => {
       history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
     }));
     const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    // Through the payload codec, as workers run: histories written before encryption must decode as they are.
+    const options = {
+      workflowBundle: await workflowBundle(),
+      dataConverter: dataConverter(loadConfig({ NODE_ENV: 'test' })),
+    };
+    for await (const result of Worker.runReplayHistories(options, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
     }
     expect(failures).toEqual([]);

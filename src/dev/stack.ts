@@ -36,7 +36,10 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   try {
-    const server = await startTemporal(config, logger, options.temporal);
+    const server = await startTemporal(config, logger, {
+      uiCodecEndpoint: `${config.gateway.url}/codec`,
+      ...options.temporal,
+    });
     stops.push(() => server.stop());
     const target = { address: server.address, namespace: server.namespace };
 

@@ -78,6 +78,10 @@ async function run(): Promise<void> {
   say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
   if (stack.gateway.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
   if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
+  say(`  Codec server       ${stack.gateway.url}/codec  (the UI decrypts payloads through it)`);
+  // LOG_LEVEL=error hides the worker's warning, and this one must not go unseen.
+  if (config.payloadEncryption.developmentKey)
+    say('  Payload encryption the published development key: set PAYLOAD_ENCRYPTION_KEYS for real data');
   if (config.startSamples) await runSamples(config, stack, logger);
   if (!stopping) say('Press Ctrl-C to stop.');
 }

@@ -5,10 +5,12 @@ import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
 import { DecisionSchema, ResolutionSchema } from '../domain/invoice';
 import type { Logger } from '../logger';
+import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { createApiKeyVerifier } from './auth';
+import { registerCodecServer } from './codec-server';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
 import { InvoiceIdParamsSchema, ListInvoicesQuerySchema } from './schemas';
@@ -44,6 +46,8 @@ export interface GatewayDeps {
   callbackWaitSeconds?: number;
   /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
   referenceWaitMs?: number;
+  /** Overrides `CODEC_API_KEYS`: who may call `/codec/encode` and `/codec/decode`. */
+  codecApiKeys?: readonly string[];
 }
 
 function declaredWebhooks(): WebhookRoutes {
@@ -195,6 +199,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     },
     { prefix: '/v1' },
   );
+
+  registerCodecServer(app, {
+    codec: payloadCodec(config),
+    config,
+    serviceApiKeys: deps.apiKeys ?? config.gateway.apiKeys,
+    codecApiKeys: deps.codecApiKeys,
+  });
 
   registerWebhooks(app, {
     invoices,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createInvoiceClient } from '../client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { warnIfDevelopmentKey } from '../temporal/codec';
 import type { ProviderRegistry } from '../providers/types';
 import { buildGateway, type GatewayDeps } from './app';
 import { createDevApiKey } from './auth';
@@ -29,6 +30,7 @@ export interface StartGatewayOptions {
 /** Builds the gateway on a connected client and listens on GATEWAY_HOST:GATEWAY_PORT. */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { config, logger, client } = options;
+  warnIfDevelopmentKey(config, logger);
   const devApiKey =
     options.allowDevApiKey && config.gateway.apiKeys.length === 0 && !options.overrides?.apiKeys?.length
       ? createDevApiKey()

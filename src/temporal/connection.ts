@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
+import { dataConverter } from './codec';
 
 interface TemporalTarget {
   address: string;
@@ -23,14 +24,17 @@ async function tlsOptions(config: Config): Promise<ConnectionOptions['tls']> {
   };
 }
 
-/** The same address, namespace, TLS and API key for the client, the worker and the gateway. */
+/**
+ * The same address, namespace, TLS and API key for the client, the worker and the gateway; every client encrypts what
+ * it sends (workflow input, signals, updates) and decrypts what it reads (results, queries).
+ */
 export async function connectClient(config: Config, target: TemporalTarget): Promise<Client> {
   const connection = await Connection.connect({
     address: target.address,
     tls: await tlsOptions(config),
     apiKey: config.temporal.apiKey,
   });
-  return new Client({ connection, namespace: target.namespace });
+  return new Client({ connection, namespace: target.namespace, dataConverter: dataConverter(config) });
 }
 
 export async function connectWorker(config: Config, target: TemporalTarget): Promise<NativeConnection> {

@@ -30,6 +30,8 @@ export interface StartOptions {
   ephemeral?: boolean;
   /** More namespaces to create at launch (tests give each jest worker its own). */
   extraNamespaces?: readonly string[];
+  /** The codec server the UI asks to decrypt payloads (`<gateway>/codec`); without it the UI shows ciphertext. */
+  uiCodecEndpoint?: string;
   /** Extra `--dynamic-config-value` pairs. */
   dynamicConfig?: Record<string, unknown>;
 }
@@ -182,6 +184,7 @@ export async function startTemporal(
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
   for (const name of [namespace, ...(options.extraNamespaces ?? [])]) args.push('--namespace', name);
   args.push('--log-level', 'error');
+  if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (!options.ephemeral) {
     mkdirSync(path.dirname(config.devServer.dbFile), { recursive: true });
     args.push('--db-filename', config.devServer.dbFile);

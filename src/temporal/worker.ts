@@ -10,6 +10,7 @@ import {
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { dataConverter, warnIfDevelopmentKey } from './codec';
 import { TASK_QUEUES } from '../workflows/definitions';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -39,7 +40,7 @@ export interface InvoiceWorkers {
   shutdown(): void;
 }
 
-/** The worker options that come from config (`WORKER_*`); the benchmark's baseline worker takes the same. */
+/** The worker options that come from config (`WORKER_*`, the payload codec); the benchmark's baseline worker takes the same. */
 export function workerTuning(config: Config) {
   const tuning = config.worker;
   return {
@@ -49,6 +50,8 @@ export function workerTuning(config: Config) {
     maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
     maxConcurrentActivityTaskPolls: tuning.activityPollers,
     reuseV8Context: tuning.reuseV8Context,
+    // Activity inputs and results and the workflow's own payloads are encrypted before they reach the history.
+    dataConverter: dataConverter(config),
   } satisfies Partial<WorkerOptions>;
 }
 
@@ -60,6 +63,7 @@ export async function createWorker({
   logger,
 }: WorkerSetup): Promise<InvoiceWorkers> {
   const tuning = config.worker;
+  warnIfDevelopmentKey(config, logger);
   const main = await Worker.create({
     connection,
     namespace,
@@ -76,6 +80,7 @@ export async function createWorker({
     taskQueue: TASK_QUEUES.bitfinex,
     activities,
     maxTaskQueueActivitiesPerSecond: tuning.bitfinexMaxActivitiesPerSecond,
+    dataConverter: dataConverter(config),
     maxConcurrentActivityTaskExecutions: 10,
   });
   logger.info({ namespace, taskQueues: Object.values(TASK_QUEUES) }, 'workers created');

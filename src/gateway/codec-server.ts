@@ -1,0 +1,139 @@
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { PayloadDecryptionError } from '../temporal/codec';
+import { createApiKeyVerifier } from './auth';
+import { problem, sendProblem, zodProblem } from './problem';
+
+/** Temporal caps one payload at 2 MiB; the UI sends a whole event's payloads in one request. */
+export const CODEC_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** What the Temporal UI sends with its codec requests (and so asks for in its preflight). */
+const ALLOWED_HEADERS = 'content-type, x-namespace, authorization';
+
+// Proto3 JSON writes bytes as base64 and accepts either alphabet, padded or not.
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'expected base64');
+
+const PayloadJsonSchema = z.object({
+  metadata: z.record(z.string(), base64).nullish(),
+  data: base64.nullish(),
+});
+
+export const CodecBodySchema = z.object({ payloads: z.array(PayloadJsonSchema).max(10_000) });
+
+type PayloadJson = z.output<typeof PayloadJsonSchema>;
+
+function fromJson(json: PayloadJson): Payload {
+  const metadata: Record<string, Uint8Array> = {};
+  for (const [key, value] of Object.entries(json.metadata ?? {})) metadata[key] = Buffer.from(value, 'base64');
+  return { metadata, data: Buffer.from(json.data ?? '', 'base64') };
+}
+
+function toJson(payload: Payload): { metadata: Record<string, string>; data: string } {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(payload.metadata ?? {})) {
+    if (value) metadata[key] = Buffer.from(value).toString('base64');
+  }
+  return { metadata, data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64') };
+}
+
+export interface CodecServerOptions {
+  codec: PayloadCodec;
+  config: Config;
+  /** The service API keys: recognised so that presenting one gets 403 (known caller, no right), not 401. */
+  serviceApiKeys: readonly string[];
+  /** Overrides `CODEC_API_KEYS`. */
+  codecApiKeys?: readonly string[];
+}
+
+type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
+
+/**
+ * Who may use the codec server. Decoding turns history back into customer data, so it takes a key of its own
+ * (CODEC_API_KEYS), separate from the service keys. The one exception: no codec key is configured and payloads are
+ * sealed with the published development key, which anyone can already decrypt, so `npm start`'s UI works untouched.
+ */
+function codecAuthorizer(options: CodecServerOptions): (authorization: string | undefined) => Verdict {
+  const codecKeys = options.codecApiKeys ?? options.config.codecServer.apiKeys;
+  const isService = options.serviceApiKeys.length ? createApiKeyVerifier(options.serviceApiKeys) : () => false;
+  if (codecKeys.length === 0) {
+    const open = options.config.payloadEncryption.developmentKey;
+    return () => (open ? 'allowed' : 'unauthenticated');
+  }
+  const isCodec = createApiKeyVerifier(codecKeys);
+  return (authorization) => {
+    if (isCodec(authorization)) return 'allowed';
+    return isService(authorization) ? 'forbidden' : 'unauthenticated';
+  };
+}
+
+/**
+ * Temporal's remote codec protocol (`POST /codec/encode`, `POST /codec/decode`, `{ payloads: [...] }` in proto3 JSON)
+ * for the Temporal UI and `temporal` CLI. The `X-Namespace` header is accepted but not used: one key set serves
+ * every namespace this deployment writes.
+ */
+export function registerCodecServer(app: FastifyInstance, options: CodecServerOptions): void {
+  const authorize = codecAuthorizer(options);
+  const uiOrigin = options.config.codecServer.uiOrigin;
+
+  const allowOrigin = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    reply.header('Vary', 'Origin');
+    if (request.headers.origin !== uiOrigin) return false;
+    reply.header('Access-Control-Allow-Origin', uiOrigin);
+    // The UI can be told to send cookies with codec calls; without this the browser would discard the answer.
+    reply.header('Access-Control-Allow-Credentials', 'true');
+    return true;
+  };
+
+  app.register(
+    (codec, _options, registered) => {
+      codec.addHook('onRequest', (request, reply, done) => {
+        // CORS headers first: a browser must be able to read even a 401, or the UI shows a bare network error.
+        allowOrigin(request, reply);
+        // A preflight carries no credentials by design; it is answered by the OPTIONS routes below.
+        if (request.method === 'OPTIONS') return done();
+        const verdict = authorize(request.headers.authorization);
+        if (verdict === 'allowed') return done();
+        if (verdict === 'forbidden') {
+          sendProblem(reply, problem(403, 'Forbidden', 'this key may not use the codec server (see CODEC_API_KEYS)'));
+          return;
+        }
+        reply.header('WWW-Authenticate', 'Bearer');
+        sendProblem(
+          reply,
+          problem(401, 'Unauthorized', 'a codec key is required (Authorization: Bearer, CODEC_API_KEYS)'),
+        );
+      });
+
+      for (const action of ['encode', 'decode'] as const) {
+        codec.options(`/${action}`, (request, reply) => {
+          if (allowOrigin(request, reply)) {
+            reply
+              .header('Access-Control-Allow-Methods', 'POST, OPTIONS')
+              .header('Access-Control-Allow-Headers', ALLOWED_HEADERS)
+              .header('Access-Control-Max-Age', '600');
+          }
+          return reply.status(204).send();
+        });
+        codec.post(`/${action}`, { bodyLimit: CODEC_BODY_LIMIT_BYTES }, async (request, reply) => {
+          const parsed = CodecBodySchema.safeParse(request.body);
+          if (!parsed.success) return sendProblem(reply, zodProblem(parsed.error, `invalid ${action} request`));
+          const payloads = parsed.data.payloads.map(fromJson);
+          try {
+            const result =
+              action === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+            return reply.header('Cache-Control', 'no-store').send({ payloads: result.map(toJson) });
+          } catch (error) {
+            if (error instanceof PayloadDecryptionError) {
+              return sendProblem(reply, problem(422, error.type, error.message));
+            }
+            throw error;
+          }
+        });
+      }
+      registered();
+    },
+    { prefix: '/codec' },
+  );
+}
