@@ -16,6 +16,8 @@ export interface SampleOptions {
   amount?: number;
   currency?: InvoiceRequestInput['currency'];
   approvalRequired?: boolean;
+  /** How long the invoice may wait for its decision (and PayOne keeps its link open); an hour unless set. */
+  approvalTimeoutSeconds?: number;
 }
 
 export const APPROVER = 'ops@example.com';
@@ -71,7 +73,7 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
       required:
         options.approvalRequired ?? (payone || (options.provider === 'alfred' && options.direction === 'pay_out')),
       approvers: [APPROVER],
-      timeoutSeconds: 3600,
+      timeoutSeconds: options.approvalTimeoutSeconds ?? 3600,
     },
     settlementTimeoutSeconds: 3600,
   };
