@@ -440,12 +440,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     waiting(`${request.provider} to say what became of ${step}`);
     let found: StatusResult;
     try {
-      found = await ordinary(() =>
-        calls.fetchStatus.executeWithOptions(
-          { ...STATUS_POLL, taskQueue: queue, summary: `ask ${request.provider} what became of ${step}` },
-          [stepInput(step)],
-        ),
-      );
+      found = await askProvider(`ask ${request.provider} what became of ${step}`, step);
     } catch (error) {
       if (isCancellation(error)) throw error;
       const cause = activityCause(error);
@@ -460,6 +455,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const moved = step === 'approveAtProvider' ? reached('approved') : reached('settled');
     if (moved) return found;
     throw new NeedsReview(step, `${step} failed (${message}) and ${request.provider} reports ${found.status}`);
+  }
+
+  /** The provider's own status of the invoice: one `fetchStatus` activity, a single look unless `options` retry. */
+  function askProvider(summary: string, step: StepName, options: ActivityOptions = STATUS_POLL): Promise<StatusResult> {
+    return ordinary(() =>
+      calls.fetchStatus.executeWithOptions({ ...options, taskQueue: queue, summary }, [stepInput(step)]),
+    );
   }
 
   /** Recorded before the first call that moves money: from here on reject and cancel are refused. */
@@ -557,12 +559,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       waiting(`${what} (asking ${request.provider} directly)`);
       let status: StatusResult | undefined;
       try {
-        status = await ordinary(() =>
-          calls.fetchStatus.executeWithOptions(
-            { ...STATUS_POLL, taskQueue: queue, summary: `poll ${request.provider} for ${milestone}` },
-            [stepInput(currentStep)],
-          ),
-        );
+        status = await askProvider(`poll ${request.provider} for ${milestone}`, currentStep);
       } catch (error) {
         if (isCancellation(error)) throw error;
         // A failed poll is not a failed invoice: the webhook may still come, and the next poll may answer.
@@ -606,11 +603,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       return `${INVALID_STATE}: invoice needs review; only an operator's resolve ends it`;
     if (cancelRequest) return `${INVALID_STATE}: invoice is being cancelled`;
     if (safe && decision !== 'approve') {
+      const tooLate = `it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
       if (state.pointOfNoReturn) {
-        return `${INVALID_STATE}: the money is moving at the provider (step ${state.pointOfNoReturn.step}); it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
+        return `${INVALID_STATE}: the money is moving at the provider (step ${state.pointOfNoReturn.step}); ${tooLate}`;
       }
       if (callbacksWaiting > 0 && callbackVerdict() === 'accept') {
-        return `${INVALID_STATE}: the provider's payment callback is being accepted; it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
+        return `${INVALID_STATE}: the provider's payment callback is being accepted; ${tooLate}`;
       }
     }
     if (decision === 'cancel') {
@@ -820,12 +818,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   /** What the provider holds for this invoice, for an undo whose creation never answered; undefined if nothing. */
   async function lookUpCreation(): Promise<StatusResult | undefined> {
     try {
-      const found = await ordinary(() =>
-        calls.fetchStatus.executeWithOptions(
-          { ...COMPENSATION, taskQueue: queue, summary: `ask ${request.provider} what submit created` },
-          [stepInput('submit')],
-        ),
-      );
+      const found = await askProvider(`ask ${request.provider} what submit created`, 'submit', COMPENSATION);
       mergeRefs(found.refs);
       return found;
     } catch (error) {
@@ -1029,12 +1022,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   /** After an undo failed: the provider's status if it says the money moved, so the invoice does not deny it. */
   async function moneyMoved(): Promise<ProviderStatus | undefined> {
     try {
-      const found = await ordinary(() =>
-        calls.fetchStatus.executeWithOptions(
-          { ...STATUS_POLL, taskQueue: queue, summary: `ask ${request.provider} whether the money moved` },
-          [stepInput('compensation')],
-        ),
-      );
+      const found = await askProvider(`ask ${request.provider} whether the money moved`, 'compensation');
       mergeRefs(found.refs);
       return found.status === 'paid' || found.status === 'settled' ? found.status : undefined;
     } catch (error) {
