@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { FAILURE_TYPES, providerRefusal, providerTransient } from '../errors';
 
@@ -109,4 +110,11 @@ export function parseJson<S extends z.ZodType>(provider: string, schema: S, text
     throw providerRefusal(FAILURE_TYPES.invalidResponse, `${provider} ${what}: unexpected shape: ${issues}`);
   }
   return parsed.data;
+}
+
+/** A refusal `classifyStatus` made of a 404 (it keeps the status in the details): the provider knows no such object. */
+export function refusedWith404(error: unknown): boolean {
+  if (!(error instanceof ApplicationFailure)) return false;
+  const [details] = error.details ?? [];
+  return typeof details === 'object' && details !== null && (details as { status?: unknown }).status === 404;
 }

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../config';
 import type { Direction, ProviderName, ProviderStatus } from '../domain/constants';
 import type { Logger } from '../logger';
@@ -23,13 +22,6 @@ export interface StepInput {
 /** A provider object in this status is still open, so the undo its creation registered can still take effect. */
 export function undoable(status: ProviderStatus): boolean {
   return status === 'pending' || status === 'approval_requested' || status === 'authorized';
-}
-
-/** A refusal whose HTTP status was 404: the provider knows no such object. */
-export function refusedWith404(error: unknown): boolean {
-  if (!(error instanceof ApplicationFailure)) return false;
-  const [details] = error.details ?? [];
-  return typeof details === 'object' && details !== null && (details as { status?: unknown }).status === 404;
 }
 
 /** Whether an earlier attempt of this step may have reached the provider; unknown counts as yes. */

@@ -1,6 +1,6 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
+import { refusedWith404 } from '../http';
 import {
-  refusedWith404,
   undoable,
   type CompensationInput,
   type ProviderAdapter,
