@@ -1,7 +1,12 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseInvoiceRequest } from '../../src/client';
-import type { InvoiceStatus, ProviderName, ProviderStatus } from '../../src/domain/constants';
-import type { Direction } from '../../src/domain/constants';
+import {
+  isFinalStatus,
+  type Direction,
+  type InvoiceStatus,
+  type ProviderName,
+  type ProviderStatus,
+} from '../../src/domain/constants';
 import { gatewayClient, HttpError, sampleRequest, sandboxCustomer, waitUntil } from '../../src/dev/samples';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { uniqueId } from '../support/requests';
@@ -37,7 +42,8 @@ const FLOWS: readonly Flow[] = [
 
 const ACTIONS: readonly Action[] = ['cancel', 'reject', 'temporal-cancel'];
 const MOMENTS: readonly Moment[] = ['before', 'during', 'after'];
-const FINAL: readonly InvoiceStatus[] = ['COMPLETED', 'CANCELLED', 'REJECTED', 'EXPIRED', 'FAILED', 'NEEDS_REVIEW'];
+/** Where an invoice stops moving on its own: a final status, or NEEDS_REVIEW waiting for an operator. */
+const settled = (status: InvoiceStatus) => isFinalStatus(status) || status === 'NEEDS_REVIEW';
 
 /** What the provider's own records say of the money, read through our real client from the sandbox. */
 function ledgerSays(status: ProviderStatus): 'moved' | 'not moved' | 'open' {
@@ -72,7 +78,7 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
       await waitUntil(stack.api, invoiceId, (s) => s.status === 'SUBMITTED' || s.status === 'AWAITING_APPROVAL');
       await customer.preAuthorizePayOne(invoiceId);
     }
-    await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL' || FINAL.includes(s.status));
+    await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL' || settled(s.status));
 
     const act = async (): Promise<'accepted' | 'refused'> => {
       if (action === 'temporal-cancel') {
@@ -113,11 +119,11 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
       answer = acted;
     } else {
       await gateway.decide(invoiceId, 'approve');
-      await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT' || FINAL.includes(s.status));
+      await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT' || settled(s.status));
       answer = await act();
     }
 
-    const final: InvoiceState = await waitUntil(stack.api, invoiceId, (s) => FINAL.includes(s.status));
+    const final: InvoiceState = await waitUntil(stack.api, invoiceId, (s) => settled(s.status));
     const atProvider = await stack.providers[flow.provider].fetchStatus({
       invoice: parseInvoiceRequest(request),
       refs: final.providerRefs,

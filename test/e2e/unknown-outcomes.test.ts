@@ -1,11 +1,9 @@
 import { parseInvoiceRequest } from '../../src/client';
-import type { InvoiceStatus, ProviderName } from '../../src/domain/constants';
+import { isFinalStatus, type ProviderName } from '../../src/domain/constants';
 import { gatewayClient, sampleRequest, sandboxCustomer, waitUntil } from '../../src/dev/samples';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { uniqueId } from '../support/requests';
 import { startTestStack, TEST_API_KEY, type TestStack } from '../support/stack';
-
-const FINAL: readonly InvoiceStatus[] = ['COMPLETED', 'CANCELLED', 'REJECTED', 'EXPIRED', 'FAILED'];
 
 /**
  * A creating or money-moving call that never gets an answer until its retries run out: the invoice must end in the
@@ -41,17 +39,13 @@ describe('a provider call whose outcome stays unknown', () => {
     const gateway = gatewayClient(stack.api);
     await gateway.create(request);
 
-    const submitted = await waitUntil(
-      stack.api,
-      invoiceId,
-      (s) => s.status === 'SUBMITTED' || FINAL.includes(s.status),
-    );
+    const submitted = await waitUntil(stack.api, invoiceId, (s) => s.status === 'SUBMITTED' || isFinalStatus(s.status));
     expect(submitted.status).toBe('SUBMITTED');
     expect(submitted.lastError?.step).toBe('submit');
     await sandboxCustomer(stack.api).preAuthorizePayOne(invoiceId);
     await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL');
     await gateway.decide(invoiceId, 'approve');
-    const final = await waitUntil(stack.api, invoiceId, (s) => FINAL.includes(s.status));
+    const final = await waitUntil(stack.api, invoiceId, (s) => isFinalStatus(s.status));
 
     expect(final.status).toBe('COMPLETED');
     expect((await ledger('payone', final, request)).status).toBe('settled');
@@ -64,7 +58,7 @@ describe('a provider call whose outcome stays unknown', () => {
     const invoiceId = uniqueId('failed_create');
     const request = sampleRequest({ invoiceId, provider: 'bitfinex', direction: 'pay_in' });
     await gatewayClient(stack.api).create(request);
-    const final = await waitUntil(stack.api, invoiceId, (s) => FINAL.includes(s.status));
+    const final = await waitUntil(stack.api, invoiceId, (s) => isFinalStatus(s.status));
 
     expect(final.status).toBe('FAILED');
     expect(final.failure?.message).toContain('has no record of it');
@@ -85,11 +79,7 @@ describe('a provider call whose outcome stays unknown', () => {
     payone.faults.failAlways('POST', /\/completeInvoice$/, 'lost-response');
     payone.faults.failAlways('POST', /\/inquireInvoice$/, 'error');
     await gateway.decide(invoiceId, 'approve');
-    const review = await waitUntil(
-      stack.api,
-      invoiceId,
-      (s) => s.status === 'NEEDS_REVIEW' || FINAL.includes(s.status),
-    );
+    const review = await waitUntil(stack.api, invoiceId, (s) => s.status === 'NEEDS_REVIEW' || isFinalStatus(s.status));
     expect(review.status).toBe('NEEDS_REVIEW');
     expect(review.review?.step).toBe('complete');
     expect(review.compensations).toEqual([]);
