@@ -1,4 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { sameBytes } from '../same-bytes';
 import type { ProviderEvent } from '../../workflows/definitions';
 import { ALFRED_REFS } from './adapter';
 import { mapEventStatus, parseLegacyDate } from './mapping';
@@ -62,11 +63,6 @@ function header(headers: VerifyInput['headers'], name: string): string | undefin
   return Array.isArray(value) ? value[0] : value;
 }
 
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  // timingSafeEqual throws on different lengths; the length itself is no secret.
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export function legacySignature(secret: string, dateInvoices: string, invoices: string): string {
   return createHmac('sha256', Buffer.from(secret, 'base64'))
     .update(`${dateInvoices}${invoices}`, 'utf8')
@@ -124,7 +120,7 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
       eventSignature(input.secret, parsedHeader.t, input.rawBody, input.signedString),
       'hex',
     );
-    if (!safeEqual(expected, Buffer.from(parsedHeader.s, 'hex'))) return { ok: false, reason: 'bad_signature' };
+    if (!sameBytes(expected, Buffer.from(parsedHeader.s, 'hex'))) return { ok: false, reason: 'bad_signature' };
     const signedAt = Number(parsedHeader.t) * 1000;
     if (Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
     result = { ok: true, event: { kind: 'event', body: event.data, signedAt }, replayKey: `s:${parsedHeader.s}` };
@@ -136,7 +132,7 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
     }
     const { invoices, date_invoices, signature_invoices } = legacy.data;
     const expected = Buffer.from(legacySignature(input.secret, date_invoices, invoices), 'base64');
-    if (!safeEqual(expected, Buffer.from(signature_invoices, 'base64'))) return { ok: false, reason: 'bad_signature' };
+    if (!sameBytes(expected, Buffer.from(signature_invoices, 'base64'))) return { ok: false, reason: 'bad_signature' };
     const signedAt = parseLegacyDate(date_invoices);
     if (signedAt === undefined || Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
     result = {

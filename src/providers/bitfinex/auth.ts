@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sameBytes } from '../same-bytes';
 
 /** The string Bitfinex signs: `/api/v2/<path>` + nonce + the exact JSON body sent. */
 export function signaturePayload(path: string, nonce: string, body: string): string {
@@ -15,7 +16,7 @@ export function sign(apiSecret: string, path: string, nonce: string, body: strin
 export function signatureMatches(expectedHex: string, presented: string): boolean {
   const a = Buffer.from(expectedHex, 'hex');
   const b = Buffer.from(/^[0-9a-f]+$/i.test(presented) ? presented : '', 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return sameBytes(a, b);
 }
 
 /**

@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { isCurrencyCode } from '../../domain/money';
 import type { ProviderEvent } from '../../workflows/definitions';
+import { sameBytes } from '../same-bytes';
 import { XPRIZO_REFS } from './adapter';
 import type { XprizoClient } from './client';
 import { approvalStatusToProviderStatus, fromXprizoAmount, sameAmount } from './mapping';
@@ -52,15 +52,10 @@ export function checkSenderKey(headers: Headers, expectedApiKey: string | undefi
   if (!expectedApiKey) return undefined;
   const raw = headers['x-api-key'];
   const presented = Array.isArray(raw) ? raw[0] : raw;
-  if (presented === undefined || !safeEqualText(presented, expectedApiKey)) return SENDER_KEY_REFUSED;
+  if (presented === undefined || !sameBytes(Buffer.from(presented), Buffer.from(expectedApiKey))) {
+    return SENDER_KEY_REFUSED;
+  }
   return undefined;
-}
-
-function safeEqualText(a: string, b: string): boolean {
-  const left = Buffer.from(a, 'utf8');
-  const right = Buffer.from(b, 'utf8');
-  // timingSafeEqual throws on different lengths; the length of the key is no secret.
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /**
