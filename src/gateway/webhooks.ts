@@ -236,29 +236,21 @@ async function handleWebhook(
   }
 }
 
+/**
+ * Signals an invoice that the ownership check has just described, so it exists: a WorkflowNotFoundError now can only
+ * mean it has ended, and an invoice that has ended can no longer change, so acknowledging stops the provider's retries.
+ */
 async function deliverSignal(
   invoiceId: string,
   event: ProviderEvent,
   deps: WebhookDeps,
 ): Promise<'delivered' | 'ended'> {
-  const handle = deps.invoices.handle(invoiceId);
   try {
     // The signal call resolves once the server has written the signal to the invoice's history: durably accepted.
-    await deps.withDeadline(deps.deadlineMs, () => handle.signal(providerEventSignal, event));
+    await deps.withDeadline(deps.deadlineMs, () => deps.invoices.handle(invoiceId).signal(providerEventSignal, event));
     return 'delivered';
   } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-    // An invoice that has ended can no longer change: acknowledging stops the provider's retries for good.
-    const ended = await deps
-      .withDeadline(deps.deadlineMs, () => handle.describe())
-      .then(
-        () => true,
-        (describeError: unknown) => {
-          if (describeError instanceof WorkflowNotFoundError) return false;
-          throw describeError;
-        },
-      );
-    if (ended) return 'ended';
+    if (error instanceof WorkflowNotFoundError) return 'ended';
     throw error;
   }
 }
