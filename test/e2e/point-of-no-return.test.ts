@@ -1,14 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseInvoiceRequest } from '../../src/client';
-import {
-  isFinalStatus,
-  type Direction,
-  type InvoiceStatus,
-  type ProviderName,
-  type ProviderStatus,
-} from '../../src/domain/constants';
+import type { Direction, ProviderName } from '../../src/domain/constants';
 import { gatewayClient, HttpError, sampleRequest, sandboxCustomer, waitUntil } from '../../src/dev/samples';
 import type { InvoiceState } from '../../src/workflows/definitions';
+import { moneyAt, stopped } from '../support/ledger';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -42,20 +37,6 @@ const FLOWS: readonly Flow[] = [
 
 const ACTIONS: readonly Action[] = ['cancel', 'reject', 'temporal-cancel'];
 const MOMENTS: readonly Moment[] = ['before', 'during', 'after'];
-/** Where an invoice stops moving on its own: a final status, or NEEDS_REVIEW waiting for an operator. */
-const settled = (status: InvoiceStatus) => isFinalStatus(status) || status === 'NEEDS_REVIEW';
-
-/** What the provider's own records say of the money, read through our real client from the sandbox. */
-function ledgerSays(status: ProviderStatus): 'moved' | 'not moved' | 'open' {
-  if (status === 'settled' || status === 'paid') return 'moved';
-  // PayOne documents no void of a pre-authorization: the hold is never captured and lapses at the issuer.
-  if (status === 'authorized') return 'not moved';
-  if (status === 'cancelled' || status === 'expired' || status === 'rejected' || status === 'failed') {
-    return 'not moved';
-  }
-  return 'open';
-}
-
 describe('cancel, reject and a Temporal cancellation at every point of a money-moving flow', () => {
   let stack: TestStack;
   beforeAll(async () => {
@@ -78,7 +59,7 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
       await waitUntil(stack.api, invoiceId, (s) => s.status === 'SUBMITTED' || s.status === 'AWAITING_APPROVAL');
       await customer.preAuthorizePayOne(invoiceId);
     }
-    await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL' || settled(s.status));
+    await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL' || stopped(s.status));
 
     const act = async (): Promise<'accepted' | 'refused'> => {
       if (action === 'temporal-cancel') {
@@ -119,17 +100,17 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
       answer = acted;
     } else {
       await gateway.decide(invoiceId, 'approve');
-      await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT' || settled(s.status));
+      await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT' || stopped(s.status));
       answer = await act();
     }
 
-    const final: InvoiceState = await waitUntil(stack.api, invoiceId, (s) => settled(s.status));
+    const final: InvoiceState = await waitUntil(stack.api, invoiceId, (s) => stopped(s.status));
     const atProvider = await stack.providers[flow.provider].fetchStatus({
       invoice: parseInvoiceRequest(request),
       refs: final.providerRefs,
       idempotencyKey: `${invoiceId}:check`,
     });
-    return { final, answer, ledger: ledgerSays(atProvider.status), providerStatus: atProvider.status };
+    return { final, answer, ledger: moneyAt(atProvider.status), providerStatus: atProvider.status };
   }
 
   for (const flow of FLOWS) {
