@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import type { Config } from '../config';
+import type { Config, PayloadEncryptionKey } from '../config';
 import type { Logger } from '../logger';
 
 /** The `encoding` metadata of a payload this codec encrypted; anything else passes through untouched. */
@@ -12,11 +12,6 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 const LENGTH_BYTES = 4;
-
-export interface EncryptionKey {
-  readonly id: string;
-  readonly key: Uint8Array;
-}
 
 /** A payload this process cannot decrypt: its key is not configured, or it was altered or truncated. */
 export class PayloadDecryptionError extends Error {
@@ -66,10 +61,10 @@ function deserialize(plain: Buffer): Payload {
  * so relabelling a payload with another key id fails authentication instead of decrypting under the wrong key.
  */
 export class EncryptionCodec implements PayloadCodec {
-  private readonly active: EncryptionKey;
+  private readonly active: PayloadEncryptionKey;
   private readonly byId: ReadonlyMap<string, Uint8Array>;
 
-  constructor(keys: readonly EncryptionKey[]) {
+  constructor(keys: readonly PayloadEncryptionKey[]) {
     const [active] = keys;
     if (!active) throw new PayloadCodecConfigError('the payload codec needs at least one encryption key');
     for (const { id, key } of keys) {
