@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import { accessDocumentFor } from '../src/access/principals';
 import { createInvoiceClient, type InvoiceClient } from '../src/client';
 import { loadConfig, type Config } from '../src/config';
 import type { Logger } from '../src/logger';
@@ -135,7 +136,12 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
       SANDBOX_PORT: String(await freePort()),
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_API_KEYS: BENCH_API_KEY,
+      // Webhooks are what the gateway does in the benchmark; a service key only has to exist for it to start.
+      GATEWAY_KEYS: JSON.stringify(
+        accessDocumentFor([
+          { id: 'bench-service', tenant: 'bench', roles: ['invoices:create', 'invoices:read'], key: BENCH_API_KEY },
+        ]),
+      ),
       TEMPORAL_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       TEMPORAL_DB_FILE: path.join(dataDir, 'temporal.db'),

@@ -84,7 +84,7 @@ const encryptionKeys = z.string().transform((value, ctx): PayloadEncryptionKey[]
 });
 
 /** Variables whose values an error message must not repeat. */
-const SECRET_VARIABLES = new Set(['PAYLOAD_ENCRYPTION_KEYS', 'CODEC_API_KEYS', 'GATEWAY_API_KEYS', 'TEMPORAL_API_KEY']);
+const SECRET_VARIABLES = new Set(['PAYLOAD_ENCRYPTION_KEYS', 'GATEWAY_KEYS', 'TEMPORAL_API_KEY']);
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -137,11 +137,17 @@ const EnvSchema = z.object({
 
   GATEWAY_PORT: port.default(3000),
   GATEWAY_HOST: z.string().default('127.0.0.1'),
-  /** Comma-separated API keys for services; `npm start` makes a development key when none is given. */
-  GATEWAY_API_KEYS: optionalString,
+  /**
+   * The principals' hashed API keys and the tenants' policies (JSON, see README "Access"); `payorch keys create` makes
+   * entries. `npm start` makes development principals when neither this nor GATEWAY_KEYS is set.
+   */
+  GATEWAY_KEYS_FILE: optionalString,
+  /** The same document inline, for platforms that pass configuration only through the environment. */
+  GATEWAY_KEYS: optionalString,
+  /** Requests a minute one principal may make to the service API, and one source address to any route. */
+  GATEWAY_RATE_LIMIT_PER_KEY: positiveInt.default(1200),
+  GATEWAY_RATE_LIMIT_PER_ADDRESS: positiveInt.default(6000),
   GATEWAY_PUBLIC_URL: url.optional(),
-  /** Comma-separated bearer keys that may call the codec server (`/codec/*`), i.e. read decrypted payloads. */
-  CODEC_API_KEYS: optionalString,
   /** The Temporal UI's origin, allowed to call the codec server from the browser; default the dev server's UI. */
   TEMPORAL_UI_ORIGIN: z.url().optional(),
   /** `id:base64key,...` (32-byte AES-256 keys), the first active; required in production. */
@@ -215,14 +221,16 @@ export interface Config {
   readonly gateway: {
     readonly port: number;
     readonly host: string;
-    readonly apiKeys: readonly string[];
+    readonly keysFile?: string;
+    readonly keysJson?: string;
+    readonly rateLimitPerKey: number;
+    readonly rateLimitPerAddress: number;
     readonly publicUrl?: string;
     /** Where providers and sandboxes reach the gateway: the public URL, else the local address it listens on. */
     readonly url: string;
     readonly referenceWaitMs: number;
   };
   readonly codecServer: {
-    readonly apiKeys: readonly string[];
     readonly uiOrigin: string;
   };
   readonly payloadEncryption: {
@@ -256,13 +264,6 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-function splitList(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
 }
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
@@ -343,7 +344,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     gateway: {
       port: env.GATEWAY_PORT,
       host: env.GATEWAY_HOST,
-      apiKeys: splitList(env.GATEWAY_API_KEYS),
+      keysFile: env.GATEWAY_KEYS_FILE,
+      keysJson: env.GATEWAY_KEYS,
+      rateLimitPerKey: env.GATEWAY_RATE_LIMIT_PER_KEY,
+      rateLimitPerAddress: env.GATEWAY_RATE_LIMIT_PER_ADDRESS,
       publicUrl: env.GATEWAY_PUBLIC_URL,
       url: (
         env.GATEWAY_PUBLIC_URL ??
@@ -352,7 +356,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       referenceWaitMs: env.GATEWAY_REFERENCE_WAIT_MS,
     },
     codecServer: {
-      apiKeys: splitList(env.CODEC_API_KEYS),
       uiOrigin: (env.TEMPORAL_UI_ORIGIN ?? `http://localhost:${env.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
     },
     payloadEncryption: { keys: encryptionKeys, developmentKey: !env.PAYLOAD_ENCRYPTION_KEYS },

@@ -7,6 +7,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
+import { DEFAULT_TENANT_POLICY, type TenantPolicy } from '../access/principals';
 import type { InvoiceStatus, ProviderName } from '../domain/constants';
 import { InvoiceRequestSchema, type Decision, type InvoiceRequest, type Resolution } from '../domain/invoice';
 import { formatMoney } from '../domain/money';
@@ -26,6 +27,8 @@ import {
   searchAttributes,
   statusQuery,
   TASK_QUEUES,
+  tenantInvoiceKey,
+  type InvoiceAccess,
   type InvoiceState,
   type InvoiceTiming,
 } from '../workflows/definitions';
@@ -42,6 +45,27 @@ export * from './errors';
 export interface InvoiceClientOptions {
   client: Client;
   timing: InvoiceTiming;
+  /**
+   * The tenant whose invoices this client sees. Its invoice ids are the tenant's own; the workflow id and the reference
+   * providers see are `<tenant>_<invoiceId>`, so two tenants may use the same id. Without a tenant the client works on
+   * those keys directly: the gateway's webhooks (a provider names the key) and an operator's single-tenant tools.
+   */
+  tenant?: string;
+  /** Who starts invoices through this client: the creator, who may never approve them. */
+  principal?: string;
+  /** The tenant's approval policy (default: pay-outs need one approval). */
+  policyFor?: (tenant: string) => TenantPolicy;
+}
+
+/** Who decides which approvals an invoice needs, fixed when it starts. */
+export function approvalsFor(
+  request: InvoiceRequest,
+  policy: TenantPolicy,
+): { required: boolean; approvalsRequired: number } {
+  if (request.direction !== 'pay_out') return { required: request.approval.required, approvalsRequired: 1 };
+  const threshold = policy.twoApproversFrom[request.currency];
+  const required = policy.payoutApproval === 'required' || request.approval.required;
+  return { required, approvalsRequired: required && threshold !== undefined && request.amount >= threshold ? 2 : 1 };
 }
 
 export interface StartedInvoice {
@@ -121,10 +145,17 @@ function decisionError(error: unknown): unknown {
 }
 
 /** The typed door to invoices for TypeScript services; the HTTP gateway uses it too. */
-export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
+export function createInvoiceClient(options: InvoiceClientOptions) {
+  const { client, timing, tenant, principal } = options;
   const invoiceByReference = new Map<string, string>();
+  const keyOf = (invoiceId: string): string => tenantInvoiceKey(tenant, invoiceId);
+  const localId = (key: string): string =>
+    tenant && key.startsWith(`${tenant}_`) ? key.slice(tenant.length + 1) : key;
+  /** The state as this tenant names it. */
+  const present = (state: InvoiceState): InvoiceState =>
+    tenant ? { ...state, invoiceId: localId(state.invoiceId), reference: state.invoiceId } : state;
   const handle = (invoiceId: string): WorkflowHandle<typeof invoiceWorkflow> =>
-    client.workflow.getHandle<typeof invoiceWorkflow>(invoiceWorkflowId(invoiceId));
+    client.workflow.getHandle<typeof invoiceWorkflow>(invoiceWorkflowId(keyOf(invoiceId)));
 
   async function notFoundAware<T>(invoiceId: string, call: () => Promise<T>): Promise<T> {
     try {
@@ -135,15 +166,36 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     }
   }
 
-  async function startInvoice(input: unknown): Promise<StartedInvoice> {
+  async function startInvoice(input: unknown, by: { createdBy?: string } = {}): Promise<StartedInvoice> {
     const request = parseInvoiceRequest(input);
-    const workflowId = invoiceWorkflowId(request.invoiceId);
+    const workflowId = invoiceWorkflowId(keyOf(request.invoiceId));
     const fingerprint = requestFingerprint(request);
+    const createdBy = by.createdBy ?? principal;
+    let started: InvoiceRequest = request;
+    let access: InvoiceAccess | undefined;
+    if (tenant) {
+      const approvals = approvalsFor(request, options.policyFor?.(tenant) ?? DEFAULT_TENANT_POLICY);
+      started = {
+        ...request,
+        invoiceId: keyOf(request.invoiceId),
+        approval: { ...request.approval, required: approvals.required },
+      };
+      access = { tenant, createdBy, approvalsRequired: approvals.approvalsRequired };
+    } else if (createdBy) {
+      access = { createdBy, approvalsRequired: 1 };
+    }
     try {
       await client.workflow.start<typeof invoiceWorkflow>(INVOICE_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: TASK_QUEUES.invoices,
-        args: [{ request, plan: PROVIDERS[request.provider].plan(request.direction), timing }],
+        args: [
+          {
+            request: started,
+            plan: PROVIDERS[request.provider].plan(request.direction),
+            timing,
+            ...(access ? { access } : {}),
+          },
+        ],
         // One invoice per id, for ever: a finished invoice is not started again under the same id.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { [REQUEST_HASH_MEMO]: fingerprint },
@@ -156,6 +208,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
           { key: searchAttributes.amount, value: request.amount },
           { key: searchAttributes.currency, value: request.currency },
           { key: searchAttributes.customerId, value: request.customer.id },
+          ...(tenant ? [{ key: searchAttributes.tenantId, value: tenant }] : []),
         ],
       });
       return { invoiceId: request.invoiceId, workflowId, created: true, request };
@@ -173,7 +226,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     decision: Input,
   ): Promise<InvoiceState> {
     try {
-      return await handle(invoiceId).executeUpdate(update, { args: [decision] });
+      return present(await handle(invoiceId).executeUpdate(update, { args: [decision] }));
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) {
         // An ended invoice takes no decisions; say which state it ended in rather than "not found".
@@ -189,8 +242,8 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     return notFoundAware(invoiceId, async () => {
       const h = handle(invoiceId);
       const description = await h.describe();
-      if (description.status.name === 'COMPLETED') return h.result();
-      return h.query(statusQuery);
+      if (description.status.name === 'COMPLETED') return present(await h.result());
+      return present(await h.query(statusQuery));
     });
   }
 
@@ -198,6 +251,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     filter: ListFilter = {},
   ): Promise<{ invoices: InvoiceSummary[]; nextPageToken?: string }> {
     const clauses = [`WorkflowType = '${INVOICE_WORKFLOW_TYPE}'`];
+    if (tenant) clauses.push(`TenantId = ${quote(tenant)}`);
     if (filter.status) clauses.push(`InvoiceStatus = ${quote(filter.status)}`);
     if (filter.provider) clauses.push(`PaymentProvider = ${quote(filter.provider)}`);
     if (filter.customerId) clauses.push(`CustomerId = ${quote(filter.customerId)}`);
@@ -216,7 +270,7 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
       const fields = execution.searchAttributes?.indexedFields as Record<string, unknown> | undefined;
       const seconds = execution.startTime?.seconds;
       return {
-        invoiceId: invoiceIdOf(workflowId),
+        invoiceId: localId(invoiceIdOf(workflowId)),
         workflowId,
         status: field(fields, 'InvoiceStatus') as InvoiceStatus | undefined,
         provider: field(fields, 'PaymentProvider') as ProviderName | undefined,
@@ -274,9 +328,19 @@ export function createInvoiceClient({ client, timing }: InvoiceClientOptions) {
     listInvoices,
     /** Resolves with the final state once the invoice has ended. */
     waitForResult: (invoiceId: string): Promise<InvoiceState> =>
-      notFoundAware(invoiceId, () => handle(invoiceId).result()),
+      notFoundAware(invoiceId, async () => present(await handle(invoiceId).result())),
     handle,
+    tenant,
+    options,
   };
 }
 
 export type InvoiceClient = ReturnType<typeof createInvoiceClient>;
+
+/** The same client for another tenant or principal: the gateway makes one per request, for its caller. */
+export function scopedInvoiceClient(
+  invoices: InvoiceClient,
+  scope: Pick<InvoiceClientOptions, 'tenant' | 'principal' | 'policyFor'>,
+): InvoiceClient {
+  return createInvoiceClient({ ...invoices.options, ...scope });
+}

@@ -1,11 +1,16 @@
 import type { Direction, InvoiceStatus, ProviderName } from '../domain/constants';
 import type { InvoiceRequestInput } from '../domain/invoice';
-import type { InvoiceState } from '../workflows/definitions';
+import { tenantInvoiceKey, type InvoiceState } from '../workflows/definitions';
 
 /** A service talking to the gateway over HTTP, and a customer acting in the provider sandboxes: the public paths only. */
 export interface PublicApi {
   gatewayUrl: string;
+  /** The service's key: it creates and reads invoices. */
   apiKey: string;
+  /** A second principal's key for approvals: the creator of an invoice may never approve it. */
+  approverKey?: string;
+  /** The keys' tenant: providers see its invoices as `<tenant>_<invoiceId>`. */
+  tenant?: string;
   sandboxUrl: string;
 }
 
@@ -20,6 +25,7 @@ export interface SampleOptions {
   approvalTimeoutSeconds?: number;
 }
 
+/** The deciding party the benchmark's direct Temporal approvals name. */
 export const APPROVER = 'ops@example.com';
 
 /** A customer every provider accepts (alfred's KYC needs the address, phone and birthday). */
@@ -68,11 +74,12 @@ export function sampleRequest(options: SampleOptions): InvoiceRequestInput {
     customer: SAMPLE_CUSTOMER,
     paymentMethod: samplePaymentMethod(options.provider),
     bank: SAMPLE_BANK,
-    // PayOne captures a pre-authorization only when the service says so; the others run straight through.
+    // PayOne captures a pre-authorization only when the service says so; the others run straight through, unless the
+    // tenant's policy holds pay-outs for an approval.
     approval: {
       required:
         options.approvalRequired ?? (payone || (options.provider === 'alfred' && options.direction === 'pay_out')),
-      approvers: [APPROVER],
+      approvers: [],
       timeoutSeconds: options.approvalTimeoutSeconds ?? 3600,
     },
     settlementTimeoutSeconds: 3600,
@@ -114,12 +121,13 @@ export function gatewayClient(api: PublicApi) {
       call('POST', `${api.gatewayUrl}/v1/invoices`, request, auth) as Promise<InvoiceState>,
     get: (invoiceId: string) =>
       call('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
-    decide: (invoiceId: string, decision: 'approve' | 'reject' | 'cancel', by = APPROVER, reason?: string) =>
+    /** As the approver when one is configured: the deciding party is whoever holds the key. */
+    decide: (invoiceId: string, decision: 'approve' | 'reject' | 'cancel', reason?: string) =>
       call(
         'POST',
         `${api.gatewayUrl}/v1/invoices/${invoiceId}/${decision}`,
-        { by, reason },
-        auth,
+        { reason },
+        { authorization: `Bearer ${api.approverKey ?? api.apiKey}` },
       ) as Promise<InvoiceState>,
   };
 }
@@ -129,8 +137,10 @@ export function sandboxCustomer(api: PublicApi) {
   const post = (path: string, body: unknown = {}) => call('POST', `${api.sandboxUrl}${path}`, body);
   return {
     payAlfred: (alfredInvoiceId: string) => post(`/alfred/_sandbox/invoices/${alfredInvoiceId}/pay`),
-    preAuthorizePayOne: (invoiceId: string) => post(`/payone/_sandbox/invoices/${invoiceId}/preauthorize`),
-    acceptXprizoRequest: (reference: string) => post(`/xprizo/_sandbox/requests/${reference}/accept`),
+    preAuthorizePayOne: (invoiceId: string) =>
+      post(`/payone/_sandbox/invoices/${tenantInvoiceKey(api.tenant, invoiceId)}/preauthorize`),
+    acceptXprizoRequest: (invoiceId: string) =>
+      post(`/xprizo/_sandbox/requests/${tenantInvoiceKey(api.tenant, invoiceId)}/accept`),
     payBitfinex: (bitfinexInvoiceId: string) => post(`/bitfinex/_sandbox/invoices/${bitfinexInvoiceId}/pay`),
   };
 }
@@ -205,7 +215,7 @@ export async function driveSample(api: PublicApi, options: SampleOptions, timeou
       break;
     }
   }
-  if (sampleRequest(options).approval?.required) {
+  if (sampleRequest(options).approval?.required || options.direction === 'pay_out') {
     const state = await waitUntil(api, id, at('AWAITING_APPROVAL'), timeoutMs);
     if (state.status === 'AWAITING_APPROVAL') await gateway.decide(id, 'approve');
   }

@@ -72,7 +72,7 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     stops.push(() => temporal.connection.close());
     const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
 
-    const gateway = await startGateway({ config, logger, client: temporal, providers, allowDevApiKey: true });
+    const gateway = await startGateway({ config, logger, client: temporal, providers, allowDevAccess: true });
     stops.push(() => gateway.close());
     return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {

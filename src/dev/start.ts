@@ -3,7 +3,8 @@ import { ConfigError, loadConfig, type Config } from '../config';
 import { GatewayConfigError } from '../gateway/auth';
 import { createLogger, type Logger } from '../logger';
 import { TemporalUnavailableError } from '../temporal/dev-server';
-import { invoiceWorkflowId } from '../workflows/definitions';
+import { DEV_TENANT } from '../gateway/auth';
+import { invoiceWorkflowId, tenantInvoiceKey } from '../workflows/definitions';
 import { driveSample, SAMPLES } from './samples';
 import { startStack, type Stack } from './stack';
 
@@ -24,13 +25,16 @@ function say(line = ''): void {
 }
 
 async function runSamples(config: Config, stack: Stack, logger: Logger): Promise<void> {
-  if (!stack.gateway.devApiKey && config.gateway.apiKeys.length === 0) return;
+  // With configured keys the samples would have to hold one; only the development principals' keys are known here.
+  const keys = stack.gateway.devAccess;
+  if (!keys || !stack.sandboxes) return;
   const api = {
     gatewayUrl: stack.gateway.url,
-    apiKey: stack.gateway.devApiKey ?? config.gateway.apiKeys[0] ?? '',
-    sandboxUrl: stack.sandboxes?.url ?? '',
+    apiKey: keys.service,
+    approverKey: keys.approver,
+    tenant: DEV_TENANT,
+    sandboxUrl: stack.sandboxes.url,
   };
-  if (!stack.sandboxes) return;
   say('Driving one sample invoice per provider and direction through the gateway:');
   const run = randomUUID().slice(0, 8);
   await Promise.all(
@@ -38,9 +42,10 @@ async function runSamples(config: Config, stack: Stack, logger: Logger): Promise
       const invoiceId = `sample_${sample.provider}_${sample.direction}_${run}`;
       try {
         const state = await driveSample(api, { ...sample, invoiceId });
+        const workflowId = invoiceWorkflowId(tenantInvoiceKey(DEV_TENANT, invoiceId));
         const link = stack.server.uiUrl
-          ? `${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows/${invoiceWorkflowId(invoiceId)}`
-          : invoiceWorkflowId(invoiceId);
+          ? `${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows/${workflowId}`
+          : workflowId;
         say(`  ${sample.provider.padEnd(8)} ${sample.direction.padEnd(8)} ${state.status.padEnd(10)} ${link}`);
       } catch (error) {
         logger.error({ err: error, invoiceId }, 'sample invoice failed');
@@ -76,7 +81,13 @@ async function run(): Promise<void> {
   if (stack.server.uiUrl)
     say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
   say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
-  if (stack.gateway.devApiKey) say(`  Dev API key        ${stack.gateway.devApiKey}  (Authorization: Bearer <key>)`);
+  const keys = stack.gateway.devAccess;
+  if (keys) {
+    say(`  Dev API keys       (tenant ${DEV_TENANT}; Authorization: Bearer <key>)`);
+    say(`    dev-service      ${keys.service}  create, read, cancel`);
+    say(`    dev-approver     ${keys.approver}  read, approve, cancel`);
+    say(`    dev-operator     ${keys.operator}  admin (decodes payloads)`);
+  }
   if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
   say(`  Codec server       ${stack.gateway.url}/codec  (the UI decrypts payloads through it)`);
   // LOG_LEVEL=error hides the worker's warning, and this one must not go unseen.

@@ -89,6 +89,8 @@ export const SEARCH_ATTRIBUTES = {
   InvoiceAmount: 'Int',
   InvoiceCurrency: 'Keyword',
   CustomerId: 'Keyword',
+  /** The tenant an invoice belongs to: every read and list of the service API is scoped by it. */
+  TenantId: 'Keyword',
   /** `key:value` for each provider reference, so a webhook that names only the provider's id finds its invoice. */
   ProviderReferences: 'KeywordList',
   /** Set when an undo at the provider failed, so operators can find every invoice that left something behind. */

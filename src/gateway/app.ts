@@ -1,6 +1,8 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { InvoiceClient, StartedInvoice } from '../client';
+import { hasRole, type AccessRegistry, type Principal, type Role } from '../access/principals';
+import { scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
 import { DecisionSchema, ResolutionSchema } from '../domain/invoice';
@@ -9,7 +11,7 @@ import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
-import { createApiKeyVerifier } from './auth';
+import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
@@ -20,6 +22,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The body exactly as received: webhook signatures are computed over these bytes, not over re-serialized JSON. */
     rawBody?: string;
+    /** The caller of the service API, once its key was recognised. */
+    principal?: Principal;
   }
 }
 
@@ -35,8 +39,8 @@ export interface GatewayDeps {
   temporalHealth: () => Promise<boolean>;
   /** True when a worker polls the invoices task queue. */
   workerHealth?: () => Promise<boolean>;
-  /** The keys to accept; default `config.gateway.apiKeys`. The gateway refuses to build without one. */
-  apiKeys?: readonly string[];
+  /** The principals whose keys are accepted; default the keys document the configuration names. */
+  access?: AccessRegistry;
   /** Webhook routes per provider; default: those the provider definitions declare. */
   webhooks?: WebhookRoutes;
   bodyLimitBytes?: number;
@@ -46,8 +50,15 @@ export interface GatewayDeps {
   callbackWaitSeconds?: number;
   /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
   referenceWaitMs?: number;
-  /** Overrides `CODEC_API_KEYS`: who may call `/codec/encode` and `/codec/decode`. */
-  codecApiKeys?: readonly string[];
+}
+
+/** A decision as the service API takes it: the deciding party is the caller, so `by` is at most a repetition. */
+const DecisionBodySchema = DecisionSchema.partial({ by: true });
+const ResolutionBodySchema = ResolutionSchema.partial({ by: true });
+
+function tooManyRequests(reply: FastifyReply, retryAfterSeconds: number, who: string): FastifyReply {
+  reply.header('Retry-After', String(Math.max(1, retryAfterSeconds)));
+  return sendProblem(reply, problem(429, 'TooManyRequests', `too many requests from ${who}; retry later`));
 }
 
 function declaredWebhooks(): WebhookRoutes {
@@ -71,8 +82,13 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * document. Returned unstarted, so tests can `inject` or listen on port 0.
  */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
-  const { invoices, config, logger } = deps;
-  const isAuthorized = createApiKeyVerifier(deps.apiKeys ?? config.gateway.apiKeys);
+  const { config, logger } = deps;
+  // Providers name an invoice by its full key, whatever tenant it belongs to: webhooks use a client of no tenant, and
+  // each service request one of its caller's tenant (see `authorized`).
+  const invoices = deps.invoices.tenant
+    ? scopedInvoiceClient(deps.invoices, { tenant: undefined, principal: undefined })
+    : deps.invoices;
+  const access = deps.access ?? accessFromConfig(config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const deadlineMs = deps.temporalDeadlineMs ?? 10_000;
   // The gateway's calls go through the client library; its connection carries per-call deadlines.
@@ -114,6 +130,21 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     sendProblem(reply, problem(404, 'NotFound', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
 
+  // One limiter store for the whole gateway; the limits themselves are made below, per address and per principal.
+  app.register(rateLimit, { global: false });
+  let byAddress: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    // Health checks come from the platform itself, at its own pace.
+    if (request.url === '/healthz' || request.url === '/readyz') return;
+    byAddress ??= app.createRateLimit({
+      max: config.gateway.rateLimitPerAddress,
+      timeWindow: 60_000,
+      keyGenerator: (r) => `address:${r.ip}`,
+    });
+    const limit = await byAddress(request);
+    if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
+  });
+
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const [temporal, worker] = await Promise.all([
@@ -128,14 +159,29 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.register(
     (api, _options, registered) => {
+      const byPrincipal = api.createRateLimit({
+        max: config.gateway.rateLimitPerKey,
+        timeWindow: 60_000,
+        keyGenerator: (r) => `principal:${r.principal?.id ?? r.ip}`,
+      });
       // onRequest runs before the body is read: an unauthenticated caller cannot make us parse anything.
-      api.addHook('onRequest', (request, reply, done) => {
-        if (isAuthorized(request.headers.authorization)) return done();
-        reply.header('WWW-Authenticate', 'Bearer');
-        sendProblem(reply, problem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer)'));
+      api.addHook('onRequest', async (request, reply) => {
+        const principal = access.authenticate(request.headers.authorization);
+        if (!principal) {
+          reply.header('WWW-Authenticate', 'Bearer');
+          return sendProblem(
+            reply,
+            problem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer)'),
+          );
+        }
+        request.principal = principal;
+        const limit = await byPrincipal(request);
+        if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
       });
 
       api.post('/invoices', async (request, reply) => {
+        const caller = authorized(request, reply, 'invoices:create');
+        if (!caller) return reply;
         const body = request.body;
         const idempotencyKey = request.headers['idempotency-key'];
         let input: unknown = body;
@@ -150,8 +196,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
             );
           }
         }
-        const started = await withDeadline(deadlineMs, () => invoices.startInvoice(input));
-        const state = await currentState(started);
+        const started = await withDeadline(deadlineMs, () =>
+          caller.invoices.startInvoice(input, { createdBy: caller.principal.id }),
+        );
+        const state = await currentState(caller.invoices, started);
         return reply
           .status(started.created ? 201 : 200)
           .header('Location', `/v1/invoices/${started.invoiceId}`)
@@ -159,53 +207,63 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       });
 
       api.get('/invoices', async (request, reply) => {
+        const caller = authorized(request, reply, 'invoices:read');
+        if (!caller) return reply;
         const query = parse(ListInvoicesQuerySchema, request.query);
         if (query instanceof Error) return sendProblem(reply, zodProblem(query, 'invalid query parameters'));
         const { pageToken, ...filter } = query;
         const page = await withDeadline(deadlineMs, () =>
-          invoices.listInvoices({ ...filter, nextPageToken: pageToken }),
+          caller.invoices.listInvoices({ ...filter, nextPageToken: pageToken }),
         );
         return page;
       });
 
       api.get('/invoices/:invoiceId', async (request, reply) => {
+        const caller = authorized(request, reply, 'invoices:read');
+        if (!caller) return reply;
         const params = parse(InvoiceIdParamsSchema, request.params);
         if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-        return withDeadline(deadlineMs, () => invoices.getInvoice(params.invoiceId));
+        return withDeadline(deadlineMs, () => caller.invoices.getInvoice(params.invoiceId));
       });
 
       const decisions = {
-        approve: invoices.approveInvoice,
-        reject: invoices.rejectInvoice,
-        cancel: invoices.cancelInvoice,
+        approve: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.approveInvoice },
+        reject: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.rejectInvoice },
+        cancel: { role: 'invoices:cancel', decide: (c: InvoiceClient) => c.cancelInvoice },
       } as const;
-      for (const [action, decide] of Object.entries(decisions)) {
+      for (const [action, { role, decide }] of Object.entries(decisions)) {
         api.post(`/invoices/:invoiceId/${action}`, async (request, reply: FastifyReply) => {
+          const caller = authorized(request, reply, role);
+          if (!caller) return reply;
           const params = parse(InvoiceIdParamsSchema, request.params);
           if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-          const decision = parse(DecisionSchema, request.body);
+          const decision = parse(DecisionBodySchema, request.body ?? {});
           if (decision instanceof Error) return sendProblem(reply, zodProblem(decision, `invalid ${action} decision`));
-          return withDeadline(deadlineMs, () => decide(params.invoiceId, decision));
+          if (impersonates(decision.by, caller.principal, reply)) return reply;
+          return withDeadline(deadlineMs, () =>
+            decide(caller.invoices)(params.invoiceId, { by: caller.principal.id, reason: decision.reason }),
+          );
         });
       }
       api.post('/invoices/:invoiceId/resolve', async (request, reply: FastifyReply) => {
+        // Resolving says what happened to money at the provider: an operator's word, not a service's.
+        const caller = authorized(request, reply, 'admin');
+        if (!caller) return reply;
         const params = parse(InvoiceIdParamsSchema, request.params);
         if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-        const resolution = parse(ResolutionSchema, request.body);
+        const resolution = parse(ResolutionBodySchema, request.body);
         if (resolution instanceof Error) return sendProblem(reply, zodProblem(resolution, 'invalid resolution'));
-        return withDeadline(deadlineMs, () => invoices.resolveInvoice(params.invoiceId, resolution));
+        if (impersonates(resolution.by, caller.principal, reply)) return reply;
+        return withDeadline(deadlineMs, () =>
+          caller.invoices.resolveInvoice(params.invoiceId, { ...resolution, by: caller.principal.id }),
+        );
       });
       registered();
     },
     { prefix: '/v1' },
   );
 
-  registerCodecServer(app, {
-    codec: payloadCodec(config),
-    config,
-    serviceApiKeys: deps.apiKeys ?? config.gateway.apiKeys,
-    codecApiKeys: deps.codecApiKeys,
-  });
+  registerCodecServer(app, { codec: payloadCodec(config), config, access });
 
   registerWebhooks(app, {
     invoices,
@@ -219,10 +277,44 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
   });
 
+  /**
+   * The caller and its tenant's view of invoices, when its principal holds `role`; otherwise the reply is sent (403)
+   * and nothing is returned. The tenant scope is what makes another tenant's invoice a 404, like a missing one.
+   */
+  function authorized(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    role: Role,
+  ): { principal: Principal; invoices: InvoiceClient } | undefined {
+    const principal = request.principal;
+    if (principal && hasRole(principal, role)) {
+      const scope = {
+        tenant: principal.tenant,
+        principal: principal.id,
+        policyFor: (tenant: string) => access.policyFor(tenant),
+      };
+      return { principal, invoices: scopedInvoiceClient(invoices, scope) };
+    }
+    sendProblem(reply, problem(403, 'Forbidden', `this key lacks the role ${role}`));
+    return undefined;
+  }
+
+  /** The deciding party is the caller's principal; a body may repeat it but never name someone else. */
+  function impersonates(by: string | undefined, principal: Principal, reply: FastifyReply): boolean {
+    if (by === undefined || by === principal.id) return false;
+    sendProblem(
+      reply,
+      problem(403, 'Forbidden', 'the deciding party is the caller\'s principal; "by" may not name another', [
+        { path: 'by', message: `must be omitted or equal ${principal.id}` },
+      ]),
+    );
+    return true;
+  }
+
   /** The state after a start; an invoice no worker has picked up yet cannot answer a query, so it is described. */
-  async function currentState(started: StartedInvoice): Promise<InvoiceState> {
+  async function currentState(scoped: InvoiceClient, started: StartedInvoice): Promise<InvoiceState> {
     try {
-      return await withDeadline(Math.min(deadlineMs, 5_000), () => invoices.getInvoice(started.invoiceId));
+      return await withDeadline(Math.min(deadlineMs, 5_000), () => scoped.getInvoice(started.invoiceId));
     } catch (error) {
       if (!isTemporalUnavailable(error)) throw error;
       logger.warn({ invoiceId: started.invoiceId }, 'invoice started; its state is not queryable yet');

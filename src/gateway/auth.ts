@@ -1,34 +1,46 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  accessDocumentFor,
+  createAccessRegistry,
+  createApiKey,
+  loadAccessDocument,
+  type AccessRegistry,
+} from '../access/principals';
+import type { Config } from '../config';
 
 export class GatewayConfigError extends Error {
   readonly type = 'GatewayConfigError';
 }
 
-export const NO_API_KEY_MESSAGE =
-  'GATEWAY_API_KEYS is empty: the gateway refuses to serve without an API key. Set GATEWAY_API_KEYS to one or more ' +
-  'comma-separated keys (e.g. `GATEWAY_API_KEYS=$(openssl rand -hex 32)`); `npm start` makes a development key itself.';
+export const NO_KEYS_MESSAGE =
+  'No API keys: the gateway refuses to serve without principals. Set GATEWAY_KEYS_FILE to a keys document ' +
+  '(`payorch keys create --file keys.json --tenant T --id P --roles invoices:create,invoices:read` makes one) or ' +
+  'GATEWAY_KEYS to the same JSON; `npm start` makes development keys itself.';
 
-/** A random key for `npm start`, printed once at start; never stored. */
-export function createDevApiKey(): string {
-  return `dev_${randomBytes(24).toString('base64url')}`;
+/** The principals the configuration names, or a refusal: a gateway without keys would be open or useless. */
+export function accessFromConfig(config: Config): AccessRegistry {
+  const document = loadAccessDocument(config.gateway);
+  if (!document || document.principals.length === 0) throw new GatewayConfigError(NO_KEYS_MESSAGE);
+  return createAccessRegistry(document);
 }
 
-const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+export interface DevAccess {
+  registry: AccessRegistry;
+  /** Shown once at start, never stored: a service, a second person who approves, and an operator. */
+  keys: { service: string; approver: string; operator: string };
+}
 
 /**
- * Holds only SHA-256 digests of the keys, so a heap dump does not reveal them. Digests have one length, so
- * timingSafeEqual never throws and the comparison time tells nothing about how much of a key matched.
+ * `npm start`'s principals when none are configured: pay-outs need an approval by default and the creator may not
+ * give it, so the samples need a second principal to approve what the service created.
  */
-export function createApiKeyVerifier(keys: readonly string[]): (authorization: string | undefined) => boolean {
-  if (keys.length === 0) throw new GatewayConfigError(NO_API_KEY_MESSAGE);
-  const digests = keys.map(sha256);
-  return (authorization) => {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '');
-    if (!match?.[1]) return false;
-    const presented = sha256(match[1]);
-    // Every digest is compared, so the time does not reveal which key (if any) matched.
-    let found = false;
-    for (const digest of digests) found = timingSafeEqual(presented, digest) || found;
-    return found;
-  };
+export const DEV_TENANT = 'dev';
+
+export function createDevAccess(tenant = DEV_TENANT): DevAccess {
+  const keys = { service: createApiKey(), approver: createApiKey(), operator: createApiKey() };
+  const document = accessDocumentFor([
+    { id: 'dev-service', tenant, roles: ['invoices:create', 'invoices:read', 'invoices:cancel'], key: keys.service },
+    { id: 'dev-approver', tenant, roles: ['invoices:read', 'invoices:approve', 'invoices:cancel'], key: keys.approver },
+    { id: 'dev-operator', tenant, roles: ['admin'], key: keys.operator },
+  ]);
+  return { registry: createAccessRegistry(document), keys };
 }

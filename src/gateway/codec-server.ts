@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { PayloadDecryptionError } from '../temporal/codec';
-import { createApiKeyVerifier } from './auth';
+import { hasRole, type AccessRegistry } from '../access/principals';
 import { problem, sendProblem, zodProblem } from './problem';
 
 /** Temporal caps one payload at 2 MiB; the UI sends a whole event's payloads in one request. */
@@ -41,30 +41,25 @@ function toJson(payload: Payload): { metadata: Record<string, string>; data: str
 export interface CodecServerOptions {
   codec: PayloadCodec;
   config: Config;
-  /** The service API keys: recognised so that presenting one gets 403 (known caller, no right), not 401. */
-  serviceApiKeys: readonly string[];
-  /** Overrides `CODEC_API_KEYS`. */
-  codecApiKeys?: readonly string[];
+  /** The principals: those with `payloads:decode` (or `admin`) may use the codec server, others get 403. */
+  access: AccessRegistry;
 }
 
 type Verdict = 'allowed' | 'unauthenticated' | 'forbidden';
 
 /**
- * Who may use the codec server. Decoding turns history back into customer data, so it takes a key of its own
- * (CODEC_API_KEYS), separate from the service keys. The one exception: no codec key is configured and payloads are
- * sealed with the published development key, which anyone can already decrypt, so `npm start`'s UI works untouched.
+ * Who may use the codec server. Decoding turns history back into customer data, so it takes a principal with the
+ * `payloads:decode` role (or `admin`); a service's key is known but has no such right (403). The one exception: a
+ * caller presenting no key while payloads are sealed with the published development key, which anyone can already
+ * decrypt, so `npm start`'s UI (which sends no key) works untouched.
  */
 function codecAuthorizer(options: CodecServerOptions): (authorization: string | undefined) => Verdict {
-  const codecKeys = options.codecApiKeys ?? options.config.codecServer.apiKeys;
-  const isService = options.serviceApiKeys.length ? createApiKeyVerifier(options.serviceApiKeys) : () => false;
-  if (codecKeys.length === 0) {
-    const open = options.config.payloadEncryption.developmentKey;
-    return () => (open ? 'allowed' : 'unauthenticated');
-  }
-  const isCodec = createApiKeyVerifier(codecKeys);
+  const open = options.config.payloadEncryption.developmentKey;
   return (authorization) => {
-    if (isCodec(authorization)) return 'allowed';
-    return isService(authorization) ? 'forbidden' : 'unauthenticated';
+    if (open && !authorization) return 'allowed';
+    const principal = options.access.authenticate(authorization);
+    if (!principal) return 'unauthenticated';
+    return hasRole(principal, 'payloads:decode') ? 'allowed' : 'forbidden';
   };
 }
 
@@ -96,13 +91,20 @@ export function registerCodecServer(app: FastifyInstance, options: CodecServerOp
         const verdict = authorize(request.headers.authorization);
         if (verdict === 'allowed') return done();
         if (verdict === 'forbidden') {
-          sendProblem(reply, problem(403, 'Forbidden', 'this key may not use the codec server (see CODEC_API_KEYS)'));
+          sendProblem(
+            reply,
+            problem(
+              403,
+              'Forbidden',
+              'this key may not use the codec server (it needs the role payloads:decode or admin)',
+            ),
+          );
           return;
         }
         reply.header('WWW-Authenticate', 'Bearer');
         sendProblem(
           reply,
-          problem(401, 'Unauthorized', 'a codec key is required (Authorization: Bearer, CODEC_API_KEYS)'),
+          problem(401, 'Unauthorized', 'a key with the role payloads:decode is required (Authorization: Bearer)'),
         );
       });
 

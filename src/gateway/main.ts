@@ -2,7 +2,8 @@ import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers';
 import { connectClient } from '../temporal/connection';
-import { GatewayConfigError, NO_API_KEY_MESSAGE } from './auth';
+import { AccessConfigError } from '../access/principals';
+import { accessFromConfig, GatewayConfigError } from './auth';
 import { startGateway } from './server';
 
 /** The gateway alone, for a Temporal cluster and workers run elsewhere (docker-compose, Temporal Cloud). */
@@ -10,11 +11,16 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   // Refuse before connecting: a missing key is the operator's mistake, not a Temporal outage.
-  if (config.gateway.apiKeys.length === 0) throw new GatewayConfigError(NO_API_KEY_MESSAGE);
+  const access = accessFromConfig(config);
   const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
   const client = await connectClient(config, { address, namespace: config.temporal.namespace });
-  const gateway = await startGateway({ config, logger, client, providers: createProviders(config, logger) });
-  if (gateway.devApiKey) process.stdout.write(`Gateway development API key: ${gateway.devApiKey}\n`);
+  const gateway = await startGateway({
+    config,
+    logger,
+    client,
+    providers: createProviders(config, logger),
+    overrides: { access },
+  });
   logger.info({ url: gateway.url, temporal: address, namespace: config.temporal.namespace }, 'gateway listening');
 
   const shutdown = (signal: string) => {
@@ -32,7 +38,8 @@ async function run(): Promise<void> {
 }
 
 run().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof GatewayConfigError) process.stderr.write(`${error.message}\n`);
+  if (error instanceof ConfigError || error instanceof GatewayConfigError || error instanceof AccessConfigError)
+    process.stderr.write(`${error.message}\n`);
   else
     process.stderr.write(
       `gateway failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

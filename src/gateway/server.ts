@@ -6,14 +6,14 @@ import type { Logger } from '../logger';
 import { warnIfDevelopmentKey } from '../temporal/codec';
 import type { ProviderRegistry } from '../providers/types';
 import { buildGateway, type GatewayDeps } from './app';
-import { createDevApiKey } from './auth';
+import { accessFromConfig, createDevAccess, type DevAccess } from './auth';
 import { temporalHealthCheck, workerHealthCheck } from './health';
 
 export interface RunningGateway {
   app: FastifyInstance;
   url: string;
-  /** Set when no key was configured and `devApiKey` allowed one to be made: show it to the developer once. */
-  devApiKey?: string;
+  /** Set when no keys were configured and `allowDevAccess` let some be made: show them to the developer once. */
+  devAccess?: DevAccess['keys'];
   close(): Promise<void>;
 }
 
@@ -22,8 +22,8 @@ export interface StartGatewayOptions {
   logger: Logger;
   client: Client;
   providers: ProviderRegistry;
-  /** `npm start` only: make a random key when GATEWAY_API_KEYS is empty, instead of refusing to start. */
-  allowDevApiKey?: boolean;
+  /** `npm start` only: make development principals when no keys are configured, instead of refusing to start. */
+  allowDevAccess?: boolean;
   overrides?: Partial<Omit<GatewayDeps, 'invoices' | 'providers' | 'config' | 'logger'>>;
 }
 
@@ -31,10 +31,9 @@ export interface StartGatewayOptions {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { config, logger, client } = options;
   warnIfDevelopmentKey(config, logger);
-  const devApiKey =
-    options.allowDevApiKey && config.gateway.apiKeys.length === 0 && !options.overrides?.apiKeys?.length
-      ? createDevApiKey()
-      : undefined;
+  const configured = Boolean(config.gateway.keysFile || config.gateway.keysJson || options.overrides?.access);
+  const dev = options.allowDevAccess && !configured ? createDevAccess() : undefined;
+  const access = options.overrides?.access ?? dev?.registry ?? accessFromConfig(config);
   const app = buildGateway({
     invoices: createInvoiceClient({ client, timing: config.invoiceTiming }),
     providers: options.providers,
@@ -43,8 +42,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     temporalHealth: temporalHealthCheck(client),
     workerHealth: workerHealthCheck(client),
     ...options.overrides,
-    ...(devApiKey ? { apiKeys: [devApiKey] } : {}),
+    access,
   });
   const address = await app.listen({ host: config.gateway.host, port: config.gateway.port });
-  return { app, url: address, devApiKey, close: () => app.close() };
+  return { app, url: address, devAccess: dev?.keys, close: () => app.close() };
 }

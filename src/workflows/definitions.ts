@@ -30,6 +30,14 @@ export function invoiceWorkflowId(invoiceId: string): string {
   return `${WORKFLOW_ID_PREFIX}${invoiceId}`;
 }
 
+/**
+ * The id a tenant's invoice goes by outside the tenant: in its workflow id and as the reference providers see. The
+ * tenant id holds no `_`, so the first `_` ends it.
+ */
+export function tenantInvoiceKey(tenant: string | undefined, invoiceId: string): string {
+  return tenant ? `${tenant}_${invoiceId}` : invoiceId;
+}
+
 /** The invoice id inside a workflow id made by `invoiceWorkflowId`. */
 export function invoiceIdOf(workflowId: string): string {
   return workflowId.startsWith(WORKFLOW_ID_PREFIX) ? workflowId.slice(WORKFLOW_ID_PREFIX.length) : workflowId;
@@ -67,10 +75,21 @@ export interface InvoiceTiming {
   historyBudgetEvents?: number;
 }
 
+/** Who the invoice belongs to and who may approve it, fixed by the client when the invoice starts. */
+export interface InvoiceAccess {
+  tenant?: string;
+  /** The principal that created the invoice: never one of its approvers. */
+  createdBy?: string;
+  /** Distinct approvals the invoice waits for before it moves on (the tenant's policy for its amount). */
+  approvalsRequired: number;
+}
+
 export interface InvoiceWorkflowInput {
   request: InvoiceRequest;
   plan: InvoicePlan;
   timing: InvoiceTiming;
+  /** Absent in invoices started before tenants and four-eyes approval existed. */
+  access?: InvoiceAccess;
   /** Set when an earlier run of this invoice continued as new in the middle of a long wait. */
   carried?: CarriedInvoice;
 }
@@ -126,6 +145,8 @@ export interface ApprovalRecord {
 /** The whole state of an invoice, as the `status` query returns it. */
 export interface InvoiceState {
   invoiceId: string;
+  /** The id providers know the invoice by (`<tenant>_<invoiceId>`), set when a tenant reads its invoice. */
+  reference?: string;
   provider: ProviderName;
   direction: Direction;
   amount: number;
@@ -138,6 +159,10 @@ export interface InvoiceState {
   providerRefs: Record<string, string>;
   providerStatus?: ProviderStatus;
   approval?: ApprovalRecord;
+  /** Approvals given so far, while an invoice that needs several waits for the rest. */
+  approvals?: { by: string; at: string }[];
+  /** How many distinct approvals the invoice needs, when more than one. */
+  approvalsRequired?: number;
   lastError?: StepError;
   /** For FAILED: the step that failed and why. */
   failure?: StepError;
@@ -245,6 +270,7 @@ export const searchAttributes = {
   amount: defineSearchAttributeKey('InvoiceAmount', SearchAttributeType.INT),
   currency: defineSearchAttributeKey('InvoiceCurrency', SearchAttributeType.KEYWORD),
   customerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
+  tenantId: defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD),
   providerReferences: defineSearchAttributeKey('ProviderReferences', SearchAttributeType.KEYWORD_LIST),
   compensationFailed: defineSearchAttributeKey('CompensationFailed', SearchAttributeType.BOOL),
 } as const;

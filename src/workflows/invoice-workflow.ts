@@ -70,6 +70,8 @@ import {
  * the earlier behaviour.
  */
 export const MONEY_SAFETY_PATCH = 'money-safety-1';
+/** Approvals by principals: the creator never approves, and a tenant's policy may ask for two distinct approvers. */
+export const FOUR_EYES_PATCH = 'four-eyes-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -199,11 +201,14 @@ const NEGATIVE_TO_STATUS: Record<ProviderNegativeOutcome, 'REJECTED' | 'CANCELLE
 export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<InvoiceState> {
   const { request, plan, timing } = input;
   const safe = patched(MONEY_SAFETY_PATCH);
+  // Invoices started before principals existed carry no `access`, and keep deciding as they always did.
+  const access = input.access && patched(FOUR_EYES_PATCH) ? input.access : undefined;
   // Workflow time: inside the SDK's sandbox `Date` is the deterministic time of the current workflow task.
   const nowMs = () => new Date().getTime();
   const now = () => new Date(nowMs()).toISOString();
 
   const state: InvoiceState = initialInvoiceState(request, now());
+  if (access && access.approvalsRequired > 1) state.approvalsRequired = access.approvalsRequired;
 
   const queue = request.provider === 'bitfinex' ? TASK_QUEUES.bitfinex : TASK_QUEUES.invoices;
   // Every call names its own options and summary through executeWithOptions; these are only the defaults.
@@ -622,6 +627,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (approvers.length > 0 && !approvers.includes(by)) {
       return `${NOT_ALLOWED}: ${by} may not ${decision} this invoice`;
     }
+    if (access && decision === 'approve' && !state.approval) {
+      if (by === access.createdBy) return `${NOT_ALLOWED}: ${by} created this invoice and may not approve it`;
+      if (state.approvals?.some((approval) => approval.by === by)) {
+        return `${NOT_ALLOWED}: ${by} has approved already; the next approval must come from another principal`;
+      }
+    }
     if (state.approval?.decision === 'approved') {
       return decision === 'approve' ? undefined : `${INVALID_STATE}: invoice is already APPROVED`;
     }
@@ -640,7 +651,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       at: now(),
     };
     if (decision === 'cancel') cancelRequest = record;
-    else if (!state.approval) state.approval = record;
+    else if (access && decision === 'approve' && !state.approval) {
+      const approvals = (state.approvals ??= []);
+      approvals.push({ by: input.by, at: record.at });
+      if (approvals.length >= access.approvalsRequired) {
+        state.approval = { ...record, by: approvals.map((approval) => approval.by).join(', ') };
+      }
+    } else if (!state.approval) state.approval = record;
     return true;
   }
 
@@ -667,6 +684,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     approveUpdate,
     async (decision) => {
       decide('approve', decision);
+      // One approval of several: answered at once, the invoice still waits for the others.
+      if (access && !state.approval) return state;
       await handlerWait(() => state.status !== 'AWAITING_APPROVAL');
       return state;
     },
@@ -874,7 +893,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         waiting(
           request.approval.approvers.length
             ? `a decision by ${request.approval.approvers.join(' or ')}`
-            : 'a decision by the service',
+            : state.approvalsRequired
+              ? `approvals by ${state.approvalsRequired} distinct principals`
+              : 'a decision by the service',
         );
         const decided = await waitUntil(
           () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
@@ -1016,7 +1037,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       answeredCallbacks: [...answeredCallbacks],
       runs: (carried?.runs ?? 0) + 1,
     };
-    return continueAsNew<typeof invoiceWorkflow>({ request, plan, timing, carried: carry });
+    return continueAsNew<typeof invoiceWorkflow>({
+      request,
+      plan,
+      timing,
+      ...(input.access ? { access: input.access } : {}),
+      carried: carry,
+    });
   }
 
   /** After an undo failed: the provider's status if it says the money moved, so the invoice does not deny it. */

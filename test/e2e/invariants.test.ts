@@ -1,7 +1,7 @@
+import { providerInvoice } from '../support/access';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
-import { parseInvoiceRequest } from '../../src/client';
 import type { Direction, InvoiceStatus, ProviderName } from '../../src/domain/constants';
 import { gatewayClient, sampleRequest, sandboxCustomer, SAMPLES, waitUntil } from '../../src/dev/samples';
 import { FAILURE_TYPES } from '../../src/errors';
@@ -233,7 +233,7 @@ describe('invariants over generated schedules', () => {
     const final = await waitUntil(stack.api, invoiceId, (s) => stopped(s.status), 180_000);
 
     const atProvider = await ledger(schedule.provider, {
-      invoice: parseInvoiceRequest(request),
+      invoice: providerInvoice(request),
       refs: final.providerRefs,
       idempotencyKey: 'check',
     });

@@ -1,5 +1,5 @@
+import { providerInvoice } from '../support/access';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { parseInvoiceRequest } from '../../src/client';
 import type { Direction, ProviderName } from '../../src/domain/constants';
 import { gatewayClient, HttpError, sampleRequest, sandboxCustomer, waitUntil } from '../../src/dev/samples';
 import type { InvoiceState } from '../../src/workflows/definitions';
@@ -76,7 +76,7 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
           );
       }
       try {
-        await gateway.decide(invoiceId, action, undefined, `${action} at ${moment}`);
+        await gateway.decide(invoiceId, action, `${action} at ${moment}`);
         return 'accepted';
       } catch (error) {
         if (error instanceof HttpError && error.status === 409) return 'refused';
@@ -106,7 +106,7 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
 
     const final: InvoiceState = await waitUntil(stack.api, invoiceId, (s) => stopped(s.status));
     const atProvider = await stack.providers[flow.provider].fetchStatus({
-      invoice: parseInvoiceRequest(request),
+      invoice: providerInvoice(request),
       refs: final.providerRefs,
       idempotencyKey: `${invoiceId}:check`,
     });

@@ -1,6 +1,6 @@
+import { providerInvoice } from '../support/access';
 import { driveSample, gatewayClient, SAMPLES, sampleRequest, waitUntil } from '../../src/dev/samples';
 import type { ProviderName } from '../../src/domain/constants';
-import { parseInvoiceRequest } from '../../src/client';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -63,12 +63,12 @@ describe('every provider, through the real worker, gateway and sandboxes', () =>
         const request = sampleRequest({ invoiceId, provider, direction: 'pay_in', approvalRequired: true });
         await gateway.create(request);
         const waiting = await waitUntil(stack.api, invoiceId, (s) => s.status === waitFor);
-        const cancelled = await gateway.decide(invoiceId, 'cancel', 'ops@example.com', 'customer left');
+        const cancelled = await gateway.decide(invoiceId, 'cancel', 'customer left');
         expect(cancelled.status).toBe('CANCELLED');
         expect(cancelled.compensations).toEqual([expect.objectContaining({ step: 'submit', outcome: 'done' })]);
         // Ask the provider itself, through its real client: the object we created there is gone.
         const atProvider = await stack.providers[provider].fetchStatus({
-          invoice: parseInvoiceRequest(request),
+          invoice: providerInvoice(request),
           refs: { ...waiting.providerRefs, ...cancelled.providerRefs },
           idempotencyKey: `${invoiceId}:check`,
         });

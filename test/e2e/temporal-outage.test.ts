@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';
+import { TEST_KEYS, TEST_TENANT, testAccessEnv } from '../support/access';
 import { gatewayClient, sampleRequest, sandboxCustomer, waitUntil, type PublicApi } from '../../src/dev/samples';
 import { startGateway, type RunningGateway } from '../../src/gateway/server';
 import { createLogger, installTemporalRuntimeLogger } from '../../src/logger';
@@ -51,7 +52,7 @@ describe('a webhook that arrives while Temporal is down', () => {
       ...(process.env.TEST_TEMPORAL_CLI ? { TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI } : {}),
       SANDBOX_PORT: new URL(sandboxes.url).port,
       GATEWAY_PORT: String(gatewayPort),
-      GATEWAY_API_KEYS: 'outage-key',
+      ...testAccessEnv(),
       // Nothing but the webhook may settle this invoice within the test: polling starts only after 10 minutes.
       INVOICE_POLL_AFTER_SECONDS: '600',
     });
@@ -70,7 +71,13 @@ describe('a webhook that arrives while Temporal is down', () => {
     running = workers.run();
     client = await connectClient(config, target);
     gateway = await startGateway({ config, logger, client, providers });
-    api = { gatewayUrl: gateway.url, apiKey: 'outage-key', sandboxUrl: sandboxes.url };
+    api = {
+      gatewayUrl: gateway.url,
+      apiKey: TEST_KEYS.service,
+      approverKey: TEST_KEYS.approver,
+      tenant: TEST_TENANT,
+      sandboxUrl: sandboxes.url,
+    };
   });
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
-import { parseInvoiceRequest } from '../../src/client';
 import { isFinalStatus, type ProviderName } from '../../src/domain/constants';
 import { gatewayClient, sampleRequest, sandboxCustomer, waitUntil } from '../../src/dev/samples';
-import type { InvoiceState } from '../../src/workflows/definitions';
+import { tenantInvoiceKey, type InvoiceState } from '../../src/workflows/definitions';
 import { uniqueId } from '../support/requests';
-import { startTestStack, TEST_API_KEY, type TestStack } from '../support/stack';
+import { TEST_KEYS, TEST_TENANT, providerInvoice } from '../support/access';
+import { startTestStack, type TestStack } from '../support/stack';
 
 /**
  * A creating or money-moving call that never gets an answer until its retries run out: the invoice must end in the
@@ -20,13 +20,13 @@ describe('a provider call whose outcome stays unknown', () => {
   const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
     fetch(`${stack.api.gatewayUrl}${path}`, {
       method: init.method ?? 'GET',
-      headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${TEST_KEYS.operator}`, 'content-type': 'application/json' },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
 
   const ledger = async (provider: ProviderName, state: InvoiceState, request: ReturnType<typeof sampleRequest>) =>
     stack.providers[provider].fetchStatus({
-      invoice: parseInvoiceRequest(request),
+      invoice: providerInvoice(request),
       refs: state.providerRefs,
       idempotencyKey: `${state.invoiceId}:check`,
     });
@@ -97,27 +97,29 @@ describe('a provider call whose outcome stays unknown', () => {
 
     const missingReason = await api(`/v1/invoices/${invoiceId}/resolve`, {
       method: 'POST',
-      body: { outcome: 'COMPLETED', by: 'ops@example.com' },
+      body: { outcome: 'COMPLETED' },
     });
     expect(missingReason.status).toBe(400);
     expect(JSON.stringify(await missingReason.json())).toContain('reason');
 
     const resolved = await api(`/v1/invoices/${invoiceId}/resolve`, {
       method: 'POST',
-      body: { outcome: 'COMPLETED', reason: 'PayOne back office shows the capture', by: 'ops@example.com' },
+      body: { outcome: 'COMPLETED', reason: 'PayOne back office shows the capture' },
     });
     expect(resolved.status).toBe(200);
     const final = (await resolved.json()) as InvoiceState;
     expect(final.status).toBe('COMPLETED');
-    expect(final.resolution).toMatchObject({ outcome: 'COMPLETED', by: 'ops@example.com' });
+    expect(final.resolution).toMatchObject({ outcome: 'COMPLETED', by: 'test-operator' });
 
     const again = await api(`/v1/invoices/${invoiceId}/resolve`, {
       method: 'POST',
-      body: { outcome: 'FAILED', reason: 'second thoughts', by: 'ops@example.com' },
+      body: { outcome: 'FAILED', reason: 'second thoughts' },
     });
     expect(again.status).toBe(409);
     // The operator's word agrees with PayOne's own records (read from the sandbox, since inquiries still fail).
-    const atPayOne = (await (await fetch(`${stack.api.sandboxUrl}/payone/_sandbox/invoices/${invoiceId}`)).json()) as {
+    const atPayOne = (await (
+      await fetch(`${stack.api.sandboxUrl}/payone/_sandbox/invoices/${tenantInvoiceKey(TEST_TENANT, invoiceId)}`)
+    ).json()) as {
       result: { status: string };
     };
     expect(atPayOne.result.status).toBe('completed');

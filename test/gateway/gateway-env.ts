@@ -1,15 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { buildGateway, type GatewayDeps } from '../../src/gateway/app';
 import { temporalHealthCheck, workerHealthCheck } from '../../src/gateway/health';
+import { TEST_KEYS, testAccess } from '../support/access';
 import type { TestEnv } from '../support/temporal-env';
 
-export const API_KEY = 'test-key-0123456789';
+/** The service's key (tenant `test`); the other principals' keys are in ../support/access. */
+export const API_KEY = TEST_KEYS.service;
 
 export interface TestGateway {
   app: FastifyInstance;
   url: string;
   /** fetch against the gateway with the test API key. */
-  call(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  /** fetch against the gateway with the service's key, or `key`. */
+  call(
+    path: string,
+    init?: { method?: string; body?: unknown; headers?: Record<string, string>; key?: string },
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -23,7 +29,7 @@ export async function startTestGateway(
     providers: overrides.providers ?? ({} as GatewayDeps['providers']),
     config: env.config,
     logger: env.logger,
-    apiKeys: [API_KEY, 'second-key'],
+    access: testAccess(),
     temporalHealth: temporalHealthCheck(env.temporal),
     workerHealth: workerHealthCheck(env.temporal),
     webhooks: {},
@@ -37,7 +43,7 @@ export async function startTestGateway(
       fetch(`${url}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
         headers: {
-          authorization: `Bearer ${API_KEY}`,
+          authorization: `Bearer ${init.key ?? API_KEY}`,
           ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...init.headers,
         },

@@ -5,6 +5,7 @@ import { startTestEnv, type TestEnv } from '../support/temporal-env';
 import { eventually, waitForStatus } from '../support/wait';
 import type { Problem } from '../../src/gateway/problem';
 import { invoiceWorkflowId, type InvoiceState } from '../../src/workflows/definitions';
+import { TEST_KEYS, TEST_TENANT } from '../support/access';
 import { json, startTestGateway, type TestGateway } from './gateway-env';
 
 describe('gateway service API', () => {
@@ -12,7 +13,7 @@ describe('gateway service API', () => {
   let env: TestEnv;
   let gateway: TestGateway;
   beforeAll(async () => {
-    env = await startTestEnv({ providers: registry });
+    env = await startTestEnv({ providers: registry, tenant: TEST_TENANT });
     gateway = await startTestGateway(env, { providers: registry });
   });
   afterAll(async () => {
@@ -39,7 +40,7 @@ describe('gateway service API', () => {
 
     const runs: string[] = [];
     for await (const execution of env.temporal.workflow.list({
-      query: `WorkflowId = 'invoice-${request.invoiceId}'`,
+      query: `WorkflowId = '${invoiceWorkflowId(`${TEST_TENANT}_${request.invoiceId}`)}'`,
     })) {
       runs.push(execution.runId);
     }
@@ -81,9 +82,7 @@ describe('gateway service API', () => {
     const body = await json<Problem>(response);
     expect(body).toMatchObject({ type: 'InvalidInvoiceRequest', status: 400 });
     expect(body.errors).toEqual([{ path: 'customer.phone', message: expect.stringMatching(/phone/) as string }]);
-    await expect(
-      env.temporal.workflow.getHandle(invoiceWorkflowId(request.invoiceId)).describe(),
-    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    await expect(env.invoices.handle(request.invoiceId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 
   it('refuses a missing or unknown API key with 401 problem+json', async () => {
@@ -93,33 +92,35 @@ describe('gateway service API', () => {
     expect(await json<Problem>(unknown)).toMatchObject({ type: 'Unauthorized', status: 401 });
     const missing = await fetch(`${gateway.url}/v1/invoices`);
     expect(missing.status).toBe(401);
-    const second = await gateway.call('/v1/invoices?pageSize=1', { headers: { authorization: 'Bearer second-key' } });
-    expect(second.status).toBe(200);
+    const reader = await gateway.call('/v1/invoices?pageSize=1', { key: TEST_KEYS.reader });
+    expect(reader.status).toBe(200);
   });
 
   it('approves over HTTP and refuses an approval in the wrong state with 409 and the reason', async () => {
     const request = invoiceRequest({
       provider: 'xprizo',
-      approval: { required: true, approvers: ['ops@acme'], timeoutSeconds: 600 },
+      approval: { required: true, approvers: ['test-approver'], timeoutSeconds: 600 },
     });
     expect((await gateway.call('/v1/invoices', { body: request })).status).toBe(201);
     await waitForStatus(env.invoices, request.invoiceId, 'AWAITING_APPROVAL');
+    const approve = (key: string, body: unknown = {}) =>
+      gateway.call(`/v1/invoices/${request.invoiceId}/approve`, { body, key });
 
-    const forbidden = await gateway.call(`/v1/invoices/${request.invoiceId}/approve`, { body: { by: 'intern@acme' } });
-    expect(forbidden.status).toBe(403);
-    expect(await json<Problem>(forbidden)).toMatchObject({ type: 'NotAllowed' });
+    const notListed = await approve(TEST_KEYS.approver2);
+    expect(notListed.status).toBe(403);
+    expect(await json<Problem>(notListed)).toMatchObject({ type: 'NotAllowed' });
 
-    const invalid = await gateway.call(`/v1/invoices/${request.invoiceId}/approve`, { body: { reason: 'no by' } });
+    const invalid = await approve(TEST_KEYS.approver, { reason: 42 });
     expect(invalid.status).toBe(400);
-    expect((await json<Problem>(invalid)).errors?.map((error) => error.path)).toEqual(['by']);
+    expect((await json<Problem>(invalid)).errors?.map((error) => error.path)).toEqual(['reason']);
 
-    const approved = await gateway.call(`/v1/invoices/${request.invoiceId}/approve`, { body: { by: 'ops@acme' } });
+    const approved = await approve(TEST_KEYS.approver, { reason: 'checked' });
     expect(approved.status).toBe(200);
     const state = await json<InvoiceState>(approved);
-    expect(state.approval?.by).toBe('ops@acme');
+    expect(state.approval?.by).toBe('test-approver');
     expect(['APPROVED', 'AWAITING_SETTLEMENT']).toContain(state.status);
 
-    const late = await gateway.call(`/v1/invoices/${request.invoiceId}/reject`, { body: { by: 'ops@acme' } });
+    const late = await gateway.call(`/v1/invoices/${request.invoiceId}/reject`, { body: {}, key: TEST_KEYS.approver });
     expect(late.status).toBe(409);
     const problem = await json<Problem>(late);
     expect(problem.type).toBe('InvalidState');
@@ -127,7 +128,7 @@ describe('gateway service API', () => {
 
     const fetched = await gateway.call(`/v1/invoices/${request.invoiceId}`);
     expect(fetched.status).toBe(200);
-    expect((await json<InvoiceState>(fetched)).approval?.by).toBe('ops@acme');
+    expect((await json<InvoiceState>(fetched)).approval?.by).toBe('test-approver');
   });
 
   it('answers 404 for an unknown invoice, for reads and decisions', async () => {
@@ -135,7 +136,7 @@ describe('gateway service API', () => {
     const read = await gateway.call(`/v1/invoices/${id}`);
     expect(read.status).toBe(404);
     expect(await json<Problem>(read)).toMatchObject({ type: 'InvoiceNotFound', status: 404 });
-    expect((await gateway.call(`/v1/invoices/${id}/cancel`, { body: { by: 'ops' } })).status).toBe(404);
+    expect((await gateway.call(`/v1/invoices/${id}/cancel`, { body: {} })).status).toBe(404);
     expect((await gateway.call('/v1/nothing-here')).status).toBe(404);
   });
 

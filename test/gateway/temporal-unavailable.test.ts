@@ -1,7 +1,7 @@
 import { createInvoiceClient } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import { buildGateway } from '../../src/gateway/app';
-import { createApiKeyVerifier, createDevApiKey, GatewayConfigError } from '../../src/gateway/auth';
+import { accessFromConfig, createDevAccess, GatewayConfigError } from '../../src/gateway/auth';
 import { temporalHealthCheck } from '../../src/gateway/health';
 import type { Problem } from '../../src/gateway/problem';
 import { createLogger } from '../../src/logger';
@@ -10,6 +10,7 @@ import { connectClient } from '../../src/temporal/connection';
 import { startTemporal, type TemporalServer } from '../../src/temporal/dev-server';
 import { fakeRegistry } from '../support/fake-provider';
 import { FAST_TIMING } from '../support/temporal-env';
+import { testAccess } from '../support/access';
 import { API_KEY, json } from './gateway-env';
 import { sign, testRoute } from './webhook-doubles';
 import type { Client } from '@temporalio/client';
@@ -38,7 +39,7 @@ describe('gateway while Temporal is down', () => {
       providers: registry,
       config,
       logger,
-      apiKeys: [API_KEY],
+      access: testAccess(),
       temporalHealth: temporalHealthCheck(client),
       webhooks: { alfred: [testRoute('', 'signal')] },
       temporalDeadlineMs: 1500,
@@ -96,18 +97,20 @@ describe('gateway API keys', () => {
         temporalHealth: async () => true,
       }),
     ).toThrow(GatewayConfigError);
-    expect(() => createApiKeyVerifier([])).toThrow(/GATEWAY_API_KEYS/);
+    expect(() => accessFromConfig(config)).toThrow(/GATEWAY_KEYS_FILE/);
   });
 
-  it('accepts only the configured keys, as bearer tokens', () => {
-    const devKey = createDevApiKey();
-    expect(devKey).not.toBe(createDevApiKey());
-    const verify = createApiKeyVerifier(['k1', devKey]);
-    expect(verify(`Bearer ${devKey}`)).toBe(true);
-    expect(verify('bearer k1')).toBe(true);
-    expect(verify('Bearer k2')).toBe(false);
-    expect(verify('k1')).toBe(false);
-    expect(verify('Basic k1')).toBe(false);
-    expect(verify(undefined)).toBe(false);
+  it('knows a principal only by one of its keys, presented as a bearer token', () => {
+    const dev = createDevAccess();
+    expect(dev.keys.service).not.toBe(createDevAccess().keys.service);
+    expect(dev.registry.authenticate(`Bearer ${dev.keys.approver}`)).toMatchObject({
+      id: 'dev-approver',
+      tenant: 'dev',
+    });
+    expect(dev.registry.authenticate(`bearer ${dev.keys.service}`)?.id).toBe('dev-service');
+    expect(dev.registry.authenticate(`Bearer ${dev.keys.service}x`)).toBeUndefined();
+    expect(dev.registry.authenticate(dev.keys.service)).toBeUndefined();
+    expect(dev.registry.authenticate(`Basic ${dev.keys.service}`)).toBeUndefined();
+    expect(dev.registry.authenticate(undefined)).toBeUndefined();
   });
 });

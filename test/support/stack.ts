@@ -7,9 +7,10 @@ import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/
 import type { ProviderRegistry } from '../../src/providers/types';
 import { freePort } from '../../src/temporal/dev-server';
 import type { ProviderName } from '../../src/domain/constants';
+import { TEST_KEYS, TEST_TENANT, testAccessEnv } from './access';
 import { FAST_TIMING, startTestEnv, testConfig, type TestEnv } from './temporal-env';
 
-export const TEST_API_KEY = 'test-service-key';
+export const TEST_API_KEY = TEST_KEYS.service;
 
 export interface TestStack {
   env: TestEnv;
@@ -47,7 +48,7 @@ export async function startTestStack(
   const env = {
     SANDBOX_PORT: new URL(sandboxes.url).port,
     GATEWAY_PORT: String(gatewayPort),
-    GATEWAY_API_KEYS: TEST_API_KEY,
+    ...testAccessEnv(),
     // Invoices started through the gateway take their timing from config: seconds here, not production's minutes.
     INVOICE_POLL_AFTER_SECONDS: String(FAST_TIMING.pollAfterSeconds),
     INVOICE_POLL_INITIAL_INTERVAL_SECONDS: String(FAST_TIMING.pollInitialIntervalSeconds),
@@ -56,14 +57,26 @@ export async function startTestStack(
   };
   const config = testConfig(env);
   const providers = createProviders(config, logger);
-  const testEnv = await startTestEnv({ providers, env, timing: FAST_TIMING, workers: options.workers });
+  const testEnv = await startTestEnv({
+    providers,
+    env,
+    timing: FAST_TIMING,
+    workers: options.workers,
+    tenant: TEST_TENANT,
+  });
   const gateway = await startGateway({ config: testEnv.config, logger, client: testEnv.temporal, providers });
   return {
     env: testEnv,
     sandboxes,
     gateway,
     providers,
-    api: { gatewayUrl: gateway.url, apiKey: TEST_API_KEY, sandboxUrl: sandboxes.url },
+    api: {
+      gatewayUrl: gateway.url,
+      apiKey: TEST_KEYS.service,
+      approverKey: TEST_KEYS.approver,
+      tenant: TEST_TENANT,
+      sandboxUrl: sandboxes.url,
+    },
     childEnv: env,
     async stop() {
       await testEnv.stop();

@@ -8,6 +8,7 @@ import { connectClient, connectWorker } from '../../src/temporal/connection';
 import { createWorker, type InvoiceWorkers } from '../../src/temporal/worker';
 import type { InvoiceTiming } from '../../src/workflows/definitions';
 import { TEST_NAMESPACES } from '../setup/global-setup';
+import { TEST_POLICY } from './access';
 
 export const FAST_TIMING: InvoiceTiming = {
   pollAfterSeconds: 2,
@@ -53,6 +54,8 @@ export async function startTestEnv(options: {
   env?: Record<string, string>;
   /** False when the test runs its workers elsewhere (another process). */
   workers?: boolean;
+  /** Scopes `invoices` to a tenant, as the gateway's principals of that tenant see them. */
+  tenant?: string;
 }): Promise<TestEnv> {
   const config = testConfig(options.env);
   const namespace = config.temporal.namespace;
@@ -71,7 +74,11 @@ export async function startTestEnv(options: {
     namespace,
     logger,
     temporal,
-    invoices: createInvoiceClient({ client: temporal, timing: options.timing ?? FAST_TIMING }),
+    invoices: createInvoiceClient({
+      client: temporal,
+      timing: options.timing ?? FAST_TIMING,
+      ...(options.tenant ? { tenant: options.tenant, policyFor: () => TEST_POLICY } : {}),
+    }),
     async startWorkers() {
       workers = await createWorker({ config, connection, namespace, activities, logger });
       running = workers.run();
