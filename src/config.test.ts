@@ -1,3 +1,4 @@
+import { PRODUCTION_ENV, PRODUCTION_REQUIRED } from '../test/support/production-env';
 import { invoiceRequest } from '../test/support/requests';
 import { ConfigError, loadConfig } from './config';
 import { InvoiceRequestSchema } from './domain/invoice';
@@ -52,29 +53,9 @@ describe('loadConfig', () => {
 });
 
 describe('loadConfig in production', () => {
+  const REQUIRED = PRODUCTION_REQUIRED;
+  const complete = PRODUCTION_ENV;
   const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
-  /** Every variable production requires when all four providers are served, with values that parse. */
-  const REQUIRED: Readonly<Record<string, string>> = {
-    PROVIDERS: 'alfred,payone,xprizo,bitfinex',
-    PAYLOAD_ENCRYPTION_KEYS: `k1:${key(1)}`,
-    GATEWAY_PUBLIC_URL: 'https://payments.example.com',
-    GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',
-    ALFRED_BASE_URL: 'https://api.alfred.example/api/v1',
-    ALFRED_API_KEY: 'alfred-key-value',
-    ALFRED_API_SECRET: 'alfred-secret-value',
-    ALFRED_WEBHOOK_SECRET: 'alfred-webhook-secret-value',
-    PAYONE_BASE_URL: 'https://smartlink.payone.example',
-    PAYONE_MERCHANT_ID: 'merchant-4711',
-    PAYONE_AUTH_TOKEN: 'payone-token-value',
-    XPRIZO_BASE_URL: 'https://api.xprizo.example',
-    XPRIZO_API_KEY: 'xprizo-key-value',
-    XPRIZO_MERCHANT_ACCOUNT_ID: '12345',
-    XPRIZO_WEBHOOK_TOKEN: 'xprizo-webhook-token-value-0123456789abcdef',
-    BITFINEX_BASE_URL: 'https://api.bitfinex.com',
-    BITFINEX_API_KEY: 'bitfinex-key-value',
-    BITFINEX_API_SECRET: 'bitfinex-secret-value',
-  };
-  const complete = { NODE_ENV: 'production', ...REQUIRED };
 
   function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
     try {
