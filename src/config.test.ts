@@ -1,4 +1,10 @@
+import { PRODUCTION_ENV, PRODUCTION_REQUIRED } from '../test/support/production-env';
+import { invoiceRequest } from '../test/support/requests';
 import { ConfigError, loadConfig } from './config';
+import { InvoiceRequestSchema } from './domain/invoice';
+import { createLogger } from './logger';
+import { createProviders, PROVIDERS } from './providers';
+import { refuseSandboxesInProduction } from './providers/sandbox/kit';
 
 describe('loadConfig', () => {
   it('applies defaults and freezes the result', () => {
@@ -43,5 +49,129 @@ describe('loadConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ TEMPORAL_ADDRESS: '', GATEWAY_PORT: '' }).temporal.address).toBeUndefined();
+  });
+});
+
+describe('loadConfig in production', () => {
+  const REQUIRED = PRODUCTION_REQUIRED;
+  const complete = PRODUCTION_ENV;
+  const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+  function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  }
+
+  function without(...names: string[]): NodeJS.ProcessEnv {
+    return Object.fromEntries(Object.entries(complete).filter(([name]) => !names.includes(name)));
+  }
+
+  it('loads a complete production environment, serving the providers it names', () => {
+    const config = loadConfig(complete);
+    expect(config.env).toBe('production');
+    expect(config.providers.enabled).toEqual(['alfred', 'payone', 'xprizo', 'bitfinex']);
+    expect(config.payloadEncryption.developmentKey).toBe(false);
+  });
+
+  it.each(Object.keys(REQUIRED))('refuses production without %s, naming it', (name) => {
+    const problems = problemsOf(without(name));
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^${name}: required when NODE_ENV=production`))]);
+  });
+
+  it('names every missing variable in one error, one line each, and echoes no secret', () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', PROVIDERS: REQUIRED.PROVIDERS, ALFRED_API_SECRET: 'do-not-echo-me' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    const missing = Object.keys(REQUIRED).filter((name) => name !== 'PROVIDERS' && name !== 'ALFRED_API_SECRET');
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([...missing].sort());
+    for (const name of missing) expect(message).toMatch(new RegExp(`^  - ${name}: `, 'm'));
+    expect(message).not.toContain('do-not-echo-me');
+  });
+
+  it('requires only the providers PROVIDERS names', () => {
+    const bitfinexOnly = Object.fromEntries(
+      Object.entries(complete).filter(([name]) => !/^(ALFRED|PAYONE|XPRIZO)_/.test(name)),
+    );
+    const config = loadConfig({ ...bitfinexOnly, PROVIDERS: 'bitfinex' });
+    expect(config.providers.enabled).toEqual(['bitfinex']);
+    expect(problemsOf({ ...bitfinexOnly, PROVIDERS: 'bitfinex,payone' })).toEqual([
+      expect.stringMatching(/^PAYONE_BASE_URL: required/),
+      expect.stringMatching(/^PAYONE_MERCHANT_ID: required/),
+      expect.stringMatching(/^PAYONE_AUTH_TOKEN: required/),
+    ]);
+    expect(problemsOf({ ...complete, PROVIDERS: ' , ' })).toEqual([expect.stringMatching(/^PROVIDERS: names no/)]);
+  });
+
+  it('refuses an unknown provider name anywhere, and serves all four by default outside production', () => {
+    expect(loadConfig({}).providers.enabled).toEqual(['alfred', 'payone', 'xprizo', 'bitfinex']);
+    expect(problemsOf({ PROVIDERS: 'alfred,paypal' })).toEqual([
+      expect.stringMatching(/^PROVIDERS: unknown provider "paypal"/),
+    ]);
+  });
+
+  it('refuses the local sandbox and the published development key', () => {
+    const problems = problemsOf({
+      ...complete,
+      ALFRED_BASE_URL: 'http://127.0.0.1:4010/alfred',
+      BITFINEX_BASE_URL: 'http://localhost:4010/bitfinex',
+      PAYLOAD_ENCRYPTION_KEYS: `k2:${key(2)},dev:cGF5bWVudC1vcmNoZXN0cmF0b3ItZGV2LWtleS0wMDE=`,
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^ALFRED_BASE_URL: points at the local provider sandbox/),
+      expect.stringMatching(/^BITFINEX_BASE_URL: points at the local provider sandbox/),
+      expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: key id "dev" is the published development key/),
+    ]);
+    // Another port on this machine is not the sandbox (an egress proxy, say), and development keeps its fallbacks.
+    expect(loadConfig({ ...complete, ALFRED_BASE_URL: 'http://127.0.0.1:8443/alfred' }).env).toBe('production');
+    expect(loadConfig({ NODE_ENV: 'development', ALFRED_BASE_URL: 'http://127.0.0.1:4010/alfred' }).env).toBe(
+      'development',
+    );
+  });
+});
+
+describe('provider clients in production', () => {
+  const logger = createLogger({ level: 'silent' });
+  const bitfinexOnly = loadConfig({
+    NODE_ENV: 'production',
+    PROVIDERS: 'bitfinex',
+    PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    GATEWAY_PUBLIC_URL: 'https://payments.example.com',
+    GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',
+    BITFINEX_BASE_URL: 'https://api.bitfinex.com',
+    BITFINEX_API_KEY: 'bitfinex-key-value',
+    BITFINEX_API_SECRET: 'bitfinex-secret-value',
+  });
+
+  it('creates only the providers PROVIDERS names; the others refuse every step as retryable', async () => {
+    const registry = createProviders(bitfinexOnly, logger);
+    const invoice = InvoiceRequestSchema.parse(invoiceRequest({ provider: 'alfred' }));
+    await expect(registry.alfred.submit({ invoice, refs: {}, idempotencyKey: 'k' })).rejects.toMatchObject({
+      message: 'alfred is not configured here (PROVIDERS)',
+      nonRetryable: false,
+    });
+  });
+
+  it('never falls back to a sandbox URL or published credentials, which development still does', () => {
+    expect(() => PROVIDERS.alfred.create({ config: bitfinexOnly, logger })).toThrow(
+      /alfred baseUrl: not configured, and production has no sandbox fallback/,
+    );
+    expect(() => PROVIDERS.payone.create({ config: bitfinexOnly, logger })).toThrow(ConfigError);
+    expect(() => PROVIDERS.xprizo.create({ config: bitfinexOnly, logger })).toThrow(ConfigError);
+    expect(() => PROVIDERS.alfred.create({ config: loadConfig({ NODE_ENV: 'test' }), logger })).not.toThrow();
+  });
+
+  it('refuses to run provider sandboxes', () => {
+    expect(() => refuseSandboxesInProduction(bitfinexOnly)).toThrow(/sandboxes: refused when NODE_ENV=production/);
+    expect(() => refuseSandboxesInProduction(loadConfig({}))).not.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { PROVIDER_NAMES, type ProviderName } from './domain/constants';
 
 /** The project's root folder, wherever the process was started from. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -84,7 +85,24 @@ const encryptionKeys = z.string().transform((value, ctx): PayloadEncryptionKey[]
 });
 
 /** Variables whose values an error message must not repeat. */
-const SECRET_VARIABLES = new Set(['PAYLOAD_ENCRYPTION_KEYS', 'GATEWAY_KEYS', 'TEMPORAL_API_KEY']);
+const SECRET_VARIABLES = new Set([
+  'PAYLOAD_ENCRYPTION_KEYS',
+  'GATEWAY_KEYS',
+  'TEMPORAL_API_KEY',
+  'XPRIZO_WEBHOOK_TOKEN',
+]);
+
+/** `alfred,bitfinex`: the providers a deployment serves; an unknown name is a typo that would silently drop one. */
+const providerList = z.string().transform((value, ctx): ProviderName[] => {
+  const names = splitList(value);
+  const known: readonly string[] = PROVIDER_NAMES;
+  for (const name of names) {
+    if (!known.includes(name)) {
+      ctx.addIssue({ code: 'custom', message: `unknown provider "${name}" (one of ${PROVIDER_NAMES.join(', ')})` });
+    }
+  }
+  return PROVIDER_NAMES.filter((name) => names.includes(name));
+});
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -172,10 +190,14 @@ const EnvSchema = z.object({
   XPRIZO_BASE_URL: url.optional(),
   XPRIZO_API_KEY: optionalString,
   XPRIZO_MERCHANT_ACCOUNT_ID: optionalString,
+  /** Secret path segment of the webhook URLs registered with Xprizo, which signs nothing. */
+  XPRIZO_WEBHOOK_TOKEN: optionalString,
   BITFINEX_BASE_URL: url.optional(),
   BITFINEX_API_KEY: optionalString,
   BITFINEX_API_SECRET: optionalString,
   PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Comma-separated providers this deployment serves; default all four, required in production. */
+  PROVIDERS: providerList.optional(),
 });
 
 export type Env = z.output<typeof EnvSchema>;
@@ -242,6 +264,8 @@ export interface Config {
   readonly sandboxPort: number;
   readonly startSamples: boolean;
   readonly providers: {
+    /** The providers this deployment serves (PROVIDERS); the others get no client. */
+    readonly enabled: readonly ProviderName[];
     readonly timeoutMs: number;
     readonly alfred: { baseUrl?: string; apiKey?: string; apiSecret?: string; webhookSecret?: string };
     readonly payone: { baseUrl?: string; merchantId?: string; authToken?: string };
@@ -269,6 +293,72 @@ function deepFreeze<T>(value: T): T {
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'payment-orchestrator', 'bin');
+}
+
+/**
+ * What production refuses, each under its variable's name and never with its value. Outside production a provider
+ * left unconfigured talks to its local sandbox with published credentials; in production that would send customers'
+ * payments nowhere, or accept webhooks signed with a secret anyone can read, so every gap is an error at startup.
+ */
+function productionProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const required = (name: keyof Env, why: string) => {
+    if (env[name] === undefined) problems.push(`${name}: required when NODE_ENV=production (${why})`);
+  };
+  if (env.PROVIDERS === undefined) {
+    required('PROVIDERS', `the comma-separated providers this deployment serves, of ${PROVIDER_NAMES.join(', ')}`);
+  } else if (env.PROVIDERS.length === 0) {
+    problems.push('PROVIDERS: names no provider; production serves at least one');
+  }
+  const needs: Record<ProviderName, readonly (keyof Env)[]> = {
+    alfred: ['ALFRED_BASE_URL', 'ALFRED_API_KEY', 'ALFRED_API_SECRET', 'ALFRED_WEBHOOK_SECRET'],
+    payone: ['PAYONE_BASE_URL', 'PAYONE_MERCHANT_ID', 'PAYONE_AUTH_TOKEN'],
+    xprizo: ['XPRIZO_BASE_URL', 'XPRIZO_API_KEY', 'XPRIZO_MERCHANT_ACCOUNT_ID', 'XPRIZO_WEBHOOK_TOKEN'],
+    bitfinex: ['BITFINEX_BASE_URL', 'BITFINEX_API_KEY', 'BITFINEX_API_SECRET'],
+  };
+  for (const provider of env.PROVIDERS ?? []) {
+    for (const name of needs[provider])
+      required(name, `${provider} is in PROVIDERS; no sandbox fallback in production`);
+  }
+  // A base URL on this machine's sandbox port is the development stack's sandbox, whatever the path says.
+  const loopback = /^(?:localhost|.*\.localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)$/i;
+  for (const name of ['ALFRED_BASE_URL', 'PAYONE_BASE_URL', 'XPRIZO_BASE_URL', 'BITFINEX_BASE_URL'] as const) {
+    const value = env[name];
+    if (value === undefined) continue;
+    const target = new URL(value);
+    const targetPort = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    if (loopback.test(target.hostname) && targetPort === env.SANDBOX_PORT) {
+      problems.push(`${name}: points at the local provider sandbox (port ${env.SANDBOX_PORT}); refused in production`);
+    }
+  }
+  if (!env.PAYLOAD_ENCRYPTION_KEYS) {
+    required(
+      'PAYLOAD_ENCRYPTION_KEYS',
+      'id:base64key,..., e.g. k1:$(openssl rand -base64 32); without it customer data would be sealed with the ' +
+        'published development key',
+    );
+  } else {
+    const published = Buffer.from(DEVELOPMENT_ENCRYPTION_KEY.base64, 'base64');
+    for (const { id, key } of env.PAYLOAD_ENCRYPTION_KEYS) {
+      if (published.equals(key)) {
+        problems.push(
+          `PAYLOAD_ENCRYPTION_KEYS: key id "${id}" is the published development key; refused in production`,
+        );
+      }
+    }
+  }
+  required('GATEWAY_PUBLIC_URL', 'the https URL providers send webhooks to');
+  if (env.GATEWAY_KEYS === undefined) {
+    required('GATEWAY_KEYS_FILE', 'the file of hashed API keys of the principals allowed to call the gateway');
+  }
+  return problems;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 /** Parses the environment once. Every problem is reported together, each under its variable's name. */
@@ -301,11 +391,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (tls && Boolean(tls.certPath) !== Boolean(tls.keyPath)) {
     throw new ConfigError(['TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH: set both or neither (mutual TLS)']);
   }
-  if (env.NODE_ENV === 'production' && !env.PAYLOAD_ENCRYPTION_KEYS) {
-    throw new ConfigError([
-      'PAYLOAD_ENCRYPTION_KEYS: required when NODE_ENV=production (id:base64key,..., e.g. k1:$(openssl rand -base64 32)); ' +
-        'without it customer data would be sealed with the published development key',
-    ]);
+  if (env.NODE_ENV === 'production') {
+    const problems = productionProblems(env);
+    if (problems.length > 0) throw new ConfigError(problems);
   }
   const encryptionKeys = env.PAYLOAD_ENCRYPTION_KEYS ?? [
     { id: DEVELOPMENT_ENCRYPTION_KEY.id, key: Buffer.from(DEVELOPMENT_ENCRYPTION_KEY.base64, 'base64') },
@@ -362,6 +450,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sandboxPort: env.SANDBOX_PORT,
     startSamples: env.START_SAMPLES,
     providers: {
+      enabled: env.PROVIDERS ?? PROVIDER_NAMES,
       timeoutMs: env.PROVIDER_TIMEOUT_MS,
       alfred: {
         baseUrl: env.ALFRED_BASE_URL,

@@ -6,6 +6,7 @@ import { createInvoiceClient, type InvoiceClient } from '../client';
 import type { Config } from '../config';
 import { installTemporalRuntimeLogger, type Logger } from '../logger';
 import { createProviders } from '../providers';
+import { refuseSandboxesInProduction } from '../providers/sandbox/kit';
 import { startSandboxes, type SandboxServer } from '../providers/sandbox/server';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { startTemporal, type StartOptions, type TemporalServer } from '../temporal/dev-server';
@@ -44,9 +45,10 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     const target = { address: server.address, namespace: server.namespace };
 
     const needsSandboxes =
-      options.sandboxes ?? Object.values(config.providers).some((p) => typeof p === 'object' && !p.baseUrl);
+      options.sandboxes ?? config.providers.enabled.some((provider) => !config.providers[provider].baseUrl);
     let sandboxes: SandboxServer | undefined;
     if (needsSandboxes) {
+      refuseSandboxesInProduction(config);
       sandboxes = await startSandboxes({
         port: config.sandboxPort,
         logger: logger.child({ component: 'sandbox' }),

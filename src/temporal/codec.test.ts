@@ -107,9 +107,10 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
 
   it('falls back to the published development key outside production, and requires keys in production', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).payloadEncryption).toMatchObject({ developmentKey: true });
-    expect(problems({ NODE_ENV: 'production' })).toEqual([
-      expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: required when NODE_ENV=production/),
-    ]);
+    // Production names every other missing variable in the same error; this test weighs only the keys.
+    expect(problems({ NODE_ENV: 'production' })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: required when NODE_ENV=production/)]),
+    );
   });
 
   it('reports a short key, bad base64, a missing id and a duplicate by entry, without echoing key material', () => {

@@ -2,11 +2,21 @@ import type { Config } from '../../config';
 import type { IncomingWebhook, ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
 import { createAlfredAdapter } from './adapter';
 import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client';
+import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { AlfredSandbox } from './sandbox';
 import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
 import { alfredRequirements } from './requirements';
 
 function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
+  if (config.env === 'production' && !config.providers.alfred.webhookSecret) {
+    // The fallback is the sandbox's published secret: anyone could sign with it.
+    return {
+      ok: false,
+      status: 401,
+      reason: 'bad signature',
+      logReason: 'ALFRED_WEBHOOK_SECRET is unset in production',
+    };
+  }
   const result = verifyAlfredWebhook({
     rawBody: incoming.rawBody,
     headers: incoming.headers,
@@ -50,7 +60,10 @@ export const alfred: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: ({ config }) => createAlfredAdapter(new AlfredClient(alfredClientOptions(config))),
+  create: ({ config }) => {
+    refuseSandboxFallbackInProduction(config, 'alfred', config.providers.alfred);
+    return createAlfredAdapter(new AlfredClient(alfredClientOptions(config)));
+  },
   sandbox: (context) => new AlfredSandbox(context),
   webhooks: [webhook],
 };

@@ -2,6 +2,7 @@ import type { Config } from '../../config';
 import type { ProviderDefinition, WebhookRoute } from '../types';
 import { createBitfinexAdapter } from './adapter';
 import { BitfinexClient } from './client';
+import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { BitfinexSandbox } from './sandbox';
 import { verifyBitfinexWebhook } from './webhook';
 import { bitfinexRequirements } from './requirements';
@@ -10,6 +11,7 @@ import { bitfinexRequirements } from './requirements';
 // its own calls.
 const clients = new WeakMap<Config, BitfinexClient>();
 function clientFor(config: Config): BitfinexClient {
+  refuseSandboxFallbackInProduction(config, 'bitfinex', config.providers.bitfinex);
   let client = clients.get(config);
   if (!client) clients.set(config, (client = BitfinexClient.fromConfig(config)));
   return client;
@@ -46,7 +48,10 @@ export const bitfinex: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: ({ config }) => createBitfinexAdapter(BitfinexClient.fromConfig(config)),
+  create: ({ config }) => {
+    refuseSandboxFallbackInProduction(config, 'bitfinex', config.providers.bitfinex);
+    return createBitfinexAdapter(BitfinexClient.fromConfig(config));
+  },
   sandbox: (context) => new BitfinexSandbox(context),
   webhooks: [webhook],
 };

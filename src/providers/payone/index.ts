@@ -1,6 +1,7 @@
 import type { ProviderDefinition } from '../types';
 import { createPayOneAdapter } from './adapter';
 import { PayOneClient, payoneClientOptions } from './client';
+import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { PayOneSandbox } from './sandbox';
 import { payoneRequirements } from './requirements';
 
@@ -18,6 +19,9 @@ export const payone: ProviderDefinition = {
     complete: true,
     settledAt: 'settled',
   }),
-  create: ({ config }) => createPayOneAdapter(new PayOneClient(payoneClientOptions(config))),
+  create: ({ config }) => {
+    refuseSandboxFallbackInProduction(config, 'payone', config.providers.payone);
+    return createPayOneAdapter(new PayOneClient(payoneClientOptions(config)));
+  },
   sandbox: (context) => new PayOneSandbox(context),
 };

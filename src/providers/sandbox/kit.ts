@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../../config';
+import { ConfigError, type Config } from '../../config';
 import type { ProviderName } from '../../domain/constants';
 import type { Logger } from '../../logger';
 
@@ -289,6 +289,35 @@ export interface SandboxContext {
 export interface ProviderSandbox {
   register(app: FastifyInstance): void;
   reset?(): void;
+}
+
+/** Sandboxes accept published credentials and move no money: a production deployment never runs one. */
+export function refuseSandboxesInProduction(config: Config): void {
+  if (config.env === 'production') {
+    throw new ConfigError([
+      'provider sandboxes: refused when NODE_ENV=production; configure the real providers (PROVIDERS and their ' +
+        'base URLs and credentials), or run the sandboxes with NODE_ENV=development',
+    ]);
+  }
+}
+
+/**
+ * A provider's client falls back to its sandbox's URL and published credentials for every setting left unset, which
+ * only development and tests may do. loadConfig refuses such a production configuration already; this catches any
+ * path that did not go through it (a config built by hand, a provider left out of PROVIDERS but still called).
+ */
+export function refuseSandboxFallbackInProduction(
+  config: Config,
+  provider: ProviderName,
+  settings: Readonly<Record<string, string | undefined>>,
+): void {
+  if (config.env !== 'production') return;
+  const unset = Object.entries(settings).filter(([, value]) => !value);
+  if (unset.length > 0) {
+    throw new ConfigError(
+      unset.map(([setting]) => `${provider} ${setting}: not configured, and production has no sandbox fallback`),
+    );
+  }
 }
 
 /** Where a provider's client goes when no real base URL is configured: its sandbox. */

@@ -1,10 +1,12 @@
 import { ConfigError, loadConfig } from '../../config';
 import { createLogger } from '../../logger';
+import { refuseSandboxesInProduction } from './kit';
 import { startSandboxes } from './server';
 
 /** The provider sandboxes alone, as their own service (docker-compose); `npm start` runs them in-process. */
 async function run(): Promise<void> {
   const config = loadConfig();
+  refuseSandboxesInProduction(config);
   const logger = createLogger({ level: config.logLevel });
   const server = await startSandboxes({
     port: config.sandboxPort,

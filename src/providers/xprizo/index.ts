@@ -2,6 +2,7 @@ import type { Config } from '../../config';
 import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
 import { createXprizoAdapter } from './adapter';
 import { XprizoClient, xprizoOptionsFromConfig } from './client';
+import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { XprizoSandbox } from './sandbox';
 import {
   SENDER_KEY_REFUSED,
@@ -13,6 +14,7 @@ import { xprizoRequirements } from './requirements';
 
 const clients = new WeakMap<Config, XprizoClient>();
 function clientFor(config: Config): XprizoClient {
+  refuseSandboxFallbackInProduction(config, 'xprizo', config.providers.xprizo);
   let client = clients.get(config);
   if (!client) clients.set(config, (client = XprizoClient.fromConfig(config)));
   return client;
@@ -80,7 +82,10 @@ export const xprizo: ProviderDefinition = {
     complete: false,
     settledAt: 'settled',
   }),
-  create: ({ config }) => createXprizoAdapter(XprizoClient.fromConfig(config)),
+  create: ({ config }) => {
+    refuseSandboxFallbackInProduction(config, 'xprizo', config.providers.xprizo);
+    return createXprizoAdapter(XprizoClient.fromConfig(config));
+  },
   sandbox: (context) => new XprizoSandbox(context),
   webhooks: [approvalWebhook, paymentCallback],
 };
