@@ -35,6 +35,31 @@ export const DEVELOPMENT_ENCRYPTION_KEY = {
   base64: 'cGF5bWVudC1vcmNoZXN0cmF0b3ItZGV2LWtleS0wMDE=',
 } as const;
 
+/**
+ * The published development token of the Xprizo webhook URLs: used only outside production when XPRIZO_WEBHOOK_TOKEN is
+ * unset, so `npm start` and the tests run with the token check switched on. It is in this file, so it protects nothing.
+ */
+export const DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN = 'dev-xprizo-webhook-token-published-protects-nothing';
+
+/**
+ * `token,...`: path-segment-safe and long enough not to be guessed (`openssl rand -hex 32`); the first is the one we
+ * register with Xprizo, every one is accepted, so a rotation prepends the new token and drops the old once Xprizo
+ * calls the new URL. Messages never echo a token.
+ */
+const webhookTokens = z.string().transform((value, ctx): string[] => {
+  const tokens = value.split(',').map((token) => token.trim());
+  tokens.forEach((token, index) => {
+    if (!/^[A-Za-z0-9_-]{32,256}$/.test(token)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [index],
+        message: `entry ${index + 1}: expected 32 to 256 characters of [A-Za-z0-9_-] (openssl rand -hex 32)`,
+      });
+    }
+  });
+  return tokens;
+});
+
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -190,8 +215,8 @@ const EnvSchema = z.object({
   XPRIZO_BASE_URL: url.optional(),
   XPRIZO_API_KEY: optionalString,
   XPRIZO_MERCHANT_ACCOUNT_ID: optionalString,
-  /** Secret path segment of the webhook URLs registered with Xprizo, which signs nothing. */
-  XPRIZO_WEBHOOK_TOKEN: optionalString,
+  /** Secret path segment(s) of the webhook URLs registered with Xprizo, which signs nothing; see webhookTokens. */
+  XPRIZO_WEBHOOK_TOKEN: webhookTokens.optional(),
   BITFINEX_BASE_URL: url.optional(),
   BITFINEX_API_KEY: optionalString,
   BITFINEX_API_SECRET: optionalString,
@@ -269,7 +294,13 @@ export interface Config {
     readonly timeoutMs: number;
     readonly alfred: { baseUrl?: string; apiKey?: string; apiSecret?: string; webhookSecret?: string };
     readonly payone: { baseUrl?: string; merchantId?: string; authToken?: string };
-    readonly xprizo: { baseUrl?: string; apiKey?: string; merchantAccountId?: string };
+    readonly xprizo: {
+      baseUrl?: string;
+      apiKey?: string;
+      merchantAccountId?: string;
+      /** `current` goes into the URLs we register with Xprizo; a webhook whose URL holds any `accepted` one passes. */
+      webhookToken: { current?: string; accepted: readonly string[] };
+    };
     readonly bitfinex: { baseUrl?: string; apiKey?: string; apiSecret?: string };
   };
 }
@@ -395,6 +426,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     const problems = productionProblems(env);
     if (problems.length > 0) throw new ConfigError(problems);
   }
+  // Production never falls back to the published token: without one of its own every Xprizo webhook is refused.
+  const xprizoTokens =
+    env.XPRIZO_WEBHOOK_TOKEN ?? (env.NODE_ENV === 'production' ? [] : [DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN]);
   const encryptionKeys = env.PAYLOAD_ENCRYPTION_KEYS ?? [
     { id: DEVELOPMENT_ENCRYPTION_KEY.id, key: Buffer.from(DEVELOPMENT_ENCRYPTION_KEY.base64, 'base64') },
   ];
@@ -463,6 +497,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         baseUrl: env.XPRIZO_BASE_URL,
         apiKey: env.XPRIZO_API_KEY,
         merchantAccountId: env.XPRIZO_MERCHANT_ACCOUNT_ID,
+        webhookToken: {
+          current: xprizoTokens[0],
+          accepted: xprizoTokens,
+        },
       },
       bitfinex: { baseUrl: env.BITFINEX_BASE_URL, apiKey: env.BITFINEX_API_KEY, apiSecret: env.BITFINEX_API_SECRET },
     },

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { InvoiceClient } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
 import type { Logger } from '../logger';
+import { sameBytes } from '../providers/same-bytes';
 import type { InvoiceLookup, ProviderRegistry, WebhookRoute, WebhookVerdict } from '../providers/types';
 import {
   ALREADY_ANSWERED,
@@ -13,7 +14,7 @@ import {
   type CallbackVerdict,
   type ProviderEvent,
 } from '../workflows/definitions';
-import { DeliveredEvents } from './delivered-events';
+import { DELIVERED_MAX_ENTRIES, DELIVERED_TTL_MS, DeliveredEvents } from './delivered-events';
 import { isTemporalUnavailable, problem, sendProblem } from './problem';
 
 export type WebhookRoutes = Partial<Record<ProviderName, readonly WebhookRoute[]>>;
@@ -33,10 +34,47 @@ export interface WebhookDeps {
   referenceWaitMs: number;
   /** Events delivered lately; one per gateway unless a test shares or inspects it. */
   delivered?: DeliveredEvents;
+  /** The clock signatures' ages and the delivered-event memory go by; a test's fake clock, else Date.now. */
+  now?: () => number;
 }
 
-export function webhookUrlPath(provider: ProviderName, route: WebhookRoute): string {
-  return `/webhooks/${provider}${route.path}`;
+/** The route's URL path; with `token` (a value, or `:token` for the route pattern) the token segment comes first. */
+export function webhookUrlPath(provider: ProviderName, route: WebhookRoute, token?: string): string {
+  return `/webhooks/${provider}${token === undefined ? '' : `/${token}`}${route.path}`;
+}
+
+/**
+ * Whether `presented` is one of the accepted tokens. Every one is compared, each in constant time, so the answer's
+ * timing says nothing about how much of which token matched.
+ */
+export function acceptedToken(presented: string | undefined, accepted: readonly string[]): boolean {
+  if (presented === undefined) return false;
+  const bytes = Buffer.from(presented);
+  let found = false;
+  for (const token of accepted) found = sameBytes(bytes, Buffer.from(token)) || found;
+  return found;
+}
+
+/**
+ * Refuses a request to a tokened route whose URL lacks an accepted token. It runs as onRequest, before the body is
+ * read: an outsider costs us no parse, no provider call and no Temporal call. The bare path, mounted only so that a
+ * caller without the token is told 401 rather than 404, has no token parameter and is always refused.
+ */
+function urlTokenCheck(urlTokens: (config: Config) => readonly string[], deps: WebhookDeps, log: Logger) {
+  const check: onRequestHookHandler = (request, reply, done) => {
+    const presented = (request.params as Record<string, string | undefined>).token;
+    if (acceptedToken(presented, urlTokens(deps.config))) {
+      done();
+      return;
+    }
+    // Neither the token presented nor the body is logged: the first may be a near-miss of ours, the second is unread.
+    log.warn(
+      { requestId: request.id, tokenPresented: presented !== undefined },
+      'webhook refused: URL token missing or wrong',
+    );
+    void sendProblem(reply, problem(401, 'WebhookRefused', 'webhook not authenticated'));
+  };
+  return check;
 }
 
 function headerRecord(request: FastifyRequest): Record<string, string | undefined> {
@@ -47,7 +85,7 @@ function headerRecord(request: FastifyRequest): Record<string, string | undefine
   return headers;
 }
 
-type HandlerDeps = WebhookDeps & { delivered: DeliveredEvents };
+type HandlerDeps = WebhookDeps & { delivered: DeliveredEvents; now: () => number };
 
 type Found = { invoiceId: string } | { unknown: string };
 
@@ -104,12 +142,30 @@ async function checkOwnership(
  * and answer 2xx only once Temporal holds it, so that anything short of that makes the provider retry.
  */
 export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
-  const withMemory: HandlerDeps = { ...deps, delivered: deps.delivered ?? new DeliveredEvents() };
+  const now = deps.now ?? Date.now;
+  const withMemory: HandlerDeps = {
+    ...deps,
+    now,
+    delivered: deps.delivered ?? new DeliveredEvents(DELIVERED_TTL_MS, DELIVERED_MAX_ENTRIES, now),
+  };
   for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
     for (const route of routes) {
-      const url = webhookUrlPath(provider, route);
+      const urlTokens = route.urlTokens ? (config: Config) => route.urlTokens?.(config) ?? [] : undefined;
+      const url = webhookUrlPath(provider, route, urlTokens ? ':token' : undefined);
       const log = deps.logger.child({ component: 'webhook', provider, route: url });
-      app.post(url, (request, reply) => handleWebhook(provider, route, request, reply, withMemory, log));
+      const handler = (request: FastifyRequest, reply: FastifyReply) =>
+        handleWebhook(provider, route, request, reply, withMemory, log);
+      if (!urlTokens) {
+        app.post(url, handler);
+        continue;
+      }
+      const onRequest = urlTokenCheck(urlTokens, deps, log);
+      // Fastify logs each request's URL, which here holds the secret: the route's pattern is logged instead.
+      const logSerializers = {
+        req: (request: FastifyRequest) => ({ method: request.method, url, remoteAddress: request.ip }),
+      };
+      app.post(url, { onRequest, logSerializers }, handler);
+      app.post(webhookUrlPath(provider, route), { onRequest }, handler);
     }
   }
 }
@@ -147,7 +203,7 @@ async function handleWebhook(
   try {
     verdict = await route.verify(
       { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
-      { adapter: deps.providers[provider], config: deps.config },
+      { adapter: deps.providers[provider], config: deps.config, now: deps.now },
     );
   } catch (error) {
     // Verification that asks the provider's API could not finish (the provider is down or slow): nothing is known
@@ -176,7 +232,11 @@ async function handleWebhook(
   const event: ProviderEvent = { ...verdict.event, provider };
   const { delivered } = deps;
   const deliveredKey = DeliveredEvents.key(provider, event.eventId);
-  if (route.delivery === 'signal' && delivered.has(deliveredKey)) {
+  const replayKey =
+    verdict.replayKey === undefined ? undefined : DeliveredEvents.key(provider, `replay:${verdict.replayKey}`);
+  // A provider's retry of a delivery we acknowledged (the answer was lost) and an attacker's replay of a captured one
+  // are the same bytes: both get the acknowledgement that stops the provider retrying, neither is delivered again.
+  if (route.delivery === 'signal' && (delivered.has(deliveredKey) || (replayKey && delivered.has(replayKey)))) {
     log.info({ eventId: event.eventId, requestId: request.id }, 'webhook repeated: delivered already');
     return answer(reply, route.answer('delivered'));
   }
@@ -199,6 +259,7 @@ async function handleWebhook(
         eventLog.info('webhook for an invoice that has ended: nothing left to change');
       } else {
         delivered.remember(deliveredKey);
+        if (replayKey) delivered.remember(replayKey);
         eventLog.info('webhook delivered');
       }
       return answer(reply, route.answer('delivered'));

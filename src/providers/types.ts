@@ -79,7 +79,17 @@ export interface IncomingWebhook {
 export type InvoiceLookup = { invoiceId: string } | { providerRef: { key: string; value: string } };
 
 export type WebhookVerdict =
-  | { ok: true; event: ProviderEvent; invoice: InvoiceLookup }
+  | {
+      ok: true;
+      event: ProviderEvent;
+      invoice: InvoiceLookup;
+      /**
+       * The provider's own proof of this delivery (alfred's signature), which its retries repeat byte for byte. Once
+       * the event is delivered the gateway remembers it with the event id, and answers a repeat 2xx without
+       * delivering it again.
+       */
+      replayKey?: string;
+    }
   /** Genuine but about no invoice (a provider's test ping, a KYC notice): acknowledged so it is not retried. */
   | { ok: 'ignored'; reason: string }
   /**
@@ -90,14 +100,24 @@ export type WebhookVerdict =
   | { ok: false; status: 400 | 401 | 422; reason: string; logReason?: string };
 
 /**
- * One webhook route of a provider, mounted by the gateway at `/webhooks/<provider>[/<path>]`.
+ * One webhook route of a provider, mounted by the gateway at `/webhooks/<provider>[/<token>][/<path>]`.
  * `signal`: delivered as the providerEvent signal, answered 2xx once Temporal holds it.
  * `callback`: delivered as the providerCallback update; the provider waits for our verdict in the answer.
  */
 export interface WebhookRoute {
   path: string;
   delivery: 'signal' | 'callback';
-  verify(webhook: IncomingWebhook, deps: { adapter: ProviderAdapter; config: Config }): Promise<WebhookVerdict>;
+  /**
+   * For a provider that signs nothing: the secrets one of which must be the URL segment before `path`
+   * (`/webhooks/<provider>/<token><path>`); the first is the one registered with the provider. The gateway checks it
+   * before reading the body and refuses anything else 401, the bare path without a token included.
+   */
+  urlTokens?(config: Config): readonly string[];
+  /** `now` is the gateway's clock, which signatures' ages are measured by (a test's fake clock); else Date.now. */
+  verify(
+    webhook: IncomingWebhook,
+    deps: { adapter: ProviderAdapter; config: Config; now?: () => number },
+  ): Promise<WebhookVerdict>;
   /** The answer the provider expects, from our verdict (callbacks) or for a delivered signal. */
   answer(verdict: CallbackVerdict['verdict'] | 'delivered'): { status: number; body: unknown };
 }

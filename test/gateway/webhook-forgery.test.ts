@@ -9,7 +9,7 @@ import { createInvoiceBody } from '../../src/providers/bitfinex/mapping';
 import type { BitfinexInvoice } from '../../src/providers/bitfinex/schemas';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
 import { XprizoClient } from '../../src/providers/xprizo/client';
-import { SANDBOX_CREDENTIALS as XPRIZO_SANDBOX } from '../../src/providers/xprizo/constants';
+import { SANDBOX_CREDENTIALS as XPRIZO_SANDBOX, xprizoWebhookPath } from '../../src/providers/xprizo/constants';
 import type { XprizoSandbox } from '../../src/providers/xprizo/sandbox';
 import type { WebhookRoute } from '../../src/providers/types';
 import { statusQuery, type InvoiceState } from '../../src/workflows/definitions';
@@ -135,7 +135,12 @@ describe('forged or mismatched provider webhooks', () => {
     return created;
   };
 
-  const xprizoKey = { 'x-api-key': XPRIZO_SANDBOX.apiKey };
+  // The URL Xprizo is given, token and all: these forgers know it, so only the check with Xprizo's API stops them.
+  const xprizoUrl = (which: 'approval' | 'payment') => {
+    const token = env.config.providers.xprizo.webhookToken.current;
+    if (!token) throw new Error('no Xprizo webhook token configured');
+    return `/webhooks${xprizoWebhookPath(token, which)}`;
+  };
   const alfredEvent = (reference: string, status = 'FAILED') =>
     JSON.stringify({
       referenceId: `atx-${reference}`,
@@ -185,45 +190,42 @@ describe('forged or mismatched provider webhooks', () => {
       },
     },
     {
-      name: 'xprizo approval: Rejected without the sender key',
+      name: 'xprizo approval: Rejected without the URL token',
       send: (id) => post('/webhooks/xprizo/approval', approval(3, { id: 77, reference: id, amount: 125 })),
     },
     {
-      name: 'xprizo approval: Rejected with a wrong sender key',
+      name: 'xprizo approval: Rejected with a wrong URL token, presenting our API key',
       send: (id) =>
-        post('/webhooks/xprizo/approval', approval(3, { id: 77, reference: id, amount: 125 }), {
-          'x-api-key': 'intruder',
-        }),
+        post(
+          `/webhooks${xprizoWebhookPath('intruder-guess-0123456789abcdef0123456789', 'approval')}`,
+          approval(3, { id: 77, reference: id, amount: 125 }),
+          { 'x-api-key': XPRIZO_SANDBOX.apiKey },
+        ),
     },
     {
       name: 'xprizo approval: Rejected, the API says NotFound',
-      send: (id) => post('/webhooks/xprizo/approval', approval(3, { id: 77, reference: id, amount: 125 }), xprizoKey),
+      send: (id) => post(xprizoUrl('approval'), approval(3, { id: 77, reference: id, amount: 125 })),
     },
     {
       name: 'xprizo payment callback: the API says NotFound',
-      send: (id) =>
-        post('/webhooks/xprizo/payment', { id: 77, currencyCode: 'USD', amount: 125, reference: id }, xprizoKey),
+      send: (id) => post(xprizoUrl('payment'), { id: 77, currencyCode: 'USD', amount: 125, reference: id }),
     },
     {
-      name: 'xprizo payment callback: without the sender key',
+      name: 'xprizo payment callback: without the URL token',
       send: (id) => post('/webhooks/xprizo/payment', { id: 77, currencyCode: 'USD', amount: 125, reference: id }),
     },
     {
       name: 'xprizo approval: Cancelled while the API says Active',
       send: async (id) => {
         const tx = await xprizoTx(id);
-        return post(
-          '/webhooks/xprizo/approval',
-          approval(4, { id: tx.id, reference: id, amount: tx.amount }),
-          xprizoKey,
-        );
+        return post(xprizoUrl('approval'), approval(4, { id: tx.id, reference: id, amount: tx.amount }));
       },
     },
     {
       name: 'xprizo approval: Accepted for an amount the API does not hold',
       send: async (id) => {
         const tx = await xprizoTx(id);
-        return post('/webhooks/xprizo/approval', approval(2, { id: tx.id, reference: id, amount: 1 }), xprizoKey);
+        return post(xprizoUrl('approval'), approval(2, { id: tx.id, reference: id, amount: 1 }));
       },
     },
     {
@@ -231,22 +233,14 @@ describe('forged or mismatched provider webhooks', () => {
       name: 'xprizo approval: Accepted as the API says, wrong provider or amount',
       send: async (id) => {
         const tx = await xprizoTx(id);
-        return post(
-          '/webhooks/xprizo/approval',
-          approval(2, { id: tx.id, reference: id, amount: tx.amount }),
-          xprizoKey,
-        );
+        return post(xprizoUrl('approval'), approval(2, { id: tx.id, reference: id, amount: tx.amount }));
       },
     },
     {
       name: 'xprizo payment callback: as the API says, wrong provider or amount',
       send: async (id) => {
         const tx = await xprizoTx(id);
-        return post(
-          '/webhooks/xprizo/payment',
-          { id: tx.id, currencyCode: 'USD', amount: tx.amount, reference: id },
-          xprizoKey,
-        );
+        return post(xprizoUrl('payment'), { id: tx.id, currencyCode: 'USD', amount: tx.amount, reference: id });
       },
     },
     {

@@ -1,6 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { DeliveredEvents } from '../../src/gateway/delivered-events';
+import { DELIVERED_MAX_ENTRIES, DeliveredEvents } from '../../src/gateway/delivered-events';
+import { ALFRED_RETRY_HORIZON_MS } from '../../src/providers/alfred/webhook';
 import { alreadyAnsweredVerdict } from '../../src/gateway/webhooks';
 import { ALREADY_ANSWERED } from '../../src/workflows/definitions';
 
@@ -18,6 +19,17 @@ describe('delivered-event memory', () => {
     now += 1;
     expect(memory.has(key)).toBe(false);
     expect(memory.size).toBe(0);
+  });
+
+  it("by default remembers across alfred's whole retry horizon, and is bounded", () => {
+    let now = 0;
+    const memory = new DeliveredEvents(undefined, undefined, () => now);
+    memory.remember('alfred:replay:l:sig');
+    now = ALFRED_RETRY_HORIZON_MS - 1;
+    expect(memory.has('alfred:replay:l:sig')).toBe(true);
+    for (let i = 0; i < DELIVERED_MAX_ENTRIES; i++) memory.remember(`k${i}`);
+    expect(memory.size).toBe(DELIVERED_MAX_ENTRIES);
+    expect(memory.has('alfred:replay:l:sig')).toBe(false);
   });
 
   it('holds at most its bound, forgetting the oldest first', () => {

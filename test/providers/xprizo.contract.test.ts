@@ -1,11 +1,11 @@
-import { loadConfig } from '../../src/config';
+import { DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, loadConfig } from '../../src/config';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
 import type { StepInput } from '../../src/providers/types';
 import { createXprizoAdapter } from '../../src/providers/xprizo/adapter';
 import { XprizoClient } from '../../src/providers/xprizo/client';
-import { SANDBOX_CREDENTIALS } from '../../src/providers/xprizo/constants';
+import { SANDBOX_CREDENTIALS, xprizoWebhookPath } from '../../src/providers/xprizo/constants';
 import type { XprizoSandbox } from '../../src/providers/xprizo/sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback } from '../../src/providers/xprizo/webhook';
 import { WebhookReceiver } from '../support/webhook-receiver';
@@ -32,6 +32,11 @@ function stepInput(overrides: Partial<InvoiceRequestInput> = {}, refs: Record<st
   });
   return { invoice, refs, idempotencyKey: `${invoiceId}:submit` };
 }
+
+// Until told other URLs, the sandbox calls the development token's: the URLs a stack without XPRIZO_WEBHOOK_TOKEN
+// registers.
+const APPROVAL = xprizoWebhookPath(DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, 'approval');
+const PAYMENT = xprizoWebhookPath(DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, 'payment');
 
 const hooksFor = (reference: string, path: string) =>
   receiver.received.filter(
@@ -71,9 +76,7 @@ describe('xprizo pay-in (RequestPayment)', () => {
     expect(again.refs?.xprizoTransactionKey).toBe(first.refs?.xprizoTransactionKey);
     expect(again.note).toMatch(/already existed/);
     expect(server.get('xprizo').counter.get('transaction', input.invoice.invoiceId)).toBe(1);
-    const created = await receiver.waitFor((hook) =>
-      hooksFor(input.invoice.invoiceId, '/xprizo/approval').includes(hook),
-    );
+    const created = await receiver.waitFor((hook) => hooksFor(input.invoice.invoiceId, APPROVAL).includes(hook));
     expect(created.body).toMatchObject({ statusType: 1, transaction: { id: 0 } });
   });
 
@@ -89,33 +92,26 @@ describe('xprizo pay-in (RequestPayment)', () => {
       status: 'Accepted',
       transaction: { id: Number(submitted.refs?.xprizoTransactionKey), reference, currencyCode: 'USD', amount: 125 },
     };
-    expect(await verifyXprizoApprovalWebhook(forged, {}, client)).toMatchObject({ ok: false });
+    expect(await verifyXprizoApprovalWebhook(forged, client)).toMatchObject({ ok: false });
 
     sandbox.acceptRequest(reference);
     const hook = await receiver.waitFor(
       (h) =>
-        h.path === '/xprizo/approval' &&
+        h.path === APPROVAL &&
         (h.body as { statusType: number }).statusType === 2 &&
         hooksFor(reference, h.path).includes(h),
     );
-    const verified = await verifyXprizoApprovalWebhook(hook.body, hook.headers, client, {
-      expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
-    });
+    const verified = await verifyXprizoApprovalWebhook(hook.body, client);
     expect(verified).toMatchObject({ ok: true, invoiceId: reference, event: { status: 'settled' } });
-    const again = await verifyXprizoApprovalWebhook(hook.body, hook.headers, client);
+    const again = await verifyXprizoApprovalWebhook(hook.body, client);
     expect(again.ok && !again.ignore && again.event.eventId).toBe(
       verified.ok && !verified.ignore && verified.event.eventId,
     );
 
     const body = hook.body as { transaction: { amount: number } };
     const tampered = { ...body, transaction: { ...body.transaction, amount: 999 } };
-    expect(await verifyXprizoApprovalWebhook(tampered, hook.headers, client)).toMatchObject({ ok: false });
-    expect(
-      await verifyXprizoApprovalWebhook(hook.body, { 'x-api-key': 'intruder' }, client, {
-        expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
-      }),
-    ).toMatchObject({ ok: false });
-    expect(await verifyXprizoApprovalWebhook({ statusType: 0, status: 'None' }, {}, client)).toMatchObject({
+    expect(await verifyXprizoApprovalWebhook(tampered, client)).toMatchObject({ ok: false });
+    expect(await verifyXprizoApprovalWebhook({ statusType: 0, status: 'None' }, client)).toMatchObject({
       ok: true,
       ignore: true,
     });
@@ -135,7 +131,7 @@ describe('xprizo pay-in (RequestPayment)', () => {
     const submitted = await adapter.submit(input);
     sandbox.rejectRequest(input.invoice.invoiceId);
     const hook = await receiver.waitFor((h) => (h.body as { statusType?: number }).statusType === 3);
-    expect(await verifyXprizoApprovalWebhook(hook.body, hook.headers, client)).toEqual({
+    expect(await verifyXprizoApprovalWebhook(hook.body, client)).toEqual({
       ok: false,
       reason: 'unmatchable',
     });
@@ -162,7 +158,7 @@ describe('xprizo pay-in (RequestPayment)', () => {
     );
     // The API answers NotFound for a cancelled request, as for one it never saw: that confirms nothing, so the
     // webhook is refused and the invoice learns the outcome by polling.
-    expect(await verifyXprizoApprovalWebhook(hook.body, hook.headers, client)).toMatchObject({ ok: false });
+    expect(await verifyXprizoApprovalWebhook(hook.body, client)).toMatchObject({ ok: false });
   });
 
   it('refuses, without retry, an invoice without the customer wallet', async () => {
@@ -180,10 +176,8 @@ describe('xprizo pay-out (SendPayment with hold)', () => {
     const reference = input.invoice.invoiceId;
     const verdicts: unknown[] = [];
     receiver.answer = async (hook) => {
-      if (hook.path !== '/xprizo/payment') return 200;
-      const verified = await verifyXprizoPaymentCallback(hook.body, hook.headers, client, {
-        expectedApiKey: SANDBOX_CREDENTIALS.apiKey,
-      });
+      if (hook.path !== PAYMENT) return 200;
+      const verified = await verifyXprizoPaymentCallback(hook.body, client);
       verdicts.push(verified);
       return verified.ok ? 200 : 400;
     };
@@ -191,7 +185,7 @@ describe('xprizo pay-out (SendPayment with hold)', () => {
     await adapter.submit(input);
     expect(submitted).toMatchObject({ compensation: 'void_hold' });
     expect(server.get('xprizo').counter.get('transaction', reference)).toBe(1);
-    await receiver.waitFor((h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h));
+    await receiver.waitFor((h) => h.path === PAYMENT && hooksFor(reference, h.path).includes(h));
     await waitUntil(() => sandbox.transaction(reference)?.state === 'Active');
     expect(verdicts[0]).toMatchObject({ ok: true, invoiceId: reference, event: { status: 'approval_requested' } });
     await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
@@ -199,10 +193,9 @@ describe('xprizo pay-out (SendPayment with hold)', () => {
     });
     // The release is also announced as Accepted (sandbox default), which verifies as settled.
     const accepted = await receiver.waitFor(
-      (h) =>
-        (h.body as { statusType?: number }).statusType === 2 && hooksFor(reference, '/xprizo/approval').includes(h),
+      (h) => (h.body as { statusType?: number }).statusType === 2 && hooksFor(reference, APPROVAL).includes(h),
     );
-    expect(await verifyXprizoApprovalWebhook(accepted.body, accepted.headers, client)).toMatchObject({
+    expect(await verifyXprizoApprovalWebhook(accepted.body, client)).toMatchObject({
       ok: true,
       event: { status: 'settled' },
     });
@@ -213,7 +206,7 @@ describe('xprizo pay-out (SendPayment with hold)', () => {
     const input = stepInput({ direction: 'pay_out' });
     const reference = input.invoice.invoiceId;
     const before = sandbox.merchantBalance();
-    receiver.answer = (hook) => Promise.resolve(hook.path === '/xprizo/payment' ? 500 : 200);
+    receiver.answer = (hook) => Promise.resolve(hook.path === PAYMENT ? 500 : 200);
     const submitted = await adapter.submit(input);
     await waitUntil(() => sandbox.transaction(reference)?.state === 'Voided');
     expect(sandbox.merchantBalance()).toBe(before);
@@ -222,19 +215,17 @@ describe('xprizo pay-out (SendPayment with hold)', () => {
       status: 'cancelled',
     });
     // A callback replayed after the void is contradicted by the API.
-    const callback = receiver.received.find(
-      (h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h),
-    );
-    expect(await verifyXprizoPaymentCallback(callback?.body, {}, client)).toMatchObject({ ok: false });
+    const callback = receiver.received.find((h) => h.path === PAYMENT && hooksFor(reference, h.path).includes(h));
+    expect(await verifyXprizoPaymentCallback(callback?.body, client)).toMatchObject({ ok: false });
   });
 
   it('an unanswered callback keeps the hold; void_hold compensation voids it', async () => {
     const adapter = createXprizoAdapter(client);
     const input = stepInput({ direction: 'pay_out' });
     const reference = input.invoice.invoiceId;
-    receiver.answer = (hook) => Promise.resolve(hook.path === '/xprizo/payment' ? 'drop' : 200);
+    receiver.answer = (hook) => Promise.resolve(hook.path === PAYMENT ? 'drop' : 200);
     const submitted = await adapter.submit(input);
-    await receiver.waitFor((h) => h.path === '/xprizo/payment' && hooksFor(reference, h.path).includes(h));
+    await receiver.waitFor((h) => h.path === PAYMENT && hooksFor(reference, h.path).includes(h));
     expect(sandbox.transaction(reference)?.state).toBe('Hold');
     await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
       status: 'approval_requested',

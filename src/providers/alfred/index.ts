@@ -7,7 +7,7 @@ import { AlfredSandbox } from './sandbox';
 import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
 import { alfredRequirements } from './requirements';
 
-function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
+function verdict(incoming: IncomingWebhook, config: Config, now: number): WebhookVerdict {
   if (config.env === 'production' && !config.providers.alfred.webhookSecret) {
     // The fallback is the sandbox's published secret: anyone could sign with it.
     return {
@@ -21,14 +21,15 @@ function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
     rawBody: incoming.rawBody,
     headers: incoming.headers,
     secret: alfredWebhookSecret(config),
-    // No replay cache here: alfred re-sends the same signed webhook after any non-2xx (Temporal down, unknown
-    // invoice), and that retry must land. Within the tolerance window a replay is harmless, since the workflow applies
-    // each eventId once; outside it the timestamp check refuses it.
+    now,
   });
   if (!result.ok) return { ok: false, status: result.reason === 'malformed' ? 400 : 401, reason: result.reason };
   const event = alfredWebhookToEvent(result.event);
   if (!event?.ref) return { ok: 'ignored', reason: 'the webhook concerns no invoice (KYC or KYB)' };
-  return { ok: true, event, invoice: { providerRef: event.ref } };
+  // alfred re-sends the same signed webhook after any non-2xx (Temporal down, an invoice not searchable yet), so a
+  // repeat is not refused here: until it is delivered it must land. The gateway remembers the signature once the
+  // event is delivered and acknowledges later repeats (alfred's, or an attacker's copy) without delivering again.
+  return { ok: true, event, invoice: { providerRef: event.ref }, replayKey: result.replayKey };
 }
 
 /**
@@ -39,8 +40,8 @@ function verdict(incoming: IncomingWebhook, config: Config): WebhookVerdict {
 const webhook: WebhookRoute = {
   path: '',
   delivery: 'signal',
-  verify(incoming, { config }) {
-    return Promise.resolve(verdict(incoming, config));
+  verify(incoming, { config, now }) {
+    return Promise.resolve(verdict(incoming, config, (now ?? Date.now)()));
   },
   // alfred's newer docs expect this body; any 4xx/5xx makes it retry.
   answer: () => ({ status: 200, body: { message: 'success' } }),

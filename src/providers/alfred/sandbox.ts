@@ -14,7 +14,10 @@ export interface AlfredSandboxOptions {
   payoutDelayMs?: number;
   /** New users start at kyc:false, so the flow exercises the KYC-full upload. */
   newUsersNeedFullKyc?: boolean;
-  /** Attempts per webhook: alfred documents at least 10 retries. */
+  /**
+   * Attempts per webhook: alfred documents at least 10 retries, on an exponential backoff, each carrying the first
+   * attempt's signature and date.
+   */
   webhookAttempts?: number;
   /** First retry delay before timeScale; doubles each attempt. */
   webhookBackoffMs?: number;
@@ -438,17 +441,20 @@ export class AlfredSandbox implements ProviderSandbox {
     if (tx.methodStatus === 'completed' || tx.estatus !== 'approved') return;
     tx.methodStatus = 'completed';
     tx.completedAt = Date.now();
-    const secret = SANDBOX_CREDENTIALS.webhookSecret;
+    const body = {
+      referenceId: tx.id,
+      eventType: tx.type === 'in' ? 'ONRAMP' : 'OFFRAMP',
+      status: 'COMPLETED',
+      metadata: { invoiceId: tx.invoiceId },
+    };
     this.ctx.webhooks.send({
       url: this.ctx.webhookUrl('/alfred'),
-      body: {
-        referenceId: tx.id,
-        eventType: tx.type === 'in' ? 'ONRAMP' : 'OFFRAMP',
-        status: 'COMPLETED',
-        metadata: { invoiceId: tx.invoiceId },
+      body,
+      // Signed once, when the event happens, and the same signature re-sent on every retry, as alfred does: a
+      // receiver must accept a retry as old as alfred's whole schedule, and can recognise it by its signature.
+      headers: {
+        signature: eventSignatureHeader(SANDBOX_CREDENTIALS.webhookSecret, JSON.stringify(body), Date.now()),
       },
-      // Signed at each attempt, as a fresh timestamp keeps retries inside the receiver's tolerance window.
-      sign: (raw) => ({ signature: eventSignatureHeader(secret, raw, Date.now()) }),
       maxAttempts: this.options.webhookAttempts,
       backoffMs: this.options.webhookBackoffMs * this.ctx.timeScale,
     });

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import {
+  ALFRED_RETRY_HORIZON_MS,
   alfredWebhookToEvent,
   eventSignatureHeader,
   legacySignature,
-  SeenSignatures,
   verifyAlfredWebhook,
   type SignedString,
 } from './webhook';
@@ -51,7 +51,7 @@ describe('alfred legacy webhook signature', () => {
     expect(again.ok && alfredWebhookToEvent(again.event)?.eventId).toBe(event?.eventId);
   });
 
-  it('refuses a tampered invoice id, a wrong secret, a stale date and a replay', () => {
+  it('refuses a tampered invoice id, a wrong secret and a date older than the retry horizon', () => {
     const date = formatLegacyDate(now);
     const tampered = JSON.parse(legacyBody(date)) as Record<string, string>;
     tampered.invoices = 'someone-elses-invoice';
@@ -63,14 +63,21 @@ describe('alfred legacy webhook signature', () => {
     expect(
       verifyAlfredWebhook({ rawBody: legacyBody(date, undefined, otherSecret), headers: {}, secret, now }),
     ).toEqual({ ok: false, reason: 'bad_signature' });
-    const stale = legacyBody(formatLegacyDate(now - 6 * 60_000));
+    const stale = legacyBody(formatLegacyDate(now - ALFRED_RETRY_HORIZON_MS - 1000));
     expect(verifyAlfredWebhook({ rawBody: stale, headers: {}, secret, now })).toEqual({ ok: false, reason: 'stale' });
-    const seen = new SeenSignatures();
-    expect(verifyAlfredWebhook({ rawBody: legacyBody(date), headers: {}, secret, now, seen }).ok).toBe(true);
-    expect(verifyAlfredWebhook({ rawBody: legacyBody(date), headers: {}, secret, now, seen })).toEqual({
-      ok: false,
-      reason: 'replayed',
+    const future = legacyBody(formatLegacyDate(now + 10 * 60_000));
+    expect(verifyAlfredWebhook({ rawBody: future, headers: {}, secret, now })).toEqual({ ok: false, reason: 'stale' });
+  });
+
+  it("accepts alfred's retries of one signed delivery across the horizon, each with the same replay key", () => {
+    // alfred keeps the first attempt's date and signature on every retry: 5 minutes, an hour, 23 hours later.
+    const raw = legacyBody(formatLegacyDate(now));
+    const keys = [0, 5 * 60_000, 60 * 60_000, 23 * 60 * 60_000].map((later) => {
+      const result = verifyAlfredWebhook({ rawBody: raw, headers: {}, secret, now: now + later });
+      return result.ok ? result.replayKey : result.reason;
     });
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^l:/);
   });
 
   it('refuses a signature of the wrong length without throwing', () => {
@@ -108,26 +115,28 @@ describe('alfred signature-header webhook', () => {
     expect(failedResult.ok && alfredWebhookToEvent(failedResult.event)?.status).toBe('failed');
   });
 
-  it('refuses a tampered body, a stale timestamp, a replay and a missing signature', () => {
+  it('refuses a tampered body, a stale timestamp and a missing signature; a repeat has the same replay key', () => {
     const raw = eventBody();
     const header = eventSignatureHeader(secret, raw, now);
     expect(
       verifyAlfredWebhook({ rawBody: raw.replace('COMPLETED', 'FAILED'), headers: { signature: header }, secret, now }),
     ).toEqual({ ok: false, reason: 'bad_signature' });
-    const old = eventSignatureHeader(secret, raw, now - 10 * 60_000);
+    const old = eventSignatureHeader(secret, raw, now - ALFRED_RETRY_HORIZON_MS - 1000);
     expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: old }, secret, now })).toEqual({
       ok: false,
       reason: 'stale',
     });
-    const seen = new SeenSignatures();
-    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, seen }).ok).toBe(true);
-    expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now, seen })).toEqual({
-      ok: false,
-      reason: 'replayed',
-    });
-    // Once the window has passed the cache has forgotten it, and the timestamp check refuses it instead.
+    const first = verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now });
+    const retry = verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now: now + 3_600_000 });
+    expect(first.ok && retry.ok && first.replayKey === retry.replayKey).toBe(true);
+    // Past the horizon the same signature is refused: the gateway's memory of it may be gone by then.
     expect(
-      verifyAlfredWebhook({ rawBody: raw, headers: { signature: header }, secret, now: now + 6 * 60_000, seen }),
+      verifyAlfredWebhook({
+        rawBody: raw,
+        headers: { signature: header },
+        secret,
+        now: now + ALFRED_RETRY_HORIZON_MS + 1000,
+      }),
     ).toEqual({ ok: false, reason: 'stale' });
     expect(verifyAlfredWebhook({ rawBody: raw, headers: { signature: 'garbage' }, secret, now })).toEqual({
       ok: false,

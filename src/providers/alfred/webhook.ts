@@ -5,7 +5,17 @@ import { ALFRED_REFS } from './adapter';
 import { mapEventStatus, parseLegacyDate } from './mapping';
 import { EventWebhookSchema, LegacyWebhookSchema, type EventWebhook, type LegacyWebhook } from './schemas';
 
-export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
+/**
+ * How old a signed delivery may be. alfred signs a webhook once and re-sends the same signature and creation date on
+ * every retry ("at least 10 retries with exponential backoff" after any 4xx/5xx; the intervals are not published), so
+ * the window must span the whole retry schedule or alfred's own late retries are refused. 24 h: ten doublings from a
+ * one-minute first delay reach 17 h, and 24 h is also the horizon Xprizo documents for its callbacks. A replay inside
+ * it is harmless: the gateway answers a delivery it has delivered from its memory, and the workflow applies an event
+ * id once.
+ */
+export const ALFRED_RETRY_HORIZON_MS = 24 * 60 * 60_000;
+/** How far ahead of our clock a signature may be dated: clock skew, not a window for pre-signed deliveries. */
+export const ALFRED_CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
  * The newer scheme's signed string is UNCONFIRMED; default guess: `${t}.${rawBody}` (Stripe's shape). Swap it here
@@ -14,37 +24,14 @@ export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
 export type SignedString = (timestamp: string, rawBody: string) => string;
 export const defaultSignedString: SignedString = (timestamp, rawBody) => `${timestamp}.${rawBody}`;
 
-/** Signatures already accepted, kept as long as the tolerance window: an older replay is refused as stale anyway. */
-export class SeenSignatures {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly ttlMs: number = DEFAULT_TOLERANCE_MS) {}
-
-  has(key: string, now: number): boolean {
-    this.prune(now);
-    return this.seen.has(key);
-  }
-
-  add(key: string, now: number): void {
-    this.seen.set(key, now + this.ttlMs);
-  }
-
-  /** For a receiver that could not hand a verified webhook on: alfred's retry must then be accepted. */
-  release(key: string): void {
-    this.seen.delete(key);
-  }
-
-  private prune(now: number): void {
-    for (const [key, expiresAt] of this.seen) if (expiresAt <= now) this.seen.delete(key);
-  }
-}
-
 export type AlfredWebhook =
   | { kind: 'approval_request'; body: LegacyWebhook; signedAt: number }
   | { kind: 'event'; body: EventWebhook; signedAt: number };
 
 export type VerifyResult =
+  /** `replayKey` names the signature, which every retry of this delivery repeats: the gateway remembers it. */
   | { ok: true; event: AlfredWebhook; replayKey: string }
-  | { ok: false; reason: 'malformed' | 'unsigned' | 'bad_signature' | 'stale' | 'replayed' };
+  | { ok: false; reason: 'malformed' | 'unsigned' | 'bad_signature' | 'stale' };
 
 export interface VerifyInput {
   rawBody: string;
@@ -52,8 +39,8 @@ export interface VerifyInput {
   /** The shared secret, base64 as alfred's dashboard shows it. Legacy: decoded bytes; newer: the text itself. */
   secret: string;
   now?: number;
-  seen?: SeenSignatures;
-  toleranceMs?: number;
+  /** How old a signature may be; default ALFRED_RETRY_HORIZON_MS. */
+  horizonMs?: number;
   signedString?: SignedString;
 }
 
@@ -96,13 +83,19 @@ function parseSignatureHeader(value: string): { t: string; s: string } | undefin
   return t && s && /^\d+$/.test(t) && /^[0-9a-f]+$/i.test(s) ? { t, s } : undefined;
 }
 
+/** Whether a signature dated `signedAt` is too old to be one of alfred's retries, or dated in our future. */
+function stale(signedAt: number, now: number, horizonMs: number): boolean {
+  return now - signedAt > horizonMs || signedAt - now > ALFRED_CLOCK_SKEW_MS;
+}
+
 /**
- * Verifies either of alfred's webhook schemes. Pure apart from `seen`, which it updates on success: a receiver that
- * then fails to hand the event on calls `seen.release(replayKey)` so alfred's retry is accepted.
+ * Verifies either of alfred's webhook schemes. Pure: it refuses forged and stale deliveries; a repeat of a genuine one
+ * verifies again with the same `replayKey` and event id, and it is the gateway's memory of what it delivered that
+ * keeps a repeat from reaching the invoice twice, since only the gateway knows whether the first was delivered.
  */
 export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
   const now = input.now ?? Date.now();
-  const tolerance = input.toleranceMs ?? DEFAULT_TOLERANCE_MS;
+  const horizon = input.horizonMs ?? ALFRED_RETRY_HORIZON_MS;
   let body: unknown;
   try {
     body = JSON.parse(input.rawBody);
@@ -110,7 +103,6 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
     return { ok: false, reason: 'malformed' };
   }
   const signatureHeader = header(input.headers, 'signature');
-  let result: VerifyResult;
   if (signatureHeader !== undefined) {
     const parsedHeader = parseSignatureHeader(signatureHeader);
     const event = EventWebhookSchema.safeParse(body);
@@ -122,8 +114,8 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
     );
     if (!sameBytes(expected, Buffer.from(parsedHeader.s, 'hex'))) return { ok: false, reason: 'bad_signature' };
     const signedAt = Number(parsedHeader.t) * 1000;
-    if (Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
-    result = { ok: true, event: { kind: 'event', body: event.data, signedAt }, replayKey: `s:${parsedHeader.s}` };
+    if (stale(signedAt, now, horizon)) return { ok: false, reason: 'stale' };
+    return { ok: true, event: { kind: 'event', body: event.data, signedAt }, replayKey: `s:${parsedHeader.s}` };
   } else {
     const legacy = LegacyWebhookSchema.safeParse(body);
     if (!legacy.success) {
@@ -134,18 +126,13 @@ export function verifyAlfredWebhook(input: VerifyInput): VerifyResult {
     const expected = Buffer.from(legacySignature(input.secret, date_invoices, invoices), 'base64');
     if (!sameBytes(expected, Buffer.from(signature_invoices, 'base64'))) return { ok: false, reason: 'bad_signature' };
     const signedAt = parseLegacyDate(date_invoices);
-    if (signedAt === undefined || Math.abs(now - signedAt) > tolerance) return { ok: false, reason: 'stale' };
-    result = {
+    if (signedAt === undefined || stale(signedAt, now, horizon)) return { ok: false, reason: 'stale' };
+    return {
       ok: true,
       event: { kind: 'approval_request', body: legacy.data, signedAt },
       replayKey: `l:${signature_invoices}`,
     };
   }
-  if (input.seen) {
-    if (input.seen.has(result.replayKey, now)) return { ok: false, reason: 'replayed' };
-    input.seen.add(result.replayKey, now);
-  }
-  return result;
 }
 
 function stableId(...parts: string[]): string {

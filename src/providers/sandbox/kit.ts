@@ -309,10 +309,10 @@ export function refuseSandboxesInProduction(config: Config): void {
 export function refuseSandboxFallbackInProduction(
   config: Config,
   provider: ProviderName,
-  settings: Readonly<Record<string, string | undefined>>,
+  settings: Readonly<Record<string, unknown>>,
 ): void {
   if (config.env !== 'production') return;
-  const unset = Object.entries(settings).filter(([, value]) => !value);
+  const unset = Object.entries(settings).filter(([, value]) => value === undefined || value === '');
   if (unset.length > 0) {
     throw new ConfigError(
       unset.map(([setting]) => `${provider} ${setting}: not configured, and production has no sandbox fallback`),

@@ -10,11 +10,14 @@ export const SANDBOX_CREDENTIALS = {
 
 export const XPRIZO_API_VERSION = '1.0';
 
-/** Where the gateway's Xprizo routes live, relative to the webhook base. */
-export const XPRIZO_WEBHOOK_PATHS = {
-  approval: '/xprizo/approval',
-  payment: '/xprizo/payment',
-} as const;
+/** The gateway's two Xprizo routes, after `/webhooks/xprizo/<token>`. */
+export const XPRIZO_WEBHOOK_ROUTES = { approval: '/approval', payment: '/payment' } as const;
+export type XprizoWebhook = keyof typeof XPRIZO_WEBHOOK_ROUTES;
+
+/** Where an Xprizo webhook goes relative to the gateway's webhook base: `/xprizo/<token>/approval`. */
+export function xprizoWebhookPath(token: string, which: XprizoWebhook): string {
+  return `/xprizo/${encodeURIComponent(token)}${XPRIZO_WEBHOOK_ROUTES[which]}`;
+}
 
 export interface XprizoEndpoint {
   method: 'GET' | 'POST' | 'PUT';

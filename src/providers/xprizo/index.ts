@@ -2,14 +2,10 @@ import type { Config } from '../../config';
 import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
 import { createXprizoAdapter } from './adapter';
 import { XprizoClient, xprizoOptionsFromConfig } from './client';
+import { XPRIZO_WEBHOOK_ROUTES, xprizoWebhookPath, type XprizoWebhook } from './constants';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { XprizoSandbox } from './sandbox';
-import {
-  SENDER_KEY_REFUSED,
-  verifyXprizoApprovalWebhook,
-  verifyXprizoPaymentCallback,
-  type XprizoVerification,
-} from './webhook';
+import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
 import { xprizoRequirements } from './requirements';
 
 const clients = new WeakMap<Config, XprizoClient>();
@@ -26,7 +22,6 @@ export const NOT_CONFIRMED = 'not confirmed by the Xprizo API';
 function toVerdict(result: XprizoVerification): WebhookVerdict {
   if (!result.ok) {
     if (result.reason.startsWith('not an Xprizo')) return { ok: false, status: 400, reason: result.reason };
-    if (result.reason === SENDER_KEY_REFUSED) return { ok: false, status: 401, reason: result.reason };
     // Unmatchable, unknown to the API, another status or other money: one answer, so that a forger cannot tell an
     // invoice that exists from one that does not, nor which field gave it away.
     return { ok: false, status: 422, reason: NOT_CONFIRMED, logReason: result.reason };
@@ -35,29 +30,45 @@ function toVerdict(result: XprizoVerification): WebhookVerdict {
   return { ok: true, event: result.event, invoice: { invoiceId: result.invoiceId } };
 }
 
-/** Both routes check the sender's key and ask the API before believing the body. */
+/** Both routes ask the API before believing the body (the gateway has checked the URL's token before that). */
 function verifiedBy(
   verify: typeof verifyXprizoApprovalWebhook | typeof verifyXprizoPaymentCallback,
 ): WebhookRoute['verify'] {
-  return async (incoming, { config }) => {
-    const expectedApiKey = xprizoOptionsFromConfig(config).apiKey;
-    return toVerdict(await verify(incoming.body, incoming.headers, clientFor(config), { expectedApiKey }));
-  };
+  return async (incoming, { config }) => toVerdict(await verify(incoming.body, clientFor(config)));
+}
+
+/**
+ * Xprizo signs nothing, and a header it would send is not documented: the one secret its calls can carry is the URL
+ * we register, so the URL holds a per-deployment token (XPRIZO_WEBHOOK_TOKEN; every listed one is accepted while a
+ * rotation is under way). No longer is our own outgoing API key, which moves money, compared with anything a caller
+ * sends.
+ */
+const urlTokens = (config: Config): readonly string[] => config.providers.xprizo.webhookToken.accepted;
+
+/**
+ * The URL to register with Xprizo (SetApprovalWebhook, SetPaymentWebhook) for this deployment: the gateway's public
+ * URL and the current token. Undefined when there is no token (production without XPRIZO_WEBHOOK_TOKEN).
+ */
+export function xprizoWebhookUrl(config: Config, which: XprizoWebhook): string | undefined {
+  const token = config.providers.xprizo.webhookToken.current;
+  return token === undefined ? undefined : `${config.gateway.url}/webhooks${xprizoWebhookPath(token, which)}`;
 }
 
 /** Xprizo expects 200 with {"status":"success"}; the answer to a payment callback is the verdict itself. */
 const SUCCESS = { status: 200, body: { status: 'success' } };
 
 const approvalWebhook: WebhookRoute = {
-  path: '/approval',
+  path: XPRIZO_WEBHOOK_ROUTES.approval,
   delivery: 'signal',
+  urlTokens,
   verify: verifiedBy(verifyXprizoApprovalWebhook),
   answer: () => SUCCESS,
 };
 
 const paymentCallback: WebhookRoute = {
-  path: '/payment',
+  path: XPRIZO_WEBHOOK_ROUTES.payment,
   delivery: 'callback',
+  urlTokens,
   verify: verifiedBy(verifyXprizoPaymentCallback),
   // 200 releases the hold; any other answer voids it; no answer at all (status 0: the gateway drops the connection)
   // makes Xprizo call again later, which is what an invoice still waiting for its approval needs.

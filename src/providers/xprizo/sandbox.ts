@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decimalToMinor, minorToDecimal, type CurrencyCode } from '../../domain/money';
 import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
-import { SANDBOX_CREDENTIALS, XPRIZO_API_VERSION, XPRIZO_MESSAGES, XPRIZO_WEBHOOK_PATHS } from './constants';
+import { DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN } from '../../config';
+import { SANDBOX_CREDENTIALS, XPRIZO_API_VERSION, XPRIZO_MESSAGES, xprizoWebhookPath } from './constants';
 import type { ApprovalStatusType, XprizoTransactionStatus } from './schemas';
 
 /** Where a sandbox transaction is; the API reports these through StatusByReference (see `apiStatus`). */
@@ -45,8 +46,12 @@ export interface XprizoSandboxOptions {
   approvalWebhookOnRelease: boolean;
   /** The docs' Rejected sample nulls every transaction field; kept as the default. */
   nullFieldsOnReject: boolean;
-  /** The key Xprizo presents on its webhooks (UNCONFIRMED that it sends one): the sandbox sends the API key. */
-  webhookApiKey?: string;
+  /**
+   * The token in the webhook URLs the sandbox calls until SetApprovalWebhook / SetPaymentWebhook name others: the
+   * development token, which the gateway accepts whenever XPRIZO_WEBHOOK_TOKEN is unset outside production. A stack
+   * run with a token of its own registers its URLs, as a deployment does with the real Xprizo.
+   */
+  webhookToken: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -76,7 +81,7 @@ export class XprizoSandbox implements ProviderSandbox {
       callbackBudgetMs: DAY_MS * ctx.timeScale,
       approvalWebhookOnRelease: true,
       nullFieldsOnReject: true,
-      webhookApiKey: SANDBOX_CREDENTIALS.apiKey,
+      webhookToken: DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN,
       ...options,
     };
     this.reset();
@@ -223,6 +228,8 @@ export class XprizoSandbox implements ProviderSandbox {
 
     const statusByReference = api((request, reply) => {
       const reference = queryParam(request, 'reference');
+      // Counted, so a test can show which webhooks made us ask Xprizo and which never got that far.
+      this.ctx.counter.inc('statusByReference', reference);
       const tx = this.byReference.get(reference);
       const status = tx ? apiStatus(tx.state) : 'NotFound';
       if (!tx || status === 'NotFound') return reply.send({ reference, status: 'NotFound' });
@@ -355,10 +362,6 @@ export class XprizoSandbox implements ProviderSandbox {
     if (this.options.approvalWebhookOnRelease) this.sendApproval(tx, 2);
   }
 
-  private webhookHeaders(): Record<string, string> {
-    return this.options.webhookApiKey ? { 'x-api-key': this.options.webhookApiKey } : {};
-  }
-
   private sendApproval(tx: SandboxTransaction, statusType: ApprovalStatusType): void {
     const nulled = statusType === 3 && this.options.nullFieldsOnReject;
     const names = ['None', 'New', 'Accepted', 'Rejected', 'Cancelled'] as const;
@@ -382,9 +385,8 @@ export class XprizoSandbox implements ProviderSandbox {
           },
     };
     this.ctx.webhooks.send({
-      url: this.approvalWebhookUrl ?? this.ctx.webhookUrl(XPRIZO_WEBHOOK_PATHS.approval),
+      url: this.approvalWebhookUrl ?? this.ctx.webhookUrl(xprizoWebhookPath(this.options.webhookToken, 'approval')),
       body,
-      headers: this.webhookHeaders(),
       // "Must reply 200": retried until it does, a handful of times, on a backoff scaled for tests.
       maxAttempts: 10,
       backoffMs: Math.max(10, 2_000 * this.ctx.timeScale),
@@ -402,14 +404,13 @@ export class XprizoSandbox implements ProviderSandbox {
     const maxAttempts = Math.max(2, Math.ceil(Math.log2(budget / backoffMs + 1)) + 1);
     this.timers.later(budget, () => this.voidHold(tx));
     this.ctx.webhooks.send({
-      url: this.paymentWebhookUrl ?? this.ctx.webhookUrl(XPRIZO_WEBHOOK_PATHS.payment),
+      url: this.paymentWebhookUrl ?? this.ctx.webhookUrl(xprizoWebhookPath(this.options.webhookToken, 'payment')),
       body: {
         id: tx.id,
         currencyCode: tx.currencyCode,
         amount: Number(minorToDecimal(tx.amount, tx.currencyCode)),
         reference: tx.reference,
       },
-      headers: this.webhookHeaders(),
       maxAttempts,
       backoffMs,
       onAnswer: (status) => {

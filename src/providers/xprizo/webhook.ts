@@ -1,6 +1,5 @@
 import { isCurrencyCode } from '../../domain/money';
 import type { ProviderEvent } from '../../workflows/definitions';
-import { sameBytes } from '../same-bytes';
 import { XPRIZO_REFS } from './adapter';
 import type { XprizoClient } from './client';
 import { approvalStatusToProviderStatus, fromXprizoAmount, sameAmount } from './mapping';
@@ -14,9 +13,9 @@ import {
 } from './schemas';
 
 /**
- * Xprizo documents no webhook signature. We trust a webhook only when (1) its `x-api-key` header equals the key we
- * expect, and (2) StatusByReference agrees with it, amount and currency included. The reference is our invoiceId, so
- * an accepted event names its invoice directly.
+ * Xprizo documents no webhook signature. The gateway lets a webhook reach these functions only when its URL holds our
+ * secret token (see the routes in index.ts); they then believe it only when StatusByReference agrees with it, amount
+ * and currency included. The reference is our invoiceId, so an accepted event names its invoice directly.
  */
 export type XprizoVerification =
   | { ok: true; event: ProviderEvent; invoiceId: string; ignore?: false }
@@ -25,8 +24,6 @@ export type XprizoVerification =
   | { ok: false; reason: string };
 
 export interface XprizoVerifyOptions {
-  /** The key Xprizo presents when it calls us; when set, a webhook without it or with another is refused. */
-  expectedApiKey?: string;
   /**
    * A webhook without a reference (Rejected may carry only nulls; the docs' Accepted sample has reference null) can
    * be matched only through a transaction id we stored. The gateway may pass a lookup (e.g. a search attribute on
@@ -36,27 +33,8 @@ export interface XprizoVerifyOptions {
   referenceForTransactionId?: (transactionId: string) => Promise<string | undefined>;
 }
 
-type Headers = Record<string, string | string[] | undefined>;
-
 /** All verification needs of the client: the one call that asks Xprizo what it holds. */
 export type StatusSource = Pick<XprizoClient, 'statusByReference'>;
-
-/** The reason every refusal by the sender key carries: the caller learns nothing about which check failed. */
-export const SENDER_KEY_REFUSED = 'sender api key missing or wrong';
-
-/**
- * Refuses a webhook whose `x-api-key` is absent or differs from the expected one. Absent counts as wrong: Xprizo
- * signs nothing, so with a key configured the header is the only thing a forger cannot make up. Pure.
- */
-export function checkSenderKey(headers: Headers, expectedApiKey: string | undefined): string | undefined {
-  if (!expectedApiKey) return undefined;
-  const raw = headers['x-api-key'];
-  const presented = Array.isArray(raw) ? raw[0] : raw;
-  if (presented === undefined || !sameBytes(Buffer.from(presented), Buffer.from(expectedApiKey))) {
-    return SENDER_KEY_REFUSED;
-  }
-  return undefined;
-}
 
 /**
  * What the API must say for a webhook status to be believed. Pure. NotFound confirms no negative outcome: it is also
@@ -123,12 +101,9 @@ export function apiMoney(api: StatusByReferenceResponse): ProviderEvent['money']
 
 export async function verifyXprizoApprovalWebhook(
   body: unknown,
-  headers: Headers,
   client: StatusSource,
   options: XprizoVerifyOptions = {},
 ): Promise<XprizoVerification> {
-  const keyProblem = checkSenderKey(headers, options.expectedApiKey);
-  if (keyProblem) return { ok: false, reason: keyProblem };
   const parsed = ApprovalWebhookSchema.safeParse(body);
   if (!parsed.success) return { ok: false, reason: 'not an Xprizo approval webhook' };
   const webhook = parsed.data;
@@ -170,14 +145,7 @@ export async function verifyXprizoApprovalWebhook(
  * Pending on accounts that report holds that way) with the same amount and currency; Active means we already
  * released it and the callback is a late duplicate.
  */
-export async function verifyXprizoPaymentCallback(
-  body: unknown,
-  headers: Headers,
-  client: StatusSource,
-  options: Pick<XprizoVerifyOptions, 'expectedApiKey'> = {},
-): Promise<XprizoVerification> {
-  const keyProblem = checkSenderKey(headers, options.expectedApiKey);
-  if (keyProblem) return { ok: false, reason: keyProblem };
+export async function verifyXprizoPaymentCallback(body: unknown, client: StatusSource): Promise<XprizoVerification> {
   const parsed = PaymentCallbackSchema.safeParse(body);
   if (!parsed.success) return { ok: false, reason: 'not an Xprizo payment callback' };
   const callback: PaymentCallback = parsed.data;

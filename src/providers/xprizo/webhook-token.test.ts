@@ -1,0 +1,50 @@
+import { ConfigError, DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, loadConfig } from '../../config';
+import { acceptedToken } from '../../gateway/webhooks';
+import { xprizoWebhookUrl } from './index';
+
+const A = 'a'.repeat(16) + '0123456789abcdef0123';
+const B = 'b'.repeat(16) + '0123456789abcdef0123';
+const PRODUCTION = { NODE_ENV: 'production', PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+
+function problems(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('XPRIZO_WEBHOOK_TOKEN', () => {
+  it('registers the first token and accepts every listed one', () => {
+    const config = loadConfig({ XPRIZO_WEBHOOK_TOKEN: ` ${A} , ${B}`, GATEWAY_PUBLIC_URL: 'https://pay.example.com' });
+    expect(config.providers.xprizo.webhookToken).toEqual({ current: A, accepted: [A, B] });
+    expect(xprizoWebhookUrl(config, 'payment')).toBe(`https://pay.example.com/webhooks/xprizo/${A}/payment`);
+    expect(acceptedToken(A, [A, B])).toBe(true);
+    expect(acceptedToken(B, [A, B])).toBe(true);
+    expect(acceptedToken(`${A}x`, [A, B])).toBe(false);
+    expect(acceptedToken(A.slice(1), [A, B])).toBe(false);
+    expect(acceptedToken(undefined, [A, B])).toBe(false);
+    expect(acceptedToken(A, [])).toBe(false);
+  });
+
+  it('refuses short or path-unsafe tokens without repeating them', () => {
+    const found = problems({ XPRIZO_WEBHOOK_TOKEN: `${A},short-secret,${'c'.repeat(40)}/x` });
+    expect(found).toHaveLength(2);
+    expect(found.every((problem) => problem.startsWith('XPRIZO_WEBHOOK_TOKEN:'))).toBe(true);
+    expect(found.join('\n')).not.toMatch(/short-secret|cccc|aaaa/);
+  });
+
+  it('stands in a published token outside production only; production with Xprizo must set one', () => {
+    expect(loadConfig({}).providers.xprizo.webhookToken.accepted).toEqual([DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN]);
+    // Production never accepts the published token: without a token of its own nothing passes.
+    expect(loadConfig(PRODUCTION).providers.xprizo.webhookToken).toEqual({ current: undefined, accepted: [] });
+    expect(xprizoWebhookUrl(loadConfig(PRODUCTION), 'approval')).toBeUndefined();
+    expect(problems({ ...PRODUCTION, XPRIZO_BASE_URL: 'https://api.xprizo.com/api' })).toEqual([
+      expect.stringMatching(/^XPRIZO_WEBHOOK_TOKEN: required when NODE_ENV=production/) as unknown,
+    ]);
+    const configured = loadConfig({ ...PRODUCTION, XPRIZO_BASE_URL: 'https://x.example/api', XPRIZO_WEBHOOK_TOKEN: A });
+    expect(configured.providers.xprizo.webhookToken.accepted).toEqual([A]);
+  });
+});
