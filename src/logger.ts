@@ -1,5 +1,7 @@
 import pino, { type Logger as PinoLogger } from 'pino';
 import { Runtime, type Logger as TemporalLogger, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { z } from 'zod';
+import { BankAccountSchema, CustomerSchema } from './domain/invoice';
 
 export type Logger = PinoLogger;
 
@@ -29,10 +31,52 @@ export const SECRET_KEYS = [
   'signature_invoices',
 ] as const;
 
+/**
+ * The fields of the request's person schemas that do not identify anyone, and so stay readable in logs. Every other
+ * field of CustomerSchema and BankAccountSchema is personal and redacted: a field added to either schema is redacted
+ * until someone decides here that it is not personal.
+ */
+export const NOT_PERSONAL_FIELDS: ReadonlySet<string> = new Set([
+  // The service's opaque customer id: what operators search and correlate logs by.
+  'id',
+  // As coarse as a region; `country` also names the provider's and the bank's country throughout the logs.
+  'country',
+  // The address's province: coarse, and `state` is the invoice state in nearly every log line.
+  'state',
+  // The bank's name, not the account holder's.
+  'bankName',
+]);
+
+/** The schema behind optional/nullable/default wrappers, where an object's shape can be read. */
+function unwrapped(schema: z.core.$ZodType): z.core.$ZodType {
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return unwrapped(schema.unwrap());
+  if (schema instanceof z.ZodDefault) return unwrapped(schema.unwrap());
+  return schema;
+}
+
+/** Every field name of an object schema, nested objects' fields included (an address's street as well as `address`). */
+export function schemaFieldNames(schema: z.ZodObject<z.core.$ZodShape>): string[] {
+  const names: string[] = [];
+  for (const [name, field] of Object.entries(schema.shape)) {
+    names.push(name);
+    const inner = unwrapped(field);
+    if (inner instanceof z.ZodObject) names.push(...schemaFieldNames(inner));
+  }
+  return names;
+}
+
+/** The personal field names of the invoice request, read from its schemas so that a new field cannot be missed. */
+export const PERSONAL_KEYS: readonly string[] = [
+  ...new Set([...schemaFieldNames(CustomerSchema), ...schemaFieldNames(BankAccountSchema)]),
+].filter((name) => !NOT_PERSONAL_FIELDS.has(name));
+
+/** Everything the logger redacts: secrets and personal data. */
+export const REDACTED_KEYS: readonly string[] = [...new Set<string>([...SECRET_KEYS, ...PERSONAL_KEYS])];
+
 const DEPTH = 5;
 
 /** pino redacts by path; "any depth" is every path up to DEPTH levels of nesting (pino has no recursive wildcard). */
-export function redactionPaths(keys: readonly string[] = SECRET_KEYS, depth = DEPTH): string[] {
+export function redactionPaths(keys: readonly string[] = REDACTED_KEYS, depth = DEPTH): string[] {
   const paths: string[] = [];
   for (const key of keys) {
     const accessor = /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `["${key}"]`;

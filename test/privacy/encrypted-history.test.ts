@@ -3,6 +3,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { SAMPLE_BANK, SAMPLE_CUSTOMER } from '../../src/dev/samples';
 import { providerEventSignal } from '../../src/workflows/definitions';
 import { fakeEvent, fakeRegistry } from '../support/fake-provider';
+import { readableTexts } from '../support/personal';
 import { invoiceRequest } from '../support/requests';
 import { startTestEnv, type TestEnv } from '../support/temporal-env';
 
@@ -15,18 +16,6 @@ const SECRETS = [
   SAMPLE_BANK.accountNumber,
   SAMPLE_BANK.nationalId,
 ].filter((value): value is string => typeof value === 'string');
-
-/** Every string of the history JSON, and what it decodes to when read as base64 (how payload bytes are written). */
-function readableTexts(value: unknown, into: string[] = []): string[] {
-  if (typeof value === 'string') {
-    into.push(value, Buffer.from(value, 'base64').toString('utf8'));
-  } else if (Array.isArray(value)) {
-    for (const item of value) readableTexts(item, into);
-  } else if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) readableTexts(item, into);
-  }
-  return into;
-}
 
 describe('encrypted payloads in workflow history', () => {
   const { registry } = fakeRegistry();

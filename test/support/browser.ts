@@ -135,8 +135,11 @@ export async function findChromium(): Promise<ChromiumBinary> {
   return packagedChromium();
 }
 
-/** A headless browser on a profile of its own, removed again by close(). */
-export async function launchChromium(viewport: { width: number; height: number }): Promise<LaunchedBrowser> {
+/** A headless browser on a profile of its own, removed again by close(). `extraArgs` are more Chromium switches. */
+export async function launchChromium(
+  viewport: { width: number; height: number },
+  extraArgs: readonly string[] = [],
+): Promise<LaunchedBrowser> {
   const binary = await findChromium();
   const profile = await mkdtemp(path.join(os.tmpdir(), 'chromium-profile-'));
   try {
@@ -152,6 +155,7 @@ export async function launchChromium(viewport: { width: number; height: number }
         '--no-first-run',
         // Containers often give /dev/shm only 64 MiB, too little for a page of the UI.
         '--disable-dev-shm-usage',
+        ...extraArgs,
       ],
       viewport,
     });

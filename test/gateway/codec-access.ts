@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import type { GatewayDeps } from '../../src/gateway/app';
+import { API_KEY } from './gateway-env';
+
+type GatewayOverrides = Partial<Omit<GatewayDeps, 'invoices' | 'config' | 'logger'>>;
+
+export interface CodecAccess {
+  /** What the test gateway is built with so that `allowed` may decode. */
+  gateway: GatewayOverrides;
+  /** The bearer token of a caller allowed to decode. */
+  allowedToken: string;
+  /** Callers that must be refused, and how. */
+  refused: { who: string; headers: Record<string, string>; status: 401 | 403 }[];
+}
+
+/**
+ * Who may use the codec server and who may not, in one place: today a CODEC_API_KEYS key against the service API keys;
+ * when codec access becomes principals with a role (admin, payloads:decode), this is the one function to change.
+ */
+export function codecAccess(): CodecAccess {
+  const codecKey = `codec-${randomBytes(12).toString('hex')}`;
+  return {
+    gateway: { codecApiKeys: [codecKey] },
+    allowedToken: codecKey,
+    refused: [
+      { who: 'a caller without credentials', headers: {}, status: 401 },
+      { who: 'an unknown key', headers: { authorization: `Bearer not-${codecKey}` }, status: 401 },
+      { who: 'a service API key', headers: { authorization: `Bearer ${API_KEY}` }, status: 403 },
+    ],
+  };
+}
