@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { GatewayDeps } from '../../src/gateway/app';
+import { TEST_KEYS, testAccess } from '../support/access';
 import { API_KEY } from './gateway-env';
 
 type GatewayOverrides = Partial<Omit<GatewayDeps, 'invoices' | 'config' | 'logger'>>;
@@ -14,13 +14,13 @@ export interface CodecAccess {
 }
 
 /**
- * Who may use the codec server and who may not, in one place: today a CODEC_API_KEYS key against the service API keys;
- * when codec access becomes principals with a role (admin, payloads:decode), this is the one function to change.
+ * Who may use the codec server and who may not, in one place: a principal with the role payloads:decode may, a service
+ * principal (known, without the role) gets 403, anyone else 401.
  */
 export function codecAccess(): CodecAccess {
-  const codecKey = `codec-${randomBytes(12).toString('hex')}`;
+  const codecKey = TEST_KEYS.decoder;
   return {
-    gateway: { codecApiKeys: [codecKey] },
+    gateway: { access: testAccess() },
     allowedToken: codecKey,
     refused: [
       { who: 'a caller without credentials', headers: {}, status: 401 },

@@ -11,6 +11,8 @@ export const TEST_KEYS = {
   /** A second approver, for a tenant whose policy asks for two. */
   approver2: 'test-approver2-key',
   reader: 'test-reader-key',
+  /** An operator who may read decrypted payloads (the codec server) and nothing else. */
+  decoder: 'test-decoder-key',
   operator: 'test-operator-key',
   otherTenant: 'other-tenant-key',
 } as const;
@@ -43,6 +45,7 @@ export const testAccessDocument = () =>
         key: TEST_KEYS.approver2,
       },
       { id: 'test-reader', tenant: TEST_TENANT, roles: ['invoices:read'], key: TEST_KEYS.reader },
+      { id: 'test-decoder', tenant: TEST_TENANT, roles: ['payloads:decode'], key: TEST_KEYS.decoder },
       { id: 'test-operator', tenant: TEST_TENANT, roles: ['admin'], key: TEST_KEYS.operator },
       {
         id: 'other-service',

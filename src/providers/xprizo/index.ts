@@ -1,7 +1,7 @@
 import type { Config } from '../../config';
 import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
 import { createXprizoAdapter } from './adapter';
-import { XprizoClient, xprizoOptionsFromConfig } from './client';
+import { XprizoClient } from './client';
 import { XPRIZO_WEBHOOK_ROUTES, xprizoWebhookPath, type XprizoWebhook } from './constants';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { XprizoSandbox } from './sandbox';
