@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../domain/constants';
 import { InvoiceStatusSchema } from '../domain/invoice';
+import { PrincipalIdSchema, ROLES, TenantIdSchema, type Role } from '../access/principals';
 
 export class UsageError extends Error {
   readonly type = 'UsageError';
 }
 
-export const USAGE = `Usage: payorch [--json] invoice <command>
+export const USAGE = `Usage: payorch [--json] [--tenant T] invoice <command>
+       payorch keys create --tenant T --id P --roles R1,R2 [--file keys.json]
 
 Commands:
   invoice create --file request.json         start an invoice (the same file again is a no-op)
@@ -17,9 +19,15 @@ Commands:
   invoice reject <invoiceId> [--by X] [--reason R]
   invoice cancel <invoiceId> [--by X] [--reason R]
   invoice resolve <invoiceId> --outcome COMPLETED|FAILED|CANCELLED|REJECTED|EXPIRED --reason R [--by X]
+  keys create                                a new API key for principal P of tenant T, printed once; its digest
+                                             is added to --file (made if missing), else printed to add yourself.
+                                             Roles: invoices:create, invoices:read, invoices:approve,
+                                             invoices:cancel, payloads:decode, admin
 
 Options:
   --json     machine-readable output on stdout
+  --tenant   the tenant whose invoices to work on (default PAYORCH_TENANT); without one, invoice ids are the full
+             keys Temporal shows (<tenant>_<invoiceId>)
   --help     this text
 
 Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:TEMPORAL_PORT), TEMPORAL_NAMESPACE, TLS and API key variables.
@@ -33,11 +41,13 @@ export type Command =
   | { kind: 'show'; invoiceId: string }
   | { kind: 'list'; filter: z.output<typeof ListFilterSchema> }
   | { kind: Decide; invoiceId: string; by?: string; reason?: string }
-  | { kind: 'resolve'; invoiceId: string; outcome?: string; by?: string; reason?: string };
+  | { kind: 'resolve'; invoiceId: string; outcome?: string; by?: string; reason?: string }
+  | { kind: 'keys-create'; tenant: string; id: string; roles: Role[]; file?: string };
 
 export interface ParsedArgs {
   command: Command;
   json: boolean;
+  tenant?: string;
 }
 
 const ListFilterSchema = z.object({
@@ -58,12 +68,15 @@ const OPTIONS = {
   customer: { type: 'string' },
   'page-size': { type: 'string' },
   outcome: { type: 'string' },
+  tenant: { type: 'string' },
+  id: { type: 'string' },
+  roles: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** Which options each command takes; any other is a usage error rather than silently ignored. */
-const ALLOWED: Record<Exclude<Command['kind'], 'help'>, readonly (keyof Values)[]> = {
+const ALLOWED: Record<Exclude<Command['kind'], 'help' | 'keys-create'>, readonly (keyof Values)[]> = {
   create: ['file'],
   show: [],
   list: ['status', 'provider', 'customer', 'page-size'],
@@ -72,6 +85,33 @@ const ALLOWED: Record<Exclude<Command['kind'], 'help'>, readonly (keyof Values)[
   cancel: ['by', 'reason'],
   resolve: ['outcome', 'by', 'reason'],
 };
+
+function parseKeysCommand(verb: string | undefined, rest: readonly string[], values: Values): Command {
+  if (verb !== 'create') throw new UsageError(`unknown keys command "${verb ?? ''}"`);
+  if (rest.length) throw new UsageError('keys create takes no arguments');
+  for (const name of Object.keys(values) as (keyof Values)[]) {
+    if (!['json', 'help', 'tenant', 'id', 'roles', 'file'].includes(name)) {
+      throw new UsageError(`keys create takes no --${name}`);
+    }
+  }
+  const tenant = TenantIdSchema.safeParse(values.tenant);
+  if (!tenant.success)
+    throw new UsageError(`--tenant: ${values.tenant ? tenant.error.issues[0]?.message : 'required'}`);
+  const id = PrincipalIdSchema.safeParse(values.id);
+  if (!id.success) throw new UsageError(`--id: ${values.id ? id.error.issues[0]?.message : 'required'}`);
+  const roles = (values.roles ?? '')
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean);
+  const known: readonly string[] = ROLES;
+  const unknown = roles.filter((role) => !known.includes(role));
+  if (roles.length === 0 || unknown.length) {
+    throw new UsageError(
+      `--roles: ${roles.length === 0 ? 'required' : `unknown ${unknown.join(', ')}`} (of ${ROLES.join(', ')})`,
+    );
+  }
+  return { kind: 'keys-create', tenant: tenant.data, id: id.data, roles: roles as Role[], file: values.file };
+}
 
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   let parsed: { values: Values; positionals: string[] };
@@ -85,12 +125,27 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if (values.help || positionals.length === 0) return { command: { kind: 'help' }, json };
 
   const [noun, verb, ...rest] = positionals;
+  if (noun === 'keys') return { command: parseKeysCommand(verb, rest, values), json };
   if (noun !== 'invoice') throw new UsageError(`unknown command "${noun ?? ''}"`);
+  const tenant = values.tenant ?? process.env.PAYORCH_TENANT;
+  if (tenant !== undefined) {
+    const parsedTenant = TenantIdSchema.safeParse(tenant);
+    if (!parsedTenant.success) throw new UsageError(`--tenant: ${parsedTenant.error.issues[0]?.message ?? 'invalid'}`);
+  }
+  return { ...parseInvoiceCommand(verb, rest, values, json), ...(tenant ? { tenant } : {}) };
+}
+
+function parseInvoiceCommand(
+  verb: string | undefined,
+  rest: readonly string[],
+  values: Values,
+  json: boolean,
+): ParsedArgs {
   if (!verb || !(verb in ALLOWED)) throw new UsageError(`unknown invoice command "${verb ?? ''}"`);
   const kind = verb as keyof typeof ALLOWED;
   const allowed = ALLOWED[kind];
   for (const name of Object.keys(values) as (keyof Values)[]) {
-    if (name !== 'json' && name !== 'help' && !allowed.includes(name)) {
+    if (name !== 'json' && name !== 'help' && name !== 'tenant' && !allowed.includes(name)) {
       throw new UsageError(`invoice ${kind} takes no --${name}`);
     }
   }
@@ -127,7 +182,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
         command: { kind, invoiceId: rest[0] ?? '', outcome: values.outcome, by: values.by, reason: values.reason },
         json,
       };
-    default:
+    case 'approve':
+    case 'reject':
+    case 'cancel':
       return { command: { kind, invoiceId: rest[0] ?? '', by: values.by, reason: values.reason }, json };
   }
 }

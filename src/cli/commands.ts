@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import {
   InvalidInvoiceRequestError,
@@ -9,6 +10,14 @@ import {
   type InvoiceClient,
 } from '../client';
 import { DecisionSchema, describeZodError, ResolutionSchema } from '../domain/invoice';
+import {
+  AccessConfigError,
+  addKey,
+  createApiKey,
+  hashApiKey,
+  loadAccessDocument,
+  type AccessDocument,
+} from '../access/principals';
 import { UsageError, USAGE, type Command } from './args';
 import { formatList, formatStarted, formatState } from './format';
 
@@ -34,9 +43,45 @@ async function readRequest(file: string, readStdin: () => Promise<string>): Prom
   }
 }
 
+/**
+ * A new key, shown once: its digest goes into the keys file (made if missing; written whole to a temporary file and
+ * renamed, so a gateway reading it never sees half a document), or is printed for the operator to add.
+ */
+export async function createKey(command: Extract<Command, { kind: 'keys-create' }>, json: boolean): Promise<Output> {
+  const key = createApiKey();
+  const entry = { id: command.id, tenant: command.tenant, roles: command.roles };
+  const digest = hashApiKey(key);
+  let savedTo: string | undefined;
+  if (command.file) {
+    let document: AccessDocument = { tenants: {}, principals: [] };
+    if (existsSync(command.file)) {
+      document = loadAccessDocument({ keysFile: command.file }) ?? document;
+    }
+    const next = addKey(document, entry, digest);
+    const temporary = `${command.file}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, command.file);
+    savedTo = command.file;
+  }
+  const record = { ...entry, keys: [digest] };
+  const text = [
+    `API key for ${command.id} (tenant ${command.tenant}; ${command.roles.join(', ')}). It is shown only now:`,
+    '',
+    `  ${key}`,
+    '',
+    savedTo
+      ? `Its digest was added to ${savedTo}; restart the gateway (or re-deploy) to take it up.`
+      : `Add this entry to the "principals" of your keys file (GATEWAY_KEYS_FILE):\n${JSON.stringify(record, null, 2)}`,
+  ].join('\n');
+  return {
+    stdout: json ? JSON.stringify({ key, principal: record, file: savedTo }, null, 2) : text,
+    exitCode: EXIT.ok,
+  };
+}
+
 /** Runs one command against the client library; the caller prints and exits. */
 export async function runCommand(
-  command: Exclude<Command, { kind: 'help' }>,
+  command: Exclude<Command, { kind: 'help' | 'keys-create' }>,
   json: boolean,
   deps: { invoices: InvoiceClient; readStdin: () => Promise<string> },
 ): Promise<Output> {
@@ -90,6 +135,7 @@ export function failure(error: unknown, json: boolean): { exitCode: number; mess
     body: { error: { type, message, ...extra } },
   });
   if (error instanceof UsageError) return as(EXIT.usage, error.type, `${error.message}\n\n${USAGE}`);
+  if (error instanceof AccessConfigError) return as(EXIT.usage, error.type, error.message);
   if (error instanceof InvalidInvoiceRequestError) {
     return as(EXIT.usage, error.type, error.message, { issues: error.issues });
   }

@@ -1,8 +1,10 @@
+import os from 'node:os';
+import { DEFAULT_TENANT_POLICY, loadAccessDocument } from '../access/principals';
 import { createInvoiceClient } from '../client';
 import { loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
 import { parseCommandLine, USAGE } from './args';
-import { EXIT, failure, runCommand } from './commands';
+import { createKey, EXIT, failure, runCommand } from './commands';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -20,11 +22,26 @@ async function run(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return EXIT.ok;
     }
+    if (parsed.command.kind === 'keys-create') {
+      // No Temporal here: a key is made on the operator's machine and only its digest is kept.
+      const output = await createKey(parsed.command, json);
+      process.stdout.write(`${output.stdout}\n`);
+      return output.exitCode;
+    }
     const config = loadConfig();
     const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
     const client = await connectClient(config, { address, namespace: config.temporal.namespace });
     try {
-      const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
+      // An operator's tool: a tenant's policy is read from the keys document when the gateway's is configured here.
+      const access = loadAccessDocument(config.gateway);
+      const invoices = createInvoiceClient({
+        client,
+        timing: config.invoiceTiming,
+        tenant: parsed.tenant,
+        // Whoever creates an invoice with payorch is its creator, and so may not approve it with payorch either.
+        principal: `cli:${os.userInfo().username}`,
+        policyFor: (tenant) => access?.tenants[tenant] ?? DEFAULT_TENANT_POLICY,
+      });
       const output = await runCommand(parsed.command, json, { invoices, readStdin });
       process.stdout.write(`${output.stdout}\n`);
       return output.exitCode;

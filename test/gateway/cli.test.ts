@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createAccessRegistry, loadAccessDocument } from '../../src/access/principals';
 import { createInvoiceClient } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/config';
 import type { InvoiceState } from '../../src/workflows/definitions';
@@ -172,5 +173,76 @@ describe('payorch CLI', () => {
     const help = await payorch('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: payorch/);
+  });
+
+  it('makes keys that are shown once and stored as digests, and works within one tenant', async () => {
+    const file = path.join(dir, 'keys.json');
+    const made = await payorch(
+      'keys',
+      'create',
+      '--tenant',
+      'acme',
+      '--id',
+      'acme-ops',
+      '--roles',
+      'invoices:read,invoices:approve',
+      '--file',
+      file,
+      '--json',
+    );
+    expect(made.code).toBe(0);
+    const { key } = JSON.parse(made.stdout) as { key: string };
+    const second = JSON.parse(
+      (
+        await payorch(
+          'keys',
+          'create',
+          '--tenant',
+          'acme',
+          '--id',
+          'acme-ops',
+          '--roles',
+          'invoices:read,invoices:approve',
+          '--file',
+          file,
+          '--json',
+        )
+      ).stdout,
+    ) as { key: string };
+    const stored = await readFile(file, 'utf8');
+    expect(stored).not.toContain(key);
+    expect(stored).not.toContain(second.key);
+    const registry = createAccessRegistry(loadAccessDocument({ keysFile: file }) ?? { tenants: {}, principals: [] });
+    for (const each of [key, second.key]) {
+      expect(registry.authenticate(`Bearer ${each}`)).toMatchObject({ id: 'acme-ops', tenant: 'acme' });
+    }
+    const otherTenant = await payorch(
+      'keys',
+      'create',
+      '--tenant',
+      'globex',
+      '--id',
+      'acme-ops',
+      '--roles',
+      'admin',
+      '--file',
+      file,
+    );
+    expect(otherTenant.code).toBe(2);
+    expect(otherTenant.stderr).toMatch(/belongs to tenant acme/);
+    expect((await payorch('keys', 'create', '--tenant', 'acme', '--id', 'x', '--roles', 'root')).code).toBe(2);
+
+    // An invoice of tenant acme is found under acme, and not without a tenant or under another.
+    const request = invoiceRequest();
+    const requestFile = path.join(dir, 'acme-request.json');
+    await writeFile(requestFile, JSON.stringify(request));
+    expect((await payorch('--tenant', 'acme', 'invoice', 'create', '--file', requestFile)).code).toBe(0);
+    const shown = await payorch('--tenant', 'acme', 'invoice', 'show', request.invoiceId, '--json');
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      invoiceId: request.invoiceId,
+      reference: `acme_${request.invoiceId}`,
+    });
+    expect((await payorch('--tenant', 'globex', 'invoice', 'show', request.invoiceId)).code).toBe(3);
+    expect((await payorch('invoice', 'show', request.invoiceId)).code).toBe(3);
   });
 });

@@ -4,7 +4,17 @@ import { xprizoWebhookUrl } from './index';
 
 const A = 'a'.repeat(16) + '0123456789abcdef0123';
 const B = 'b'.repeat(16) + '0123456789abcdef0123';
-const PRODUCTION = { NODE_ENV: 'production', PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+/** Production serving Xprizo alone, everything set but the webhook token. */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  PROVIDERS: 'xprizo',
+  GATEWAY_PUBLIC_URL: 'https://pay.example.com',
+  GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',
+  XPRIZO_BASE_URL: 'https://api.xprizo.com/api',
+  XPRIZO_API_KEY: 'xprizo-key-value',
+  XPRIZO_MERCHANT_ACCOUNT_ID: '12345',
+};
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -38,12 +48,19 @@ describe('XPRIZO_WEBHOOK_TOKEN', () => {
 
   it('stands in a published token outside production only; production with Xprizo must set one', () => {
     expect(loadConfig({}).providers.xprizo.webhookToken.accepted).toEqual([DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN]);
-    // Production never accepts the published token: without a token of its own nothing passes.
-    expect(loadConfig(PRODUCTION).providers.xprizo.webhookToken).toEqual({ current: undefined, accepted: [] });
-    expect(xprizoWebhookUrl(loadConfig(PRODUCTION), 'approval')).toBeUndefined();
-    expect(problems({ ...PRODUCTION, XPRIZO_BASE_URL: 'https://api.xprizo.com/api' })).toEqual([
+    expect(problems(PRODUCTION)).toEqual([
       expect.stringMatching(/^XPRIZO_WEBHOOK_TOKEN: required when NODE_ENV=production/) as unknown,
     ]);
+    // Production never accepts the published token: serving no Xprizo, it has no token and so nothing passes.
+    const withoutXprizo = loadConfig({
+      ...PRODUCTION,
+      PROVIDERS: 'bitfinex',
+      BITFINEX_BASE_URL: 'https://api.bitfinex.com',
+      BITFINEX_API_KEY: 'bitfinex-key-value',
+      BITFINEX_API_SECRET: 'bitfinex-secret-value',
+    });
+    expect(withoutXprizo.providers.xprizo.webhookToken).toEqual({ current: undefined, accepted: [] });
+    expect(xprizoWebhookUrl(withoutXprizo, 'approval')).toBeUndefined();
     const configured = loadConfig({ ...PRODUCTION, XPRIZO_BASE_URL: 'https://x.example/api', XPRIZO_WEBHOOK_TOKEN: A });
     expect(configured.providers.xprizo.webhookToken.accepted).toEqual([A]);
   });
