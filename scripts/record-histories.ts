@@ -21,6 +21,8 @@ import { waitForStatus } from '../test/support/wait';
  * history budget. */
 interface Clients {
   invoices: InvoiceClient;
+  /** Tenant acme's view, under its policy: pay-outs need an approval, two from 100.00 USD. */
+  acme: InvoiceClient;
   impatient: InvoiceClient;
   shortLived: InvoiceClient;
 }
@@ -29,8 +31,9 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
 
 /**
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
- * that invoices started by the released workflow still replay. These scenarios record the current workflow, each
- * history prefixed `ms1-`, and cover the paths that release added.
+ * that invoices started by the released workflow still replay. These scenarios record later releases, each history
+ * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval. `npm run histories:record`
+ * records the newest release's only; `npm run histories:record -- ms1-` would re-record an older one's.
  */
 const SCENARIOS: Record<string, Scenario> = {
   'ms1-alfred-pay-in-completed': async ({ invoices }) => {
@@ -138,6 +141,36 @@ const SCENARIOS: Record<string, Scenario> = {
     fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
     return request.invoiceId;
   },
+  'fe1-pay-out-two-approvers': async ({ acme }) => {
+    const request = invoiceRequest({ invoiceId: 'hist_fe1_two', direction: 'pay_out', amount: 25_000 });
+    await acme.startInvoice(request, { createdBy: 'acme-service' });
+    const key = `acme_${request.invoiceId}`;
+    await acme
+      .handle(request.invoiceId)
+      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
+    await waitForStatus(acme, request.invoiceId, 'AWAITING_APPROVAL');
+    // Refused by the validator, so never written to the history: the creator, then the same approver twice.
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-service' }).catch(() => undefined);
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' });
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' }).catch(() => undefined);
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-bob' });
+    await acme
+      .handle(request.invoiceId)
+      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'paid', 'settled'));
+    return key;
+  },
+  'fe1-pay-out-held-by-policy-rejected': async ({ acme }) => {
+    // The request asks for no approval; the tenant's policy holds the pay-out for one, and it is rejected.
+    const request = invoiceRequest({ invoiceId: 'hist_fe1_policy', direction: 'pay_out', amount: 5_000 });
+    await acme.startInvoice(request, { createdBy: 'acme-service' });
+    const key = `acme_${request.invoiceId}`;
+    await acme
+      .handle(request.invoiceId)
+      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
+    await waitForStatus(acme, request.invoiceId, 'AWAITING_APPROVAL');
+    await acme.rejectInvoice(request.invoiceId, { by: 'acme-alice', reason: 'unknown beneficiary' });
+    return key;
+  },
   'ms1-needs-review-resolved': async ({ impatient }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_review', provider: 'payone' });
     fakes.payone?.statuses.set(request.invoiceId, 'authorized');
@@ -156,6 +189,8 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 
 async function run(): Promise<void> {
+  // Only the newest release's scenarios by default: an earlier release's histories stay as that release wrote them.
+  const only = process.argv[2] ?? 'fe1-';
   const config = loadConfig({ ...process.env, TEMPORAL_NAMESPACE: 'histories' });
   const logger = createLogger({ level: 'warn' });
   installTemporalRuntimeLogger(logger);
@@ -172,6 +207,12 @@ async function run(): Promise<void> {
   });
   const client = await connectClient(config, target);
   const invoices = createInvoiceClient({ client, timing: FAST_TIMING });
+  const acme = createInvoiceClient({
+    client,
+    timing: FAST_TIMING,
+    tenant: 'acme',
+    policyFor: () => ({ payoutApproval: 'required', twoApproversFrom: { USD: 10_000 } }),
+  });
   // Provider calls retried for two seconds, not thirty minutes, for the unknown-outcome scenarios.
   const impatient = createInvoiceClient({ client, timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 } });
   // Polls fill a 30-event history budget within seconds, so the invoice continues as new.
@@ -182,7 +223,8 @@ async function run(): Promise<void> {
   try {
     await workers.runUntil(async () => {
       for (const [name, scenario] of Object.entries(SCENARIOS)) {
-        const invoiceId = await scenario({ invoices, impatient, shortLived }, fakes);
+        if (!name.startsWith(only)) continue;
+        const invoiceId = await scenario({ invoices, acme, impatient, shortLived }, fakes);
         const result = await invoices.waitForResult(invoiceId);
         // The CLI writes the proto3 JSON that the SDK's historyFromJSON reads back.
         const json = execFileSync(server.cliPath ?? 'temporal', [

@@ -24,6 +24,8 @@ describe('determinism guard', () => {
     // Invoices started by the workflow before the money-safety release (no marker) and after it (`ms1-`): both run.
     expect(files).toEqual(expect.arrayContaining(RELEASED.map((name) => `${name}.json`)));
     expect(files.filter((file) => file.startsWith('ms1-')).length).toBeGreaterThanOrEqual(10);
+    // Tenants and four-eyes approval (patch four-eyes-1).
+    expect(files.filter((file) => file.startsWith('fe1-')).length).toBeGreaterThanOrEqual(2);
     const histories = files.map((file) => ({
       workflowId: file.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
