@@ -188,8 +188,8 @@ const EnvSchema = z.object({
   /** The same document inline, for platforms that pass configuration only through the environment. */
   GATEWAY_KEYS: optionalString,
   /** Requests a minute one principal may make to the service API, and one source address to any route. */
-  GATEWAY_RATE_LIMIT_PER_KEY: positiveInt.default(1200),
-  GATEWAY_RATE_LIMIT_PER_ADDRESS: positiveInt.default(6000),
+  GATEWAY_RATE_LIMIT_PER_KEY: positiveInt.default(3000),
+  GATEWAY_RATE_LIMIT_PER_ADDRESS: positiveInt.default(12000),
   GATEWAY_PUBLIC_URL: url.optional(),
   /** The Temporal UI's origin, allowed to call the codec server from the browser; default the dev server's UI. */
   TEMPORAL_UI_ORIGIN: z.url().optional(),

@@ -240,7 +240,7 @@ describe('invariants over generated schedules', () => {
       idempotencyKey: 'check',
     });
     const kind = schedule.provider === 'payone' || schedule.provider === 'bitfinex' ? 'invoice' : 'transaction';
-    const creations = stack.sandboxes.get(schedule.provider).counter.get(kind, invoiceId);
+    const creations = stack.sandboxes.get(schedule.provider).counter.get(kind, final.reference ?? '');
     return { invoiceId, status: final.status, atProvider, creations };
   }
 

@@ -141,7 +141,7 @@ describe('cancel, reject and a Temporal cancellation at every point of a money-m
             else if (moment === 'during') expect(final.refusedRequests?.length).toBe(1);
           }
           const kind = flow.provider === 'payone' ? 'invoice' : 'transaction';
-          expect(stack.sandboxes.get(flow.provider).counter.get(kind, final.invoiceId)).toBe(1);
+          expect(stack.sandboxes.get(flow.provider).counter.get(kind, final.reference ?? '')).toBe(1);
         }
       }
       console.log(`${flow.name}:\n${outcomes.map((o) => JSON.stringify(o)).join('\n')}`);

@@ -37,7 +37,7 @@ describe('every provider, through the real worker, gateway and sandboxes', () =>
       if (sample.provider === 'payone') expect(state.eventsApplied).toBe(0);
       else expect(state.eventsApplied).toBeGreaterThan(0);
       const kind = CREATIONS[sample.provider];
-      expect(stack.sandboxes.get(sample.provider).counter.get(kind, state.invoiceId)).toBe(1);
+      expect(stack.sandboxes.get(sample.provider).counter.get(kind, state.reference ?? '')).toBe(1);
     }
     const byId = (provider: string, direction: string) =>
       results.find((r) => r.sample.provider === provider && r.sample.direction === direction)?.state;

@@ -49,7 +49,7 @@ describe('a provider call whose outcome stays unknown', () => {
 
     expect(final.status).toBe('COMPLETED');
     expect((await ledger('payone', final, request)).status).toBe('settled');
-    expect(payone.counter.get('invoice', invoiceId)).toBe(1);
+    expect(payone.counter.get('invoice', tenantInvoiceKey(TEST_TENANT, invoiceId))).toBe(1);
   });
 
   it('ends FAILED only when the provider shows that nothing was created', async () => {
@@ -62,7 +62,7 @@ describe('a provider call whose outcome stays unknown', () => {
 
     expect(final.status).toBe('FAILED');
     expect(final.failure?.message).toContain('has no record of it');
-    expect(bitfinex.counter.get('invoice', invoiceId)).toBe(0);
+    expect(bitfinex.counter.get('invoice', tenantInvoiceKey(TEST_TENANT, invoiceId))).toBe(0);
   });
 
   it('waits in NEEDS_REVIEW when the provider cannot say, until an operator resolves it', async () => {
