@@ -5,7 +5,6 @@ import { hasRole, type AccessRegistry, type Principal, type Role } from '../acce
 import { scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
-import { DecisionSchema, ResolutionSchema } from '../domain/invoice';
 import type { Logger } from '../logger';
 import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
@@ -15,7 +14,7 @@ import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
-import { InvoiceIdParamsSchema, ListInvoicesQuerySchema } from './schemas';
+import { DecisionBodySchema, InvoiceIdParamsSchema, ListInvoicesQuerySchema, ResolutionBodySchema } from './schemas';
 import { registerWebhooks, type WebhookRoutes } from './webhooks';
 
 declare module 'fastify' {
@@ -51,10 +50,6 @@ export interface GatewayDeps {
   /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
   referenceWaitMs?: number;
 }
-
-/** A decision as the service API takes it: the deciding party is the caller, so `by` is at most a repetition. */
-const DecisionBodySchema = DecisionSchema.partial({ by: true });
-const ResolutionBodySchema = ResolutionSchema.partial({ by: true });
 
 function tooManyRequests(reply: FastifyReply, retryAfterSeconds: number, who: string): FastifyReply {
   reply.header('Retry-After', String(Math.max(1, retryAfterSeconds)));

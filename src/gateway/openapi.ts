@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DecisionSchema, InvoiceRequestSchema, InvoiceStatusSchema } from '../domain/invoice';
-import { ListInvoicesQuerySchema, ProblemSchema } from './schemas';
+import { InvoiceRequestSchema, InvoiceStatusSchema } from '../domain/invoice';
+import { DecisionBodySchema, ListInvoicesQuerySchema, ProblemSchema } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -36,9 +36,13 @@ function decisionOperation(action: 'approve' | 'reject' | 'cancel') {
       responses: {
         200: { description: 'The invoice after the decision', content: json(ref('InvoiceState')) },
         400: problemResponse('The decision is invalid'),
-        403: problemResponse('NotAllowed: this party may not take this decision'),
+        403: problemResponse(
+          'Forbidden: the key lacks the role, or `by` names another principal; NotAllowed: this principal may not ' +
+            'take this decision (the creator approving, an approver twice, one not in `approval.approvers`)',
+        ),
         404: problemResponse('No such invoice'),
         409: problemResponse('InvalidState: the invoice cannot take this decision in its current state'),
+        429: problemResponse('Too many requests from this key or address; see Retry-After'),
       },
     },
   };
@@ -126,7 +130,7 @@ export function buildOpenApiDocument(serverUrl?: string): JsonSchema {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         InvoiceRequest: jsonSchema(InvoiceRequestSchema),
-        Decision: jsonSchema(DecisionSchema),
+        Decision: jsonSchema(DecisionBodySchema),
         InvoiceStatus: jsonSchema(InvoiceStatusSchema),
         Problem: jsonSchema(ProblemSchema),
         // The state is a TypeScript interface of the workflow (zod stays out of its bundle): only its key is described.
