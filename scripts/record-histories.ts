@@ -35,6 +35,18 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
  * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval. `npm run histories:record`
  * records the newest release's only; `npm run histories:record -- ms1-` would re-record an older one's.
  */
+/** A pay-out of tenant acme, created by acme-service, that alfred has asked to approve. */
+async function acmePayOutAwaitingApproval(acme: InvoiceClient, invoiceId: string, amount: number) {
+  const request = invoiceRequest({ invoiceId, direction: 'pay_out', amount });
+  await acme.startInvoice(request, { createdBy: 'acme-service' });
+  const key = `acme_${invoiceId}`;
+  await acme
+    .handle(invoiceId)
+    .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
+  await waitForStatus(acme, invoiceId, 'AWAITING_APPROVAL');
+  return { request, key };
+}
+
 const SCENARIOS: Record<string, Scenario> = {
   'ms1-alfred-pay-in-completed': async ({ invoices }) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_alfred_in' });
@@ -142,13 +154,7 @@ const SCENARIOS: Record<string, Scenario> = {
     return request.invoiceId;
   },
   'fe1-pay-out-two-approvers': async ({ acme }) => {
-    const request = invoiceRequest({ invoiceId: 'hist_fe1_two', direction: 'pay_out', amount: 25_000 });
-    await acme.startInvoice(request, { createdBy: 'acme-service' });
-    const key = `acme_${request.invoiceId}`;
-    await acme
-      .handle(request.invoiceId)
-      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
-    await waitForStatus(acme, request.invoiceId, 'AWAITING_APPROVAL');
+    const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_fe1_two', 25_000);
     // Refused by the validator, so never written to the history: the creator, then the same approver twice.
     await acme.approveInvoice(request.invoiceId, { by: 'acme-service' }).catch(() => undefined);
     await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' });
@@ -161,13 +167,7 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   'fe1-pay-out-held-by-policy-rejected': async ({ acme }) => {
     // The request asks for no approval; the tenant's policy holds the pay-out for one, and it is rejected.
-    const request = invoiceRequest({ invoiceId: 'hist_fe1_policy', direction: 'pay_out', amount: 5_000 });
-    await acme.startInvoice(request, { createdBy: 'acme-service' });
-    const key = `acme_${request.invoiceId}`;
-    await acme
-      .handle(request.invoiceId)
-      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
-    await waitForStatus(acme, request.invoiceId, 'AWAITING_APPROVAL');
+    const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_fe1_policy', 5_000);
     await acme.rejectInvoice(request.invoiceId, { by: 'acme-alice', reason: 'unknown beneficiary' });
     return key;
   },

@@ -1,4 +1,4 @@
-import { PRODUCTION_ENV, PRODUCTION_REQUIRED } from '../test/support/production-env';
+import { configProblems, PRODUCTION_ENV, PRODUCTION_REQUIRED } from '../test/support/production-env';
 import { invoiceRequest } from '../test/support/requests';
 import { ConfigError, loadConfig } from './config';
 import { InvoiceRequestSchema } from './domain/invoice';
@@ -57,16 +57,6 @@ describe('loadConfig in production', () => {
   const complete = PRODUCTION_ENV;
   const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 
-  function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
-    try {
-      loadConfig(env);
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-    return [];
-  }
-
   function without(...names: string[]): NodeJS.ProcessEnv {
     return Object.fromEntries(Object.entries(complete).filter(([name]) => !names.includes(name)));
   }
@@ -79,7 +69,7 @@ describe('loadConfig in production', () => {
   });
 
   it.each(Object.keys(REQUIRED))('refuses production without %s, naming it', (name) => {
-    const problems = problemsOf(without(name));
+    const problems = configProblems(without(name));
     expect(problems).toEqual([expect.stringMatching(new RegExp(`^${name}: required when NODE_ENV=production`))]);
   });
 
@@ -104,23 +94,23 @@ describe('loadConfig in production', () => {
     );
     const config = loadConfig({ ...bitfinexOnly, PROVIDERS: 'bitfinex' });
     expect(config.providers.enabled).toEqual(['bitfinex']);
-    expect(problemsOf({ ...bitfinexOnly, PROVIDERS: 'bitfinex,payone' })).toEqual([
+    expect(configProblems({ ...bitfinexOnly, PROVIDERS: 'bitfinex,payone' })).toEqual([
       expect.stringMatching(/^PAYONE_BASE_URL: required/),
       expect.stringMatching(/^PAYONE_MERCHANT_ID: required/),
       expect.stringMatching(/^PAYONE_AUTH_TOKEN: required/),
     ]);
-    expect(problemsOf({ ...complete, PROVIDERS: ' , ' })).toEqual([expect.stringMatching(/^PROVIDERS: names no/)]);
+    expect(configProblems({ ...complete, PROVIDERS: ' , ' })).toEqual([expect.stringMatching(/^PROVIDERS: names no/)]);
   });
 
   it('refuses an unknown provider name anywhere, and serves all four by default outside production', () => {
     expect(loadConfig({}).providers.enabled).toEqual(['alfred', 'payone', 'xprizo', 'bitfinex']);
-    expect(problemsOf({ PROVIDERS: 'alfred,paypal' })).toEqual([
+    expect(configProblems({ PROVIDERS: 'alfred,paypal' })).toEqual([
       expect.stringMatching(/^PROVIDERS: unknown provider "paypal"/),
     ]);
   });
 
   it('refuses the local sandbox and the published development key', () => {
-    const problems = problemsOf({
+    const problems = configProblems({
       ...complete,
       ALFRED_BASE_URL: 'http://127.0.0.1:4010/alfred',
       BITFINEX_BASE_URL: 'http://localhost:4010/bitfinex',

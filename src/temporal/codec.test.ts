@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { ConfigError, loadConfig } from '../config';
+import { loadConfig } from '../config';
+import { configProblems } from '../../test/support/production-env';
 import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA, PayloadDecryptionError } from './codec';
 
 const key = (id: string) => ({ id, key: randomBytes(32) });
@@ -89,16 +90,6 @@ describe('the payload codec', () => {
 describe('PAYLOAD_ENCRYPTION_KEYS', () => {
   const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 
-  function problems(env: Record<string, string>): readonly string[] {
-    try {
-      loadConfig(env);
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-    return [];
-  }
-
   it('takes several id:key pairs, the first active', () => {
     const config = loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `new:${b64(32)}, old:${b64(32)}` });
     expect(config.payloadEncryption.keys.map((k) => k.id)).toEqual(['new', 'old']);
@@ -108,14 +99,14 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
   it('falls back to the published development key outside production, and requires keys in production', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).payloadEncryption).toMatchObject({ developmentKey: true });
     // Production names every other missing variable in the same error; this test weighs only the keys.
-    expect(problems({ NODE_ENV: 'production' })).toEqual(
+    expect(configProblems({ NODE_ENV: 'production' })).toEqual(
       expect.arrayContaining([expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: required when NODE_ENV=production/)]),
     );
   });
 
   it('reports a short key, bad base64, a missing id and a duplicate by entry, without echoing key material', () => {
     const short = b64(16);
-    const found = problems({ PAYLOAD_ENCRYPTION_KEYS: `a:${short},b:not*base64,${b64(32)},a:${b64(32)}` });
+    const found = configProblems({ PAYLOAD_ENCRYPTION_KEYS: `a:${short},b:not*base64,${b64(32)},a:${b64(32)}` });
     expect(found).toEqual([
       expect.stringMatching(
         /^PAYLOAD_ENCRYPTION_KEYS: entry 1 \(key id "a"\): the key must be exactly 32 bytes, got 16/,

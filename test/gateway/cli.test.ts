@@ -177,38 +177,14 @@ describe('payorch CLI', () => {
 
   it('makes keys that are shown once and stored as digests, and works within one tenant', async () => {
     const file = path.join(dir, 'keys.json');
-    const made = await payorch(
-      'keys',
-      'create',
-      '--tenant',
-      'acme',
-      '--id',
-      'acme-ops',
-      '--roles',
-      'invoices:read,invoices:approve',
-      '--file',
-      file,
-      '--json',
-    );
+    const makeKey = (tenant: string, id: string, roles: string) =>
+      payorch('keys', 'create', '--tenant', tenant, '--id', id, '--roles', roles, '--file', file, '--json');
+    const made = await makeKey('acme', 'acme-ops', 'invoices:read,invoices:approve');
     expect(made.code).toBe(0);
     const { key } = JSON.parse(made.stdout) as { key: string };
-    const second = JSON.parse(
-      (
-        await payorch(
-          'keys',
-          'create',
-          '--tenant',
-          'acme',
-          '--id',
-          'acme-ops',
-          '--roles',
-          'invoices:read,invoices:approve',
-          '--file',
-          file,
-          '--json',
-        )
-      ).stdout,
-    ) as { key: string };
+    const second = JSON.parse((await makeKey('acme', 'acme-ops', 'invoices:read,invoices:approve')).stdout) as {
+      key: string;
+    };
     const stored = await readFile(file, 'utf8');
     expect(stored).not.toContain(key);
     expect(stored).not.toContain(second.key);
@@ -216,20 +192,9 @@ describe('payorch CLI', () => {
     for (const each of [key, second.key]) {
       expect(registry.authenticate(`Bearer ${each}`)).toMatchObject({ id: 'acme-ops', tenant: 'acme' });
     }
-    const otherTenant = await payorch(
-      'keys',
-      'create',
-      '--tenant',
-      'globex',
-      '--id',
-      'acme-ops',
-      '--roles',
-      'admin',
-      '--file',
-      file,
-    );
+    const otherTenant = await makeKey('globex', 'acme-ops', 'admin');
     expect(otherTenant.code).toBe(2);
-    expect(otherTenant.stderr).toMatch(/belongs to tenant acme/);
+    expect(otherTenant.stdout).toMatch(/belongs to tenant acme/);
     expect((await payorch('keys', 'create', '--tenant', 'acme', '--id', 'x', '--roles', 'root')).code).toBe(2);
 
     // An invoice of tenant acme is found under acme, and not without a tenant or under another.

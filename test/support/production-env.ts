@@ -1,3 +1,5 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
 /** A key that is not the published development key: 32 bytes of one value. */
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 
@@ -27,3 +29,14 @@ export const PRODUCTION_REQUIRED: Readonly<Record<string, string>> = {
 };
 
 export const PRODUCTION_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', ...PRODUCTION_REQUIRED };
+
+/** What loadConfig refuses in `env`, one line per problem; none when it loads. */
+export function configProblems(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}

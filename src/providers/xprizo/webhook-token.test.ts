@@ -1,4 +1,5 @@
-import { ConfigError, DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, loadConfig } from '../../config';
+import { DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN, loadConfig } from '../../config';
+import { configProblems } from '../../../test/support/production-env';
 import { acceptedToken } from '../../gateway/webhooks';
 import { xprizoWebhookUrl } from './index';
 
@@ -16,16 +17,6 @@ const PRODUCTION = {
   XPRIZO_MERCHANT_ACCOUNT_ID: '12345',
 };
 
-function problems(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
-
 describe('XPRIZO_WEBHOOK_TOKEN', () => {
   it('registers the first token and accepts every listed one', () => {
     const config = loadConfig({ XPRIZO_WEBHOOK_TOKEN: ` ${A} , ${B}`, GATEWAY_PUBLIC_URL: 'https://pay.example.com' });
@@ -40,7 +31,7 @@ describe('XPRIZO_WEBHOOK_TOKEN', () => {
   });
 
   it('refuses short or path-unsafe tokens without repeating them', () => {
-    const found = problems({ XPRIZO_WEBHOOK_TOKEN: `${A},short-secret,${'c'.repeat(40)}/x` });
+    const found = configProblems({ XPRIZO_WEBHOOK_TOKEN: `${A},short-secret,${'c'.repeat(40)}/x` });
     expect(found).toHaveLength(2);
     expect(found.every((problem) => problem.startsWith('XPRIZO_WEBHOOK_TOKEN:'))).toBe(true);
     expect(found.join('\n')).not.toMatch(/short-secret|cccc|aaaa/);
@@ -48,7 +39,7 @@ describe('XPRIZO_WEBHOOK_TOKEN', () => {
 
   it('stands in a published token outside production only; production with Xprizo must set one', () => {
     expect(loadConfig({}).providers.xprizo.webhookToken.accepted).toEqual([DEVELOPMENT_XPRIZO_WEBHOOK_TOKEN]);
-    expect(problems(PRODUCTION)).toEqual([
+    expect(configProblems(PRODUCTION)).toEqual([
       expect.stringMatching(/^XPRIZO_WEBHOOK_TOKEN: required when NODE_ENV=production/) as unknown,
     ]);
     // Production never accepts the published token: serving no Xprizo, it has no token and so nothing passes.
