@@ -282,16 +282,24 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     role: Role,
   ): { principal: Principal; invoices: InvoiceClient } | undefined {
     const principal = request.principal;
-    if (principal && hasRole(principal, role)) {
-      const scope = {
+    if (principal && hasRole(principal, role)) return { principal, invoices: invoicesOf(principal) };
+    sendProblem(reply, problem(403, 'Forbidden', `this key lacks the role ${role}`));
+    return undefined;
+  }
+
+  /** One client per principal, made on its first request: the principals are fixed for the gateway's life. */
+  const scopedClients = new Map<string, InvoiceClient>();
+  function invoicesOf(principal: Principal): InvoiceClient {
+    let scoped = scopedClients.get(principal.id);
+    if (!scoped) {
+      scoped = scopedInvoiceClient(invoices, {
         tenant: principal.tenant,
         principal: principal.id,
         policyFor: (tenant: string) => access.policyFor(tenant),
-      };
-      return { principal, invoices: scopedInvoiceClient(invoices, scope) };
+      });
+      scopedClients.set(principal.id, scoped);
     }
-    sendProblem(reply, problem(403, 'Forbidden', `this key lacks the role ${role}`));
-    return undefined;
+    return scoped;
   }
 
   /** The deciding party is the caller's principal; a body may repeat it but never name someone else. */

@@ -60,10 +60,10 @@ export function acceptedToken(presented: string | undefined, accepted: readonly 
  * read: an outsider costs us no parse, no provider call and no Temporal call. The bare path, mounted only so that a
  * caller without the token is told 401 rather than 404, has no token parameter and is always refused.
  */
-function urlTokenCheck(urlTokens: (config: Config) => readonly string[], deps: WebhookDeps, log: Logger) {
+function urlTokenCheck(accepted: readonly string[], log: Logger) {
   const check: onRequestHookHandler = (request, reply, done) => {
     const presented = (request.params as Record<string, string | undefined>).token;
-    if (acceptedToken(presented, urlTokens(deps.config))) {
+    if (acceptedToken(presented, accepted)) {
       done();
       return;
     }
@@ -150,7 +150,8 @@ export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void 
   };
   for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
     for (const route of routes) {
-      const urlTokens = route.urlTokens ? (config: Config) => route.urlTokens?.(config) ?? [] : undefined;
+      // The configuration is frozen, so the accepted tokens are read once, not on every request.
+      const urlTokens = route.urlTokens?.(deps.config);
       const url = webhookUrlPath(provider, route, urlTokens ? ':token' : undefined);
       const log = deps.logger.child({ component: 'webhook', provider, route: url });
       const handler = (request: FastifyRequest, reply: FastifyReply) =>
@@ -159,7 +160,7 @@ export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void 
         app.post(url, handler);
         continue;
       }
-      const onRequest = urlTokenCheck(urlTokens, deps, log);
+      const onRequest = urlTokenCheck(urlTokens, log);
       // Fastify logs each request's URL, which here holds the secret: the route's pattern is logged instead.
       const logSerializers = {
         req: (request: FastifyRequest) => ({ method: request.method, url, remoteAddress: request.ip }),
