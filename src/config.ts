@@ -115,6 +115,7 @@ const SECRET_VARIABLES = new Set([
   'GATEWAY_KEYS',
   'TEMPORAL_API_KEY',
   'XPRIZO_WEBHOOK_TOKEN',
+  'ALFRED_STELLAR_SECRET',
 ]);
 
 /** `alfred,bitfinex`: the providers a deployment serves; an unknown name is a typo that would silently drop one. */
@@ -209,6 +210,25 @@ const EnvSchema = z.object({
   ALFRED_API_KEY: optionalString,
   ALFRED_API_SECRET: optionalString,
   ALFRED_WEBHOOK_SECRET: optionalString,
+  /**
+   * How alfred sessions get their token: `apikey` (the Penny API: KYC lite signs the customer in) or `stellar` (the
+   * Stellar integration: a SEP-10 challenge signed with ALFRED_STELLAR_SECRET). ALFRED_BASE_URL is that variant's base.
+   */
+  ALFRED_AUTH: z.enum(['apikey', 'stellar']).default('apikey'),
+  /** The deployment's Stellar account secret seed (S...), which signs alfred's SEP-10 challenges. */
+  ALFRED_STELLAR_SECRET: z
+    .string()
+    .regex(/^S[A-Z2-7]{55}$/, 'a Stellar secret seed: S followed by 55 base32 characters')
+    .optional(),
+  /** alfred's SEP-10 signing key (G..., its stellar.toml SIGNING_KEY): a challenge not signed by it is refused. */
+  ALFRED_STELLAR_SERVER_KEY: z
+    .string()
+    .regex(/^G[A-Z2-7]{55}$/, 'a Stellar public key: G followed by 55 base32 characters')
+    .optional(),
+  /** The Stellar network alfred's challenges are built for. */
+  ALFRED_STELLAR_NETWORK: z.enum(['testnet', 'public']).optional(),
+  /** The home domain the challenge must name; default the host of ALFRED_BASE_URL. */
+  ALFRED_STELLAR_HOME_DOMAIN: optionalString,
   PAYONE_BASE_URL: url.optional(),
   PAYONE_MERCHANT_ID: optionalString,
   PAYONE_AUTH_TOKEN: optionalString,
@@ -292,7 +312,14 @@ export interface Config {
     /** The providers this deployment serves (PROVIDERS); the others get no client. */
     readonly enabled: readonly ProviderName[];
     readonly timeoutMs: number;
-    readonly alfred: { baseUrl?: string; apiKey?: string; apiSecret?: string; webhookSecret?: string };
+    readonly alfred: {
+      baseUrl?: string;
+      apiKey?: string;
+      apiSecret?: string;
+      webhookSecret?: string;
+      /** Always set (the production check reads every entry); the Stellar fields only for `stellar`. */
+      auth: AlfredAuthConfig;
+    };
     readonly payone: { baseUrl?: string; merchantId?: string; authToken?: string };
     readonly xprizo: {
       baseUrl?: string;
@@ -304,6 +331,16 @@ export interface Config {
     readonly bitfinex: { baseUrl?: string; apiKey?: string; apiSecret?: string };
   };
 }
+
+export type AlfredAuthConfig =
+  | { readonly kind: 'apikey' }
+  | {
+      readonly kind: 'stellar';
+      readonly secret?: string;
+      readonly serverKey?: string;
+      readonly network?: 'testnet' | 'public';
+      readonly homeDomain?: string;
+    };
 
 export class ConfigError extends Error {
   readonly type = 'ConfigError';
@@ -350,6 +387,11 @@ function productionProblems(env: Env): string[] {
   for (const provider of env.PROVIDERS ?? []) {
     for (const name of needs[provider])
       required(name, `${provider} is in PROVIDERS; no sandbox fallback in production`);
+  }
+  if (env.PROVIDERS?.includes('alfred') && env.ALFRED_AUTH === 'stellar') {
+    // The sandbox's published keys would sign challenges anyone can sign, and trust a server key anyone holds.
+    for (const name of ['ALFRED_STELLAR_SECRET', 'ALFRED_STELLAR_SERVER_KEY', 'ALFRED_STELLAR_NETWORK'] as const)
+      required(name, 'ALFRED_AUTH=stellar; no sandbox fallback in production');
   }
   // A base URL on this machine's sandbox port is the development stack's sandbox, whatever the path says.
   const loopback = /^(?:localhost|.*\.localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)$/i;
@@ -491,6 +533,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         apiKey: env.ALFRED_API_KEY,
         apiSecret: env.ALFRED_API_SECRET,
         webhookSecret: env.ALFRED_WEBHOOK_SECRET,
+        auth:
+          env.ALFRED_AUTH === 'stellar'
+            ? {
+                kind: 'stellar',
+                secret: env.ALFRED_STELLAR_SECRET,
+                serverKey: env.ALFRED_STELLAR_SERVER_KEY,
+                network: env.ALFRED_STELLAR_NETWORK,
+                homeDomain: env.ALFRED_STELLAR_HOME_DOMAIN,
+              }
+            : { kind: 'apikey' },
       },
       payone: { baseUrl: env.PAYONE_BASE_URL, merchantId: env.PAYONE_MERCHANT_ID, authToken: env.PAYONE_AUTH_TOKEN },
       xprizo: {

@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import type { Config } from '../../config';
+import { ConfigError, type Config } from '../../config';
 import { FAILURE_TYPES, type FailureType } from '../../errors';
 import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../http';
 import { sandboxBaseUrl } from '../sandbox/kit';
+import {
+  ApiKeyAuth,
+  DEFAULT_TOKEN_TTL_MS,
+  SANDBOX_STELLAR,
+  SessionTokens,
+  STELLAR_NETWORKS,
+  StellarWebAuth,
+  tokenExpiry,
+  type AlfredSession,
+  type IssuedToken,
+  type StellarAuthOptions,
+} from './auth';
 import type { KycLiteBody } from './mapping';
 import {
   InvoiceResponseSchema,
@@ -21,6 +33,8 @@ import {
 } from './schemas';
 
 const PROVIDER = 'alfred';
+
+export { tokenExpiry, type AlfredSession } from './auth';
 
 /** What the sandbox accepts and what the client uses when the environment sets none. Never valid at alfred. */
 export const SANDBOX_CREDENTIALS = {
@@ -58,43 +72,79 @@ export interface AlfredClientOptions {
    */
   referenceField?: string | undefined;
   now?: () => number;
+  /**
+   * How a session gets its token. Default `apikey`: KYC lite. `stellar`: a SEP-10 challenge signed with our Stellar
+   * account, whose token then stands for KYC lite's on every user call (UNCONFIRMED: alfred's Stellar pages list the
+   * same operations; the token they carry is the one Auth (Post) answers).
+   */
+  auth?: AlfredAuthOptions;
 }
+
+export type AlfredAuthOptions =
+  | { kind: 'apikey' }
+  | ({ kind: 'stellar' } & Pick<
+      StellarAuthOptions,
+      'secret' | 'serverPublicKey' | 'networkPassphrase' | 'homeDomain' | 'authPath'
+    >);
 
 export function alfredClientOptions(config: Config): AlfredClientOptions {
   const alfred = config.providers.alfred;
-  return {
+  const auth = alfred.auth;
+  const options = {
     baseUrl: alfred.baseUrl ?? sandboxBaseUrl(config, 'alfred'),
     apiKey: alfred.apiKey ?? SANDBOX_CREDENTIALS.apiKey,
     apiSecret: alfred.apiSecret ?? SANDBOX_CREDENTIALS.apiSecret,
     timeoutMs: config.providers.timeoutMs,
   };
-}
-
-/** How to sign a customer in again when the token expires: the caller knows the KYC data, the client does not. */
-export interface AlfredSession {
-  /** One token per alfred user; our customer id. */
-  key: string;
-  login: () => Promise<KycLiteBody>;
-}
-
-interface CachedToken {
-  token: string;
-  renewAt: number;
+  if (auth.kind !== 'stellar') return options;
+  if (config.env === 'production' && !(auth.secret && auth.serverKey && auth.network)) {
+    // loadConfig refuses this already; a config built by hand must not sign in with the sandbox's published keys.
+    throw new ConfigError(['alfred stellar auth: secret, server key and network must be configured in production']);
+  }
+  return {
+    ...options,
+    // Only the base differs: the sandbox serves the Stellar variant beside the Penny API.
+    baseUrl: alfred.baseUrl ?? `${sandboxBaseUrl(config, 'alfred')}${SANDBOX_STELLAR.basePath}`,
+    auth: {
+      kind: 'stellar',
+      secret: auth.secret ?? SANDBOX_STELLAR.clientSecret,
+      serverPublicKey: auth.serverKey ?? SANDBOX_STELLAR.serverPublicKey,
+      networkPassphrase: STELLAR_NETWORKS[auth.network ?? 'testnet'],
+      ...(auth.homeDomain ? { homeDomain: auth.homeDomain } : {}),
+    },
+  };
 }
 
 type Refusal = FailureType;
 
 /** alfred's Penny API. Every call carries API-Key/API-Secret; user calls also the KYC-lite token. */
 export class AlfredClient {
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens: SessionTokens;
   private readonly prefix: string;
   private readonly now: () => number;
-  /** How many times a session signed in: tests prove renewal with it; never the token itself. */
-  logins = 0;
 
   constructor(private readonly options: AlfredClientOptions) {
     this.prefix = options.pathPrefix ?? '/third-party-service';
     this.now = options.now ?? Date.now;
+    const auth = options.auth ?? { kind: 'apikey' };
+    this.tokens = new SessionTokens(
+      auth.kind === 'stellar'
+        ? new StellarWebAuth({
+            ...auth,
+            baseUrl: options.baseUrl,
+            headers: { 'API-Key': options.apiKey, 'API-Secret': options.apiSecret },
+            timeoutMs: options.timeoutMs,
+            now: this.now,
+            ...(options.tokenTtlMs ? { tokenTtlMs: options.tokenTtlMs } : {}),
+          })
+        : new ApiKeyAuth((session) => this.kycLite(session)),
+      this.now,
+    );
+  }
+
+  /** How many times a session signed in (KYC lite, or a SEP-10 exchange): tests prove renewal with it. */
+  get logins(): number {
+    return this.tokens.signIns;
   }
 
   async myInfo(body: {
@@ -108,14 +158,23 @@ export class AlfredClient {
     return this.read(response, MyInfoResponseSchema, 'my-info', FAILURE_TYPES.kycFailed).data.uuid;
   }
 
-  /** KYC lite: signs the user up or in and caches the 2-minute token for the session. */
+  /**
+   * KYC lite: signs the user up or in. Penny API: it is the sign-in, its 2-minute token cached for the session (a
+   * sign-in already running for the session is joined). Stellar: a user call under the SEP-10 token.
+   */
   async login(session: AlfredSession, body?: KycLiteBody): Promise<{ kyc: boolean }> {
-    const payload = body ?? (await session.login());
-    this.logins++;
-    const response = await this.send('POST', '/login-sof-kyc', payload);
+    const given = body ? { ...session, login: () => Promise.resolve(body) } : session;
+    if (this.tokens.kind === 'apikey') return { kyc: (await this.tokens.renew(given)).kyc ?? false };
+    const payload = await given.login();
+    const response = await this.withToken(session, (token) => this.send('POST', '/login-sof-kyc', payload, token));
+    return { kyc: this.read(response, LoginResponseSchema, 'login-sof-kyc', FAILURE_TYPES.kycFailed).data.kyc };
+  }
+
+  /** The Penny API's sign-in. A 401 here is our key and secret refused: final, unlike a 401 on a user call. */
+  private async kycLite(session: AlfredSession): Promise<IssuedToken> {
+    const response = await this.send('POST', '/login-sof-kyc', await session.login());
     const { data } = this.read(response, LoginResponseSchema, 'login-sof-kyc', FAILURE_TYPES.kycFailed);
-    this.remember(session.key, data.token);
-    return { kyc: data.kyc };
+    return { token: data.token, expiresAt: this.expiry(data.token), kyc: data.kyc };
   }
 
   /** KYC full. The body is UNCONFIRMED: the caller decides it (see the adapter's kycDocuments option). */
@@ -183,35 +242,21 @@ export class AlfredClient {
 
   /** Forgets a session's token (tests; or a customer whose data changed). */
   forget(sessionKey: string): void {
-    this.tokens.delete(sessionKey);
+    this.tokens.forget(sessionKey);
   }
 
+  private expiry(token: string): number {
+    return tokenExpiry(token) ?? this.now() + (this.options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
+  }
+
+  /** A token from another answer (the process token). Stellar sessions keep their SEP-10 token. */
   private remember(key: string, token: string): void {
-    const now = this.now();
-    const expiresAt = tokenExpiry(token) ?? now + (this.options.tokenTtlMs ?? 120_000);
-    // Renew a little early so a token does not expire in flight; the margin scales with the token's life.
-    const margin = Math.min(5_000, Math.max(0, expiresAt - now) * 0.1);
-    this.tokens.set(key, { token, renewAt: expiresAt - margin });
+    if (this.tokens.kind === 'apikey') this.tokens.store(key, token, this.expiry(token));
   }
 
-  private async token(session: AlfredSession): Promise<string> {
-    const cached = this.tokens.get(session.key);
-    if (cached && cached.renewAt > this.now()) return cached.token;
-    await this.login(session);
-    const fresh = this.tokens.get(session.key);
-    if (!fresh) throw new Error('alfred login stored no token');
-    return fresh.token;
-  }
-
-  /** One renewal on 401: the token may have died early (alfred restarted, clock skew); a second 401 is final. */
-  private async withToken(
-    session: AlfredSession,
-    call: (token: string) => Promise<HttpResponse>,
-  ): Promise<HttpResponse> {
-    const response = await call(await this.token(session));
-    if (response.status !== 401) return response;
-    this.tokens.delete(session.key);
-    return call(await this.token(session));
+  /** Single-flight renewal on expiry and on 401; an expired token is retried, never a failed invoice. */
+  private withToken(session: AlfredSession, call: (token: string) => Promise<HttpResponse>): Promise<HttpResponse> {
+    return this.tokens.withToken(session, call);
   }
 
   private async send(
@@ -269,18 +314,6 @@ function describeError(text: string): string {
     .filter(Boolean);
   const head = [parsed.data.code, parsed.data.message].filter(Boolean).join(' ');
   return reasons.length ? `${head} (${reasons.join(', ')})` : head || 'no message';
-}
-
-/** A JWT's `exp` (fractional seconds allowed) as epoch ms; undefined for tokens we cannot read. */
-export function tokenExpiry(token: string): number | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

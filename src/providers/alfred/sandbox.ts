@@ -1,7 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
+import { SANDBOX_STELLAR } from './auth';
 import { SANDBOX_CREDENTIALS } from './client';
+import { StellarAuthSandbox } from './sandbox-stellar';
 import { formatLegacyDate } from './mapping';
 import { eventSignatureHeader, legacySignature } from './webhook';
 
@@ -21,6 +23,8 @@ export interface AlfredSandboxOptions {
   webhookAttempts?: number;
   /** First retry delay before timeScale; doubles each attempt. */
   webhookBackoffMs?: number;
+  /** A new KYC-lite sign-in ends the user's previous token (UNCONFIRMED at alfred; off unless a test asks). */
+  revokeOnSignIn?: boolean;
 }
 
 type Body = Record<string, unknown>;
@@ -76,6 +80,14 @@ export class AlfredSandbox implements ProviderSandbox {
   private readonly invoices = new Map<string, string>();
   private readonly timers = new SandboxTimers();
   private readonly options: Required<AlfredSandboxOptions>;
+  /** The Stellar variant's SEP-10 endpoint and its counts. */
+  readonly stellar: StellarAuthSandbox;
+  /** Requests that came in under the Stellar variant's base path. */
+  private readonly stellarRequests = new WeakSet<FastifyRequest>();
+  /** SEP-10 subject (account:memo) → the user whose KYC lite ran under it. */
+  private readonly stellarUsers = new Map<string, string>();
+  /** Each user's latest KYC-lite token, which revokeOnSignIn ends at the next sign-in. */
+  private readonly latestLogin = new Map<string, string>();
 
   constructor(
     private readonly ctx: SandboxContext,
@@ -86,7 +98,15 @@ export class AlfredSandbox implements ProviderSandbox {
       newUsersNeedFullKyc: options.newUsersNeedFullKyc ?? true,
       webhookAttempts: options.webhookAttempts ?? 11,
       webhookBackoffMs: options.webhookBackoffMs ?? 2_000,
+      revokeOnSignIn: options.revokeOnSignIn ?? false,
     };
+    this.stellar = new StellarAuthSandbox(ctx.timeScale, ctx.counter, { revokeOnSignIn: this.options.revokeOnSignIn });
+  }
+
+  /** Switched by tests: sign-ins end the previous token of the same user, in both variants. */
+  setRevokeOnSignIn(revoke: boolean): void {
+    this.options.revokeOnSignIn = revoke;
+    this.stellar.settings.revokeOnSignIn = revoke;
   }
 
   reset(): void {
@@ -96,6 +116,9 @@ export class AlfredSandbox implements ProviderSandbox {
     this.tokens.clear();
     this.transactions.clear();
     this.invoices.clear();
+    this.stellar.reset();
+    this.stellarUsers.clear();
+    this.latestLogin.clear();
   }
 
   // --- The customer's and alfred's side, for tests and demos.
@@ -129,9 +152,27 @@ export class AlfredSandbox implements ProviderSandbox {
   /** Ends every session's token now, as alfred's 2-minute expiry would. */
   expireTokens(): void {
     this.tokens.clear();
+    this.stellar.expireTokens();
   }
 
   register(app: FastifyInstance): void {
+    this.registerOperations(app);
+    // The Stellar variant: the same operations under its own base path, signed in with SEP-10 instead of KYC lite.
+    void app.register(
+      (stellar, _options, done) => {
+        stellar.addHook('onRequest', (request, _reply, next) => {
+          this.stellarRequests.add(request);
+          next();
+        });
+        this.stellar.register(stellar, (request, reply) => this.guard(request, reply));
+        this.registerOperations(stellar, false);
+        done();
+      },
+      { prefix: SANDBOX_STELLAR.basePath },
+    );
+  }
+
+  private registerOperations(app: FastifyInstance, actions = true): void {
     app.post(`${API}/my-info`, (request, reply) =>
       this.handle(request, reply, { token: false }, (body) => {
         const invalid = this.validate(body, { type: 'isNotEmpty', balance: 'isNumber', currency: 'isNotEmpty' });
@@ -150,7 +191,7 @@ export class AlfredSandbox implements ProviderSandbox {
     );
 
     app.post(`${API}/login-sof-kyc`, (request, reply) =>
-      this.handle(request, reply, { token: false }, (body) => {
+      this.handle(request, reply, { token: false, signIn: true }, (body, _user, subject) => {
         const invalid = this.validate(body, {
           firstname: 'isNotEmpty',
           lastname: 'isNotEmpty',
@@ -175,10 +216,10 @@ export class AlfredSandbox implements ProviderSandbox {
           this.users.set(email, user);
         }
         this.ctx.counter.inc('login', email);
-        return [
-          202,
-          { statusCode: 202, data: { token: this.issueToken(email), kyc: user.kyc }, message: 'login-sof-kyc' },
-        ];
+        // Stellar: KYC lite runs under the SEP-10 token, whose subject stands for this user from now on.
+        if (subject !== undefined) this.stellarUsers.set(subject, email);
+        const token = subject !== undefined ? this.bearer(request) : this.signIn(email);
+        return [202, { statusCode: 202, data: { token, kyc: user.kyc }, message: 'login-sof-kyc' }];
       }),
     );
 
@@ -338,6 +379,7 @@ export class AlfredSandbox implements ProviderSandbox {
       }),
     );
 
+    if (!actions) return;
     // Demo and test actions; no credentials, like a customer's browser.
     app.post('/_sandbox/invoices/:id/pay', async (request, reply) =>
       this.action(reply, () => this.payIn(this.param(request))),
@@ -353,30 +395,64 @@ export class AlfredSandbox implements ProviderSandbox {
 
   // --- Internals.
 
+  /**
+   * `signIn`: the KYC-lite route, which the Penny API opens with key and secret alone and the Stellar variant only
+   * under a live SEP-10 token, whose subject the route receives.
+   */
   private async handle(
     request: FastifyRequest,
     reply: FastifyReply,
-    auth: { token: boolean },
-    route: (body: Body, user: SandboxUser) => [number, unknown],
+    auth: { token: boolean; signIn?: boolean },
+    route: (body: Body, user: SandboxUser, subject?: string) => [number, unknown],
   ): Promise<FastifyReply> {
-    if (await this.ctx.faults.apply(request, reply, { statusCode: 429, message: 'Too many requests' })) return reply;
+    if (await this.guard(request, reply)) return reply;
+    const stellar = this.stellarRequests.has(request);
+    let user: SandboxUser = { email: '', kyc: false, banks: new Map() };
+    let subject: string | undefined;
+    if (auth.token || (auth.signIn && stellar)) {
+      const raw = this.bearer(request);
+      let email: string | undefined;
+      if (stellar) {
+        subject = this.stellar.subjectOf(raw);
+        email = subject === undefined ? undefined : this.stellarUsers.get(subject);
+      } else {
+        const session = this.tokens.get(raw);
+        email = session && session.expiresAt > Date.now() ? session.email : undefined;
+      }
+      const known = email === undefined ? undefined : this.users.get(email);
+      // KYC lite needs only a live SEP-10 token; every other user call a known user behind its token.
+      if (auth.token ? !known : subject === undefined) {
+        return reply.code(401).send({ statusCode: 401, message: 'token missing or expired', code: 'UNAUTHORIZED' });
+      }
+      if (known) user = known;
+    }
+    const [status, payload] = route(asBody(request.body), user, subject);
+    return reply.code(status).send(payload);
+  }
+
+  /** Faults first, then the API key and secret every call carries; true when the request is answered already. */
+  private async guard(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    if (await this.ctx.faults.apply(request, reply, { statusCode: 429, message: 'Too many requests' })) return true;
     const headers = request.headers;
     if (headers['api-key'] !== SANDBOX_CREDENTIALS.apiKey || headers['api-secret'] !== SANDBOX_CREDENTIALS.apiSecret) {
       // UNCONFIRMED: alfred says only "the same kind" of error; 401 with its envelope is the sandbox's answer.
-      return reply.code(401).send({ statusCode: 401, message: 'invalid api-key or api-secret', code: 'UNAUTHORIZED' });
+      await reply.code(401).send({ statusCode: 401, message: 'invalid api-key or api-secret', code: 'UNAUTHORIZED' });
+      return true;
     }
-    let user: SandboxUser = { email: '', kyc: false, banks: new Map() };
-    if (auth.token) {
-      const raw = String(headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-      const session = this.tokens.get(raw);
-      const known = session && session.expiresAt > Date.now() ? this.users.get(session.email) : undefined;
-      if (!known) {
-        return reply.code(401).send({ statusCode: 401, message: 'token missing or expired', code: 'UNAUTHORIZED' });
-      }
-      user = known;
-    }
-    const [status, payload] = route(asBody(request.body), user);
-    return reply.code(status).send(payload);
+    return false;
+  }
+
+  private bearer(request: FastifyRequest): string {
+    return String(request.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+  }
+
+  /** A KYC-lite token; with revokeOnSignIn the user's previous one ends, as a one-session-per-user server would. */
+  private signIn(email: string): string {
+    const previous = this.latestLogin.get(email);
+    if (previous && this.options.revokeOnSignIn) this.tokens.delete(previous);
+    const token = this.issueToken(email);
+    this.latestLogin.set(email, token);
+    return token;
   }
 
   private async action(reply: FastifyReply, run: () => unknown): Promise<FastifyReply> {
