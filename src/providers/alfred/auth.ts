@@ -185,6 +185,13 @@ const ChallengeResponseSchema = z.object({
 
 const TokenResponseSchema = z.object({ token: z.string().min(1) });
 
+/** Auth (Get)'s answer, parsed; `memo` is the one we asked for. */
+export interface StellarChallenge {
+  transaction: string;
+  networkPassphrase?: string | undefined;
+  memo: string;
+}
+
 /**
  * SEP-10 memo for a customer: one Stellar account (ours) speaks for every customer, and the ID memo tells alfred which
  * one a token is for, so each customer keeps a session of its own. Derived, so every worker computes the same.
@@ -222,32 +229,35 @@ export class StellarWebAuth implements AlfredAuthStrategy {
   }
 
   async signIn(session: AlfredSession): Promise<IssuedToken> {
-    const memo = customerMemo(session.key);
-    const query = new URLSearchParams({ account: this.account, memo, home_domain: this.homeDomain });
-    const challenge = this.readAuth(
-      await this.send('GET', `${this.authUrl}?${query.toString()}`),
-      ChallengeResponseSchema,
-      'auth challenge',
-    );
-    const signed = this.sign(challenge.transaction, challenge.network_passphrase, memo);
-    const { token } = this.readAuth(
-      await this.send('POST', this.authUrl, { transaction: signed }),
-      TokenResponseSchema,
-      'auth token',
-    );
+    const token = await this.exchange(this.sign(await this.challenge(session.key)));
     return { token, expiresAt: tokenExpiry(token) ?? this.now() + (this.options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS) };
   }
 
-  /** Signs only a challenge that verifies: anything else could be a transaction someone wants our signature on. */
-  private sign(challengeXdr: string, passphrase: string | undefined, memo: string): string {
+  /** Auth (Get): the challenge for our account and the session's memo, as alfred answers it (not yet checked). */
+  async challenge(sessionKey: string): Promise<StellarChallenge> {
+    const memo = customerMemo(sessionKey);
+    const query = new URLSearchParams({ account: this.account, memo, home_domain: this.homeDomain });
+    const response = await this.send('GET', `${this.authUrl}?${query.toString()}`);
+    const data = this.readAuth(response, ChallengeResponseSchema, 'auth challenge');
+    return { transaction: data.transaction, networkPassphrase: data.network_passphrase, memo };
+  }
+
+  /**
+   * Signs only a challenge that verifies (alfred's key, our network, home and web-auth domain, our account and memo,
+   * inside its time bounds): anything else could be a transaction someone wants our signature on.
+   */
+  sign(challenge: StellarChallenge): string {
     const network = this.options.networkPassphrase;
-    if (passphrase !== undefined && passphrase !== network) {
-      throw providerRefusal(FAILURE_TYPES.authFailed, `alfred's challenge is for another network ("${passphrase}")`);
+    if (challenge.networkPassphrase !== undefined && challenge.networkPassphrase !== network) {
+      throw providerRefusal(
+        FAILURE_TYPES.authFailed,
+        `alfred's challenge is for another network ("${challenge.networkPassphrase}")`,
+      );
     }
     let read: ReturnType<typeof WebAuth.readChallengeTx>;
     try {
       read = WebAuth.readChallengeTx(
-        challengeXdr,
+        challenge.transaction,
         this.options.serverPublicKey,
         network,
         this.homeDomain,
@@ -259,12 +269,18 @@ export class StellarWebAuth implements AlfredAuthStrategy {
         `alfred's challenge did not verify: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    if (read.clientAccountID !== this.account || read.memo !== memo) {
+    if (read.clientAccountID !== this.account || read.memo !== challenge.memo) {
       throw providerRefusal(FAILURE_TYPES.authFailed, "alfred's challenge names another account or memo");
     }
-    const transaction = TransactionBuilder.fromXDR(challengeXdr, network) as Transaction;
+    const transaction = TransactionBuilder.fromXDR(challenge.transaction, network) as Transaction;
     transaction.sign(this.keypair);
     return transaction.toEnvelope().toXDR('base64');
+  }
+
+  /** Auth (Post): the signed challenge for the session token. */
+  async exchange(signedTransaction: string): Promise<string> {
+    const response = await this.send('POST', this.authUrl, { transaction: signedTransaction });
+    return this.readAuth(response, TokenResponseSchema, 'auth token').token;
   }
 
   private send(method: 'GET' | 'POST', url: string, body?: unknown): Promise<HttpResponse> {

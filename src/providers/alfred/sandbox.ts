@@ -422,6 +422,8 @@ export class AlfredSandbox implements ProviderSandbox {
       const known = email === undefined ? undefined : this.users.get(email);
       // KYC lite needs only a live SEP-10 token; every other user call a known user behind its token.
       if (auth.token ? !known : subject === undefined) {
+        // Counted per variant: tests prove a call met a dead token and was renewed, not failed.
+        this.ctx.counter.inc('token_refused', stellar ? 'stellar' : 'penny');
         return reply.code(401).send({ statusCode: 401, message: 'token missing or expired', code: 'UNAUTHORIZED' });
       }
       if (known) user = known;
