@@ -264,6 +264,12 @@ describe('alfred Stellar SEP-10 against the sandbox', () => {
     expect(down.nonRetryable).toBe(false);
   });
 
+  it('a secret seed with a bad checksum is a configuration error that never repeats the seed', () => {
+    const bad = `${SANDBOX_STELLAR.clientSecret.slice(0, -1)}A`;
+    expect(() => stellarAuth({ secret: bad })).toThrow(/ALFRED_STELLAR_SECRET: not a valid Stellar secret seed/);
+    expect(() => stellarAuth({ secret: bad })).not.toThrow(bad);
+  });
+
   it('the sandbox signs with the published server key the client trusts by default', () => {
     expect(Keypair.fromSecret(SANDBOX_STELLAR_SERVER_SECRET).publicKey()).toBe(SANDBOX_STELLAR.serverPublicKey);
     const options = alfredClientOptions(loadConfig({ NODE_ENV: 'test', SANDBOX_PORT: '4999', ALFRED_AUTH: 'stellar' }));

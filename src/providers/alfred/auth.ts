@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Keypair, Networks, TransactionBuilder, WebAuth, type Transaction } from '@stellar/stellar-sdk';
 import { z } from 'zod';
+import { ConfigError } from '../../config';
 import { FAILURE_TYPES, providerRefusal, providerTransient } from '../../errors';
 import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../http';
 import type { KycLiteBody } from './mapping';
@@ -215,7 +216,12 @@ export class StellarWebAuth implements AlfredAuthStrategy {
   private readonly now: () => number;
 
   constructor(private readonly options: StellarAuthOptions) {
-    this.keypair = Keypair.fromSecret(options.secret);
+    try {
+      this.keypair = Keypair.fromSecret(options.secret);
+    } catch {
+      // Caught at startup, named by its variable, the seed never repeated.
+      throw new ConfigError(['ALFRED_STELLAR_SECRET: not a valid Stellar secret seed (its checksum does not match)']);
+    }
     this.authUrl = `${options.baseUrl.replace(/\/$/, '')}${options.authPath ?? '/auth'}`;
     // SEP-10: web_auth_domain is the host serving the endpoint; the home domain defaults to it.
     this.webAuthDomain = new URL(this.authUrl).host;
