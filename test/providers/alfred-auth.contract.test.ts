@@ -24,7 +24,8 @@ import { failureOf } from '../support/failures';
 import { WebhookReceiver } from '../support/webhook-receiver';
 
 const logger = createLogger({ level: 'silent' });
-const TIME_SCALE = 0.01; // tokens live 1.2 s
+// Tokens live 3.6 s: long enough that a loaded machine never sees one lapse between two steps by accident.
+const TIME_SCALE = 0.03;
 let server: SandboxServer;
 let handle: SandboxHandle<AlfredSandbox>;
 const receiver = new WebhookReceiver();
@@ -302,7 +303,7 @@ describe('one adapter, either variant: renewal is single-flight and an expired t
       expect(alfredClient.logins).toBe(2);
       expect(handle.counter.get('token_refused', variant === 'stellar' ? 'stellar' : 'penny')).toBe(refused + 1);
       // The token's own life runs out: renewed before the call, without a 401.
-      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      await new Promise((resolve) => setTimeout(resolve, 120_000 * TIME_SCALE + 100));
       const submitted = await step(input, 'submit', (i) => adapter.submit(i));
       expect(submitted?.providerStatus).toBe('pending');
       expect(alfredClient.logins).toBe(3);
