@@ -307,7 +307,6 @@ describe('a status word the alias table lacks', () => {
     expect(lines).toEqual([
       expect.objectContaining({
         level: 40,
-        provider: 'payone',
         invoiceId: invoiceID,
         rawStatus: 'ON_HOLD',
         during: 'fetchStatus',

@@ -53,8 +53,9 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
     const reading = readPayOneStatus(inquiry.status, aliases);
     if (reading.kind === 'unknown') {
       // The invoice id and PayOne's status word only: the inquiry also carries card data and the merchant's token.
+      // The registry's logger names the provider already.
       options.logger?.warn(
-        { provider: 'payone', invoiceId: inquiry.invoiceID, rawStatus: clip(reading.raw), during },
+        { invoiceId: inquiry.invoiceID, rawStatus: clip(reading.raw), during },
         'payone answered a status missing from its status table (PAYONE_STATUS_ALIASES)',
       );
     }
