@@ -186,6 +186,29 @@ const SCENARIOS: Record<string, Scenario> = {
     });
     return request.invoiceId;
   },
+  // `pu1-` (patch payone-unknown-1): a polled status word the provider's adapter cannot read; record with `-- pu1-`.
+  'pu1-payone-unknown-status-then-captured': async ({ invoices }, fakes) => {
+    const request = invoiceRequest({
+      invoiceId: 'hist_pu1_payone_unknown',
+      provider: 'payone',
+      currency: 'JOD',
+      amount: 1250,
+    });
+    const payone = fakes.payone;
+    if (!payone) throw new Error('no fake payone');
+    // PayOne answers a word its table lacks until the invoice shows it; then the pre-authorization, and the capture.
+    const known = payone.fetchStatus.bind(payone);
+    let unreadable = true;
+    payone.fetchStatus = async (input) =>
+      unreadable && input.invoice.invoiceId === request.invoiceId
+        ? { status: 'pending', unrecognized: 'ON_HOLD', compensation: 'cancel_transaction' }
+        : known(input);
+    await invoices.startInvoice(request);
+    await waitForStatus(invoices, request.invoiceId, (s) => s.unrecognizedProviderStatus?.status === 'ON_HOLD');
+    payone.statuses.set(request.invoiceId, 'authorized');
+    unreadable = false;
+    return request.invoiceId;
+  },
 };
 
 async function run(): Promise<void> {

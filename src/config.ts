@@ -2,6 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROVIDER_NAMES, type ProviderName } from './domain/constants';
+import type { PayOneState } from './providers/payone/mapping';
+import { StatusAliasesSchema } from './providers/payone/schemas';
 
 /** The project's root folder, wherever the process was started from. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -130,6 +132,29 @@ const providerList = z.string().transform((value, ctx): ProviderName[] => {
   return PROVIDER_NAMES.filter((name) => names.includes(name));
 });
 
+/**
+ * PAYONE_STATUS_ALIASES: JSON `{"<status PayOne answers>": "<our PayOne state>"}`, entries over the built-in table.
+ * Each problem names the entry, so a typo in one status is found without reading the whole table.
+ */
+const payoneStatusAliases = z.string().transform((value, ctx): Record<string, PayOneState> => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not JSON; expected {"<status PayOne answers>": "<PayOne state>"}' });
+    return z.NEVER;
+  }
+  const table = StatusAliasesSchema.safeParse(parsed);
+  if (!table.success) {
+    for (const issue of table.error.issues) {
+      const entry = issue.path.length > 0 ? `entry ${JSON.stringify(String(issue.path[0]))}: ` : '';
+      ctx.addIssue({ code: 'custom', message: `${entry}${issue.message}` });
+    }
+    return z.NEVER;
+  }
+  return table.data;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -232,6 +257,8 @@ const EnvSchema = z.object({
   PAYONE_BASE_URL: url.optional(),
   PAYONE_MERCHANT_ID: optionalString,
   PAYONE_AUTH_TOKEN: optionalString,
+  /** Statuses inquireInvoice answers that the built-in table lacks or reads wrong; see payoneStatusAliases. */
+  PAYONE_STATUS_ALIASES: payoneStatusAliases.optional(),
   XPRIZO_BASE_URL: url.optional(),
   XPRIZO_API_KEY: optionalString,
   XPRIZO_MERCHANT_ACCOUNT_ID: optionalString,
@@ -320,7 +347,13 @@ export interface Config {
       /** Always set (the production check reads every entry); the Stellar fields only for `stellar`. */
       auth: AlfredAuthConfig;
     };
-    readonly payone: { baseUrl?: string; merchantId?: string; authToken?: string };
+    readonly payone: {
+      baseUrl?: string;
+      merchantId?: string;
+      authToken?: string;
+      /** Configured entries only (PAYONE_STATUS_ALIASES); the adapter lays them over its built-in table. */
+      statusAliases?: Readonly<Record<string, PayOneState>>;
+    };
     readonly xprizo: {
       baseUrl?: string;
       apiKey?: string;
@@ -544,7 +577,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
               }
             : { kind: 'apikey' },
       },
-      payone: { baseUrl: env.PAYONE_BASE_URL, merchantId: env.PAYONE_MERCHANT_ID, authToken: env.PAYONE_AUTH_TOKEN },
+      payone: {
+        baseUrl: env.PAYONE_BASE_URL,
+        merchantId: env.PAYONE_MERCHANT_ID,
+        authToken: env.PAYONE_AUTH_TOKEN,
+        ...(env.PAYONE_STATUS_ALIASES ? { statusAliases: env.PAYONE_STATUS_ALIASES } : {}),
+      },
       xprizo: {
         baseUrl: env.XPRIZO_BASE_URL,
         apiKey: env.XPRIZO_API_KEY,

@@ -48,6 +48,11 @@ export interface StatusResult {
   detail?: string;
   /** The undo of the object found, as the submit that created it would have named it; absent when there is none. */
   compensation?: string;
+  /**
+   * The provider's own status word when its adapter cannot read it (a word missing from its status table). `status`
+   * then says no more than 'pending': no news, so the workflow applies nothing, keeps polling and shows this word.
+   */
+  unrecognized?: string;
 }
 
 /**

@@ -158,6 +158,8 @@ export interface InvoiceState {
   transitions: Transition[];
   providerRefs: Record<string, string>;
   providerStatus?: ProviderStatus;
+  /** The provider's last polled status word when its adapter could not read it; cleared by the next one it can. */
+  unrecognizedProviderStatus?: { status: string; at: string };
   approval?: ApprovalRecord;
   /** Approvals given so far, while an invoice that needs several waits for the rest. */
   approvals?: { by: string; at: string }[];

@@ -72,6 +72,8 @@ import {
 export const MONEY_SAFETY_PATCH = 'money-safety-1';
 /** Approvals by principals: the creator never approves, and a tenant's policy may ask for two distinct approvers. */
 export const FOUR_EYES_PATCH = 'four-eyes-1';
+/** A status poll the provider answered with a word its adapter cannot read: shown on the invoice, polling goes on. */
+export const PAYONE_UNKNOWN_PATCH = 'payone-unknown-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -572,7 +574,15 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       }
       if (status) {
         mergeRefs(status.refs);
-        applyProviderStatus(status.status, status.detail);
+        if (status.unrecognized !== undefined && patched(PAYONE_UNKNOWN_PATCH)) {
+          // No news about the money: nothing is applied, and the operator sees the provider's own word (the activity
+          // has logged it).
+          state.unrecognizedProviderStatus = { status: status.unrecognized, at: now() };
+          waiting(`${what} (${request.provider} answered "${status.unrecognized}", a status we cannot read)`);
+        } else {
+          if (state.unrecognizedProviderStatus) delete state.unrecognizedProviderStatus;
+          applyProviderStatus(status.status, status.detail);
+        }
       }
       if (settledOrStopped()) return outcome();
       const remaining = deadline - nowMs();

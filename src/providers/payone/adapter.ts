@@ -1,4 +1,5 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
+import type { Logger } from '../../logger';
 import { refusedWith404 } from '../http';
 import {
   undoable,
@@ -12,17 +13,20 @@ import type { PayOneClient } from './client';
 import {
   DEFAULT_STATUS_ALIASES,
   mapPayOneState,
+  readPayOneStatus,
   toExpiryPeriod,
   toPayOneAmount,
   toPayOneCurrency,
-  toPayOneState,
   type PayOneState,
+  type PayOneStatusReading,
 } from './mapping';
 import type { PayOneInquiry } from './schemas';
 
 export interface PayOneAdapterOptions {
-  /** inquireInvoice status strings (lower case) to states. UNCONFIRMED; see DEFAULT_STATUS_ALIASES. */
+  /** inquireInvoice status strings (lower case) to states, the whole table. UNCONFIRMED; see statusAliasTable. */
   statusAliases?: Readonly<Record<string, PayOneState>>;
+  /** Where a status missing from the table is reported; without one it is only returned. */
+  logger?: Logger;
   /** Recognises create's refusal of an invoiceID PayOne already has. UNCONFIRMED wording. */
   duplicatePattern?: RegExp;
   /** Recognises success in activate/deactivate's status sentence ("Invoice is activated successfully"). */
@@ -41,12 +45,26 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
   const duplicate = options.duplicatePattern ?? /duplicate|already exist/i;
   const success = options.successPattern ?? /success/i;
 
-  function stateOf(inquiry: PayOneInquiry): PayOneState {
-    const state = toPayOneState(inquiry.status, aliases);
-    if (!state) {
-      throw providerRefusal(FAILURE_TYPES.invalidResponse, `payone: unknown invoice status "${inquiry.status}"`);
+  /**
+   * The inquiry's status through the alias table. A word the table lacks is reported, not thrown: the table is our
+   * guess at PayOne's words, and an invoice must not fail because PayOne spelled a state differently.
+   */
+  function readStatus(inquiry: PayOneInquiry, during: string): PayOneStatusReading {
+    const reading = readPayOneStatus(inquiry.status, aliases);
+    if (reading.kind === 'unknown') {
+      // The invoice id and PayOne's status word only: the inquiry also carries card data and the merchant's token.
+      // The registry's logger names the provider already.
+      options.logger?.warn(
+        { invoiceId: inquiry.invoiceID, rawStatus: clip(reading.raw), during },
+        'payone answered a status missing from its status table (PAYONE_STATUS_ALIASES)',
+      );
     }
-    return state;
+    return reading.kind === 'unknown' ? { kind: 'unknown', raw: clip(reading.raw) } : reading;
+  }
+
+  /** For messages: the state, or PayOne's own word quoted when the table does not know it. */
+  function describe(reading: PayOneStatusReading): string {
+    return reading.kind === 'known' ? reading.state : `"${reading.raw}" (not in the status table)`;
   }
 
   /** Our invoice id is PayOne's invoiceID: a retried create meets PayOne's own uniqueness check. */
@@ -90,28 +108,38 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
 
     async submit(input) {
       const { link } = await ensureCreated(input);
-      const inquiry = await client.inquireInvoice(input.invoice.invoiceId);
-      let state = stateOf(inquiry);
+      const refs = {
+        [PAYONE_REFS.invoiceId]: input.invoice.invoiceId,
+        ...(link ? { [PAYONE_REFS.paymentLink]: link } : {}),
+      };
+      const reading = readStatus(await client.inquireInvoice(input.invoice.invoiceId), 'submit');
+      if (reading.kind === 'unknown') {
+        // Created, in a state we cannot name: activating it blind could be refused or wrong. Polling reads it later.
+        return {
+          refs,
+          providerStatus: 'pending',
+          compensation: 'deactivate',
+          note: `payone status ${describe(reading)}`,
+        };
+      }
+      let state = reading.state;
       if (state === 'inactive') {
         const answer = await client.activateInvoice(input.invoice.invoiceId);
         if (!success.test(answer)) {
           // A lost answer to an earlier activate: the invoice may be active already.
-          state = stateOf(await client.inquireInvoice(input.invoice.invoiceId));
-          if (state === 'inactive') {
-            throw providerRefusal(FAILURE_TYPES.providerRejected, `payone did not activate the invoice: ${answer}`);
+          const again = readStatus(await client.inquireInvoice(input.invoice.invoiceId), 'submit');
+          if (again.kind === 'unknown' || again.state === 'inactive') {
+            throw providerRefusal(
+              FAILURE_TYPES.providerRejected,
+              `payone did not activate the invoice: ${answer}; it is ${describe(again)}`,
+            );
           }
+          state = again.state;
         } else {
           state = 'active';
         }
       }
-      return {
-        refs: {
-          [PAYONE_REFS.invoiceId]: input.invoice.invoiceId,
-          ...(link ? { [PAYONE_REFS.paymentLink]: link } : {}),
-        },
-        providerStatus: mapPayOneState(state),
-        compensation: 'deactivate',
-      };
+      return { refs, providerStatus: mapPayOneState(state), compensation: 'deactivate' };
     },
 
     async complete(input): Promise<StepResult> {
@@ -126,12 +154,14 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
       }
       // A retry after a completion whose answer was lost finds the invoice completed: that is success.
       const inquiry = await client.inquireInvoice(invoiceID);
-      if (stateOf(inquiry) === 'completed') {
+      const reading = readStatus(inquiry, 'complete');
+      if (reading.kind === 'known' && reading.state === 'completed') {
         return { providerStatus: 'settled', refs: rrnRefs(inquiry.rrn) };
       }
       throw providerRefusal(
         FAILURE_TYPES.providerRejected,
-        `payone did not complete the invoice: ${result.statusDescription ?? result.status}`,
+        `payone did not complete the invoice: ${result.statusDescription ?? result.status}` +
+          (reading.kind === 'unknown' ? `; it is ${describe(reading)}` : ''),
       );
     },
 
@@ -140,18 +170,22 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
         throw providerRefusal(FAILURE_TYPES.notSupported, `payone has no compensation ${input.action}`);
       }
       const invoiceID = input.refs[PAYONE_REFS.invoiceId] ?? input.invoice.invoiceId;
-      const before = stateOf(await client.inquireInvoice(invoiceID));
-      if (before === 'completed') {
+      const before = readStatus(await client.inquireInvoice(invoiceID), 'compensate');
+      // A status we cannot name is tried: deactivate is refused by PayOne itself past payment or capture.
+      if (before.kind === 'known' && before.state === 'completed') {
         throw providerRefusal(FAILURE_TYPES.notUndone, 'payone invoice is already captured: only a refund can undo it');
       }
       const answer = await client.deactivateInvoice(invoiceID);
       if (success.test(answer)) return { providerStatus: 'cancelled' };
-      const state = stateOf(await client.inquireInvoice(invoiceID));
-      if (state === 'deactivated' || state === 'expired') return { providerStatus: mapPayOneState(state) };
+      const after = readStatus(await client.inquireInvoice(invoiceID), 'compensate');
+      if (after.kind === 'known' && (after.state === 'deactivated' || after.state === 'expired')) {
+        return { providerStatus: mapPayOneState(after.state) };
+      }
       // PayOne has no documented void of a pre-authorization: the undo did not happen, and the operator must know.
+      const held = after.kind === 'known' && after.state === 'pre-authorized';
       throw providerRefusal(
         FAILURE_TYPES.notUndone,
-        `payone did not deactivate (${answer}); the invoice is ${state}${state === 'pre-authorized' ? ': the hold lapses at the issuer' : ''}`,
+        `payone did not deactivate (${answer}); the invoice is ${describe(after)}${held ? ': the hold lapses at the issuer' : ''}`,
       );
     },
 
@@ -162,14 +196,31 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
           if (refusedWith404(error)) throw providerRefusal(FAILURE_TYPES.notFound, 'payone knows no such invoice');
           throw error;
         });
-      const state = stateOf(inquiry);
-      const status = mapPayOneState(state);
+      const reading = readStatus(inquiry, 'fetchStatus');
+      const refs = inquiry.rrn ? { refs: { [PAYONE_REFS.rrn]: inquiry.rrn } } : {};
+      if (reading.kind === 'unknown') {
+        // No news rather than a failure: the invoice exists (its undo stays registered) and polling goes on.
+        return {
+          status: 'pending',
+          unrecognized: reading.raw,
+          compensation: 'deactivate',
+          detail: `payone status ${describe(reading)}`,
+          ...refs,
+        };
+      }
+      const status = mapPayOneState(reading.state);
       return {
         status,
         ...(undoable(status) ? { compensation: 'deactivate' } : {}),
         detail: `payone status ${inquiry.status}`,
-        ...(inquiry.rrn ? { refs: { [PAYONE_REFS.rrn]: inquiry.rrn } } : {}),
+        ...refs,
       };
     },
   };
+}
+
+/** PayOne's status word as we repeat it (logs, details, messages): one line, and short. */
+function clip(raw: string): string {
+  const line = raw.replace(/\s+/g, ' ').trim();
+  return line.length > 80 ? `${line.slice(0, 80)}…` : line;
 }

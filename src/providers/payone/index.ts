@@ -1,6 +1,7 @@
 import type { ProviderDefinition } from '../types';
 import { createPayOneAdapter } from './adapter';
 import { PayOneClient, payoneClientOptions } from './client';
+import { statusAliasTable } from './mapping';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { PayOneSandbox } from './sandbox';
 import { payoneRequirements } from './requirements';
@@ -19,9 +20,12 @@ export const payone: ProviderDefinition = {
     complete: true,
     settledAt: 'settled',
   }),
-  create: ({ config }) => {
+  create: ({ config, logger }) => {
     refuseSandboxFallbackInProduction(config, 'payone', config.providers.payone);
-    return createPayOneAdapter(new PayOneClient(payoneClientOptions(config)));
+    return createPayOneAdapter(new PayOneClient(payoneClientOptions(config)), {
+      statusAliases: statusAliasTable(config.providers.payone.statusAliases),
+      logger,
+    });
   },
   sandbox: (context) => new PayOneSandbox(context),
 };

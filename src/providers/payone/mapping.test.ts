@@ -3,12 +3,15 @@ import {
   fromPayOneAmount,
   mapPayOneState,
   parseExpiryPeriod,
+  readPayOneStatus,
+  statusAliasTable,
   toExpiryPeriod,
   toPayOneAmount,
   toPayOneCurrency,
   toPayOneState,
 } from './mapping';
-import { CompleteResponseSchema } from './schemas';
+import { ActivationResponseSchema, CompleteResponseSchema } from './schemas';
+import activateFixture from './fixtures/activate-success.json';
 import completeFixture from './fixtures/complete-success.json';
 
 describe('PayOne mapping', () => {
@@ -49,6 +52,29 @@ describe('PayOne mapping', () => {
     expect(toPayOneState('Pre-Authorized')).toBe('pre-authorized');
     expect(toPayOneState('mystery')).toBeUndefined();
     expect(toPayOneState('HELD', { ...DEFAULT_STATUS_ALIASES, held: 'pre-authorized' })).toBe('pre-authorized');
+  });
+
+  it("reads a status the table lacks as unknown, keeping PayOne's word, instead of throwing", () => {
+    expect(readPayOneStatus(' PAID ')).toEqual({ kind: 'known', state: 'paid' });
+    expect(readPayOneStatus('On Hold')).toEqual({ kind: 'unknown', raw: 'On Hold' });
+    // Object.prototype's members are not statuses.
+    expect(readPayOneStatus('constructor')).toEqual({ kind: 'unknown', raw: 'constructor' });
+    expect(readPayOneStatus('toString')).toEqual({ kind: 'unknown', raw: 'toString' });
+  });
+
+  it('lays configured aliases over the built-in table, keys matched as lookups are', () => {
+    const table = statusAliasTable({ ' On_Hold ': 'pre-authorized', cancelled: 'expired' });
+    expect(readPayOneStatus('ON_HOLD', table)).toEqual({ kind: 'known', state: 'pre-authorized' });
+    // An override wins over the default; the rest of the defaults stay.
+    expect(toPayOneState('Cancelled', table)).toBe('expired');
+    expect(toPayOneState('captured', table)).toBe('completed');
+    expect(Object.isFrozen(table)).toBe(true);
+    expect(statusAliasTable()).toEqual(DEFAULT_STATUS_ALIASES);
+  });
+
+  it('reads the activateInvoice sample from the docs (seed 004)', () => {
+    const parsed = ActivationResponseSchema.parse(activateFixture);
+    expect(parsed).toEqual({ invoiceID: '50142985', status: 'Invoice is activated successfully' });
   });
 
   it('reads the completeInvoice sample from the docs', () => {

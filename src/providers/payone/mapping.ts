@@ -15,8 +15,8 @@ export type PayOneState = (typeof PAYONE_STATES)[number];
 
 /**
  * The strings inquireInvoice may answer, lower-cased, and the state each means. UNCONFIRMED: PayOne's docs give no
- * list; the defaults are the state names of its service descriptions plus obvious variants. Pass another table to the
- * client when PayOne confirms.
+ * list; the defaults are the state names of its service descriptions plus obvious variants. PAYONE_STATUS_ALIASES
+ * adds to or overrides them without a release, once PayOne's real strings are seen.
  */
 export const DEFAULT_STATUS_ALIASES: Readonly<Record<string, PayOneState>> = {
   active: 'active',
@@ -34,11 +34,41 @@ export const DEFAULT_STATUS_ALIASES: Readonly<Record<string, PayOneState>> = {
   cancelled: 'deactivated',
 };
 
+/** How the alias table's keys are written, and how an answered status is looked up in it. */
+export function normalizeStatus(status: string): string {
+  return status.trim().toLowerCase();
+}
+
 export function toPayOneState(
   status: string,
   aliases: Readonly<Record<string, PayOneState>> = DEFAULT_STATUS_ALIASES,
 ): PayOneState | undefined {
-  return aliases[status.trim().toLowerCase()];
+  const key = normalizeStatus(status);
+  // An own key only: "constructor" or "toString" answered by PayOne must not find Object.prototype's members.
+  return Object.hasOwn(aliases, key) ? aliases[key] : undefined;
+}
+
+/**
+ * A status PayOne answered, read through the alias table. `unknown` keeps the raw word: the table is a guess
+ * (UNCONFIRMED), so a word it lacks is news for the operator, not proof that the invoice went wrong.
+ */
+export type PayOneStatusReading = { kind: 'known'; state: PayOneState } | { kind: 'unknown'; raw: string };
+
+export function readPayOneStatus(
+  status: string,
+  aliases: Readonly<Record<string, PayOneState>> = DEFAULT_STATUS_ALIASES,
+): PayOneStatusReading {
+  const state = toPayOneState(status, aliases);
+  return state ? { kind: 'known', state } : { kind: 'unknown', raw: status };
+}
+
+/** The built-in table with the configured entries over it, keys normalized as lookups are. */
+export function statusAliasTable(
+  overrides: Readonly<Record<string, PayOneState>> = {},
+): Readonly<Record<string, PayOneState>> {
+  const table: Record<string, PayOneState> = { ...DEFAULT_STATUS_ALIASES };
+  for (const [raw, state] of Object.entries(overrides)) table[normalizeStatus(raw)] = state;
+  return Object.freeze(table);
 }
 
 export function mapPayOneState(state: PayOneState): ProviderStatus {

@@ -23,7 +23,23 @@ export interface SandboxInvoice {
   approvalCode?: string;
 }
 
+/** A request as the sandbox received it, for contract tests: what was sent, never the credentials' values. */
+export interface ReceivedRequest {
+  op: string;
+  method: string;
+  path: string;
+  contentType?: string;
+  accept?: string;
+  /** The names of the form's fields (PayOne's single `invoice`). */
+  formFields: string[];
+  /** The names of the fields of the `invoice` JSON, and of its first invoicesDetails item when it has one. */
+  invoiceFields: string[];
+  detailFields?: string[];
+  invoiceID?: string;
+}
+
 type Item = Record<string, unknown>;
+const MAX_RECEIVED = 1000;
 const KNOWN_NUMERIC = new Set<string>(Object.values(CURRENCIES).map((currency) => currency.numeric));
 const CREATE_OPS = new Set(['createInvoice', 'createPreAuthInvoice']);
 
@@ -42,6 +58,8 @@ function digits(length: number): string {
  */
 export class PayOneSandbox implements ProviderSandbox {
   private readonly invoices = new Map<string, SandboxInvoice>();
+  private readonly statusWords = new Map<string, string>();
+  private readonly log: ReceivedRequest[] = [];
 
   constructor(
     private readonly ctx: SandboxContext,
@@ -50,6 +68,22 @@ export class PayOneSandbox implements ProviderSandbox {
 
   reset(): void {
     this.invoices.clear();
+    this.statusWords.clear();
+    this.log.length = 0;
+  }
+
+  /** The InvoicesService requests received so far, oldest first; `invoiceID` narrows them to one invoice's. */
+  received(invoiceID?: string): ReceivedRequest[] {
+    return this.log.filter((request) => invoiceID === undefined || request.invoiceID === invoiceID);
+  }
+
+  /**
+   * inquireInvoice answers `word` as this invoice's status, whatever its state, until cleared with undefined: PayOne's
+   * status words are UNCONFIRMED, and this is how a test meets one our table lacks.
+   */
+  answerStatusAs(invoiceID: string, word: string | undefined): void {
+    if (word === undefined) this.statusWords.delete(invoiceID);
+    else this.statusWords.set(invoiceID, word);
   }
 
   /** Switches the merchant setting at run time (tests of the activate path). */
@@ -90,13 +124,15 @@ export class PayOneSandbox implements ProviderSandbox {
         return reply;
       }
       const op = (request.params as { op: string }).op;
-      const raw = asItem(request.body).invoice;
+      const form = asItem(request.body);
+      const raw = form.invoice;
       let invoice: Item;
       try {
         invoice = asItem(JSON.parse(typeof raw === 'string' ? raw : ''));
       } catch {
         return reply.code(400).send({ status: 'failed', statusDescription: 'the invoice parameter is not JSON' });
       }
+      this.record(op, request, form, invoice);
       if (
         invoice.merchantID !== SANDBOX_CREDENTIALS.merchantId ||
         invoice.authenticationToken !== SANDBOX_CREDENTIALS.authToken
@@ -129,7 +165,7 @@ export class PayOneSandbox implements ProviderSandbox {
           return reply.code(200).send({
             ...echo,
             invoiceID,
-            status: found.status,
+            status: this.statusWords.get(invoiceID) ?? found.status,
             amount: String(found.amount),
             currency: found.currency,
             ...(found.authorizedAmount !== undefined ? { authorizedAmount: String(found.authorizedAmount) } : {}),
@@ -211,12 +247,33 @@ export class PayOneSandbox implements ProviderSandbox {
     return result('success', 'INVOICE COMPLETED SUCCESSFULLY', invoice.rrn);
   }
 
+  /** Seed 004: activateInvoice activates invoices "that are only inactive"; a deactivated one stays deactivated. */
   private activate(invoiceID: string): string {
     const invoice = this.get(invoiceID);
     if (!invoice) return 'Invoice not found';
-    if (invoice.status !== 'inactive' && invoice.status !== 'deactivated') return `Invoice is ${invoice.status}`;
+    if (invoice.status !== 'inactive') {
+      return `Invoice cannot be activated: it is ${invoice.status}; only inactive invoices are activated`;
+    }
     invoice.status = 'active';
     return 'Invoice is activated successfully';
+  }
+
+  private record(op: string, request: FastifyRequest, form: Item, invoice: Item): void {
+    const details = Array.isArray(invoice.invoicesDetails) ? asItem(invoice.invoicesDetails[0]) : undefined;
+    const invoiceID = typeof invoice.invoiceID === 'string' ? invoice.invoiceID : details?.invoiceID;
+    // Bounded: `npm start` runs the sandbox for days, and tests look only at their own recent requests.
+    if (this.log.length >= MAX_RECEIVED) this.log.splice(0, this.log.length - MAX_RECEIVED + 1);
+    this.log.push({
+      op,
+      method: request.method,
+      path: request.url.split('?')[0] ?? request.url,
+      contentType: request.headers['content-type'],
+      accept: request.headers.accept,
+      formFields: Object.keys(form),
+      invoiceFields: Object.keys(invoice),
+      ...(details ? { detailFields: Object.keys(details) } : {}),
+      ...(typeof invoiceID === 'string' ? { invoiceID } : {}),
+    });
   }
 
   /** The docs allow it only before payment, pre-authorization or expiry. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAYONE_STATES } from './mapping';
 
 // PayOne SmartLink's InvoicesService, in PayOne's field names. Only what the docs show is required; the rest is
 // optional because the output of create and inquire is UNCONFIRMED.
@@ -62,3 +63,15 @@ export const ErrorResponseSchema = z.object({
   status: z.string().optional(),
   statusDescription: z.string().optional(),
 });
+
+/**
+ * PAYONE_STATUS_ALIASES, once JSON-parsed: `{"<status PayOne answers>": "<our PayOne state>"}`. Each entry adds to or
+ * overrides the built-in table (DEFAULT_STATUS_ALIASES); matching ignores case and surrounding blanks.
+ */
+export const StatusAliasesSchema = z
+  .record(z.string(), z.enum(PAYONE_STATES, { error: `expected one of ${PAYONE_STATES.join(', ')}` }))
+  .superRefine((table, ctx) => {
+    for (const raw of Object.keys(table)) {
+      if (raw.trim() === '') ctx.addIssue({ code: 'custom', path: [raw], message: 'a status must not be blank' });
+    }
+  });
