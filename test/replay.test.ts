@@ -26,6 +26,8 @@ describe('determinism guard', () => {
     expect(files.filter((file) => file.startsWith('ms1-')).length).toBeGreaterThanOrEqual(10);
     // Tenants and four-eyes approval (patch four-eyes-1).
     expect(files.filter((file) => file.startsWith('fe1-')).length).toBeGreaterThanOrEqual(2);
+    // An unrecognised PayOne status keeps polling (patch payone-unknown-1).
+    expect(files.filter((file) => file.startsWith('pu1-')).length).toBeGreaterThanOrEqual(1);
     const histories = files.map((file) => ({
       workflowId: file.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
