@@ -264,6 +264,11 @@ const EnvSchema = z.object({
   XPRIZO_MERCHANT_ACCOUNT_ID: optionalString,
   /** Secret path segment(s) of the webhook URLs registered with Xprizo, which signs nothing; see webhookTokens. */
   XPRIZO_WEBHOOK_TOKEN: webhookTokens.optional(),
+  /**
+   * How SetApprovalWebhook / SetPaymentWebhook carry our URL: `query` (`?url=`, Xprizo's current docs) or `path` (the
+   * older document's `/SetApprovalWebhook/{url}`).
+   */
+  XPRIZO_WEBHOOK_URL_FORM: z.enum(['query', 'path']).default('query'),
   BITFINEX_BASE_URL: url.optional(),
   BITFINEX_API_KEY: optionalString,
   BITFINEX_API_SECRET: optionalString,
@@ -360,6 +365,8 @@ export interface Config {
       merchantAccountId?: string;
       /** `current` goes into the URLs we register with Xprizo; a webhook whose URL holds any `accepted` one passes. */
       webhookToken: { current?: string; accepted: readonly string[] };
+      /** Where the URL goes in SetApprovalWebhook / SetPaymentWebhook (XPRIZO_WEBHOOK_URL_FORM). */
+      webhookUrlForm: 'query' | 'path';
     };
     readonly bitfinex: { baseUrl?: string; apiKey?: string; apiSecret?: string };
   };
@@ -591,6 +598,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           current: xprizoTokens[0],
           accepted: xprizoTokens,
         },
+        webhookUrlForm: env.XPRIZO_WEBHOOK_URL_FORM,
       },
       bitfinex: { baseUrl: env.BITFINEX_BASE_URL, apiKey: env.BITFINEX_API_KEY, apiSecret: env.BITFINEX_API_SECRET },
     },

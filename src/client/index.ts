@@ -171,14 +171,16 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
     const workflowId = invoiceWorkflowId(keyOf(request.invoiceId));
     const fingerprint = requestFingerprint(request);
     const createdBy = by.createdBy ?? principal;
-    let started: InvoiceRequest = request;
+    // The provider's limits apply to what starts, not to the fingerprint: the caller's repeat of its request matches.
+    const adjusted = PROVIDERS[request.provider].adjust?.(request) ?? { request, notes: [] };
+    let started: InvoiceRequest = adjusted.request;
     let access: InvoiceAccess | undefined;
     if (tenant) {
       const approvals = approvalsFor(request, options.policyFor?.(tenant) ?? DEFAULT_TENANT_POLICY);
       started = {
-        ...request,
+        ...started,
         invoiceId: keyOf(request.invoiceId),
-        approval: { ...request.approval, required: approvals.required },
+        approval: { ...started.approval, required: approvals.required },
       };
       access = { tenant, createdBy, approvalsRequired: approvals.approvalsRequired };
     } else if (createdBy) {
@@ -200,7 +202,7 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { [REQUEST_HASH_MEMO]: fingerprint },
         staticSummary: `${request.direction} ${formatMoney(request.amount, request.currency)} via ${request.provider} for ${request.customer.id}`,
-        staticDetails: request.description,
+        staticDetails: [request.description, ...adjusted.notes].filter(Boolean).join('\n\n') || undefined,
         typedSearchAttributes: [
           { key: searchAttributes.status, value: 'CREATED' },
           { key: searchAttributes.provider, value: request.provider },

@@ -63,7 +63,15 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     stops.push(() => connection.close());
     const providers = createProviders(config, logger);
     const activities = createActivities({ providers, logger });
-    const workers = await createWorker({ config, connection, namespace: server.namespace, activities, logger });
+    // The dev gateway is public to the local sandboxes, so the worker registers its Xprizo webhook URLs there.
+    const workers = await createWorker({
+      config,
+      connection,
+      namespace: server.namespace,
+      activities,
+      logger,
+      gatewayUrl: config.gateway.url,
+    });
     const running = workers.run();
     stops.push(async () => {
       workers.shutdown();

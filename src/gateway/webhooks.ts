@@ -204,7 +204,13 @@ async function handleWebhook(
   try {
     verdict = await route.verify(
       { rawBody: request.rawBody ?? '', body: request.body, headers: headerRecord(request) },
-      { adapter: deps.providers[provider], config: deps.config, now: deps.now },
+      {
+        adapter: deps.providers[provider],
+        config: deps.config,
+        now: deps.now,
+        findInvoiceByProviderRef: (key, value) =>
+          deps.withDeadline(deps.deadlineMs, () => deps.invoices.findInvoiceByProviderRef(key, value, provider)),
+      },
     );
   } catch (error) {
     // Verification that asks the provider's API could not finish (the provider is down or slow): nothing is known

@@ -121,7 +121,16 @@ export interface WebhookRoute {
   /** `now` is the gateway's clock, which signatures' ages are measured by (a test's fake clock); else Date.now. */
   verify(
     webhook: IncomingWebhook,
-    deps: { adapter: ProviderAdapter; config: Config; now?: () => number },
+    deps: {
+      adapter: ProviderAdapter;
+      config: Config;
+      now?: () => number;
+      /**
+       * The invoice (its provider reference) that holds `key: value` among its provider refs, searched among this
+       * route's provider's invoices only: for a webhook that names only an id we stored (Xprizo's null reference).
+       */
+      findInvoiceByProviderRef?: (key: string, value: string) => Promise<string | undefined>;
+    },
   ): Promise<WebhookVerdict>;
   /** The answer the provider expects, from our verdict (callbacks) or for a delivered signal. */
   answer(verdict: CallbackVerdict['verdict'] | 'delivered'): { status: number; body: unknown };
@@ -157,4 +166,25 @@ export interface ProviderDefinition {
   sandbox(context: SandboxContext): ProviderSandbox;
   /** The provider's webhooks; PayOne documents none. */
   webhooks?: readonly WebhookRoute[];
+  /**
+   * Run once when a worker starts, for a provider this deployment serves (Xprizo registers its webhook URLs). Must not
+   * throw for a provider that is down: the worker runs the other providers too.
+   */
+  onWorkerStart?(deps: WorkerStartDeps): Promise<void>;
+  /**
+   * The request as this provider can honour it, applied by the client before the workflow starts (a limit of the
+   * provider's, such as Xprizo voiding a held pay-out after 24 h); `notes` say what changed and are shown in the
+   * invoice's details. Pure.
+   */
+  adjust?(request: InvoiceRequest): AdjustedRequest;
+}
+
+export interface WorkerStartDeps extends ProviderDeps {
+  /** The gateway as providers reach it: GATEWAY_PUBLIC_URL, or the dev stack's local address; unset: none. */
+  gatewayUrl?: string;
+}
+
+export interface AdjustedRequest {
+  request: InvoiceRequest;
+  notes: readonly string[];
 }

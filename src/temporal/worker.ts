@@ -10,6 +10,7 @@ import {
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { PROVIDERS } from '../providers';
 import { dataConverter, warnIfDevelopmentKey } from './codec';
 import { TASK_QUEUES } from '../workflows/definitions';
 
@@ -31,6 +32,8 @@ export interface WorkerSetup {
   namespace: string;
   activities: InvoiceActivities;
   logger: Logger;
+  /** The gateway as providers reach it, for the webhook URLs registered at start; default GATEWAY_PUBLIC_URL. */
+  gatewayUrl?: string;
 }
 
 /** The workflow worker and the Bitfinex activity worker, started and stopped together. */
@@ -61,6 +64,7 @@ export async function createWorker({
   namespace,
   activities,
   logger,
+  gatewayUrl = config.gateway.publicUrl,
 }: WorkerSetup): Promise<InvoiceWorkers> {
   const tuning = config.worker;
   warnIfDevelopmentKey(config, logger);
@@ -84,6 +88,7 @@ export async function createWorker({
     maxConcurrentActivityTaskExecutions: 10,
   });
   logger.info({ namespace, taskQueues: Object.values(TASK_QUEUES) }, 'workers created');
+  await onWorkerStart(config, logger, gatewayUrl);
   const workers = [main, bitfinex];
   return {
     async run() {
@@ -100,4 +105,16 @@ export async function createWorker({
       }
     },
   };
+}
+
+/** Each served provider's start hook (Xprizo registers its webhook URLs), one after the other, before work is polled. */
+async function onWorkerStart(config: Config, logger: Logger, gatewayUrl: string | undefined): Promise<void> {
+  for (const definition of Object.values(PROVIDERS)) {
+    if (!definition.onWorkerStart || !config.providers.enabled.includes(definition.name)) continue;
+    const log = logger.child({ provider: definition.name });
+    await definition.onWorkerStart({ config, logger: log, gatewayUrl }).catch((error: unknown) => {
+      // A hook should not throw; if one does, its provider is degraded but the worker still serves the others.
+      log.error({ err: error instanceof Error ? error.message : String(error) }, 'provider start hook failed');
+    });
+  }
 }

@@ -290,13 +290,75 @@ describe('xprizo errors and preferences', () => {
     });
   });
 
-  it('sets the approval and payment webhook URLs', async () => {
-    await client.setApprovalWebhook(`${receiver.url}/custom/approval`);
-    await client.setPaymentWebhook(`${receiver.url}/custom/payment`);
-    expect(sandbox.approvalWebhookUrl).toBe(`${receiver.url}/custom/approval`);
-    expect(sandbox.paymentWebhookUrl).toBe(`${receiver.url}/custom/payment`);
-    sandbox.approvalWebhookUrl = undefined;
-    sandbox.paymentWebhookUrl = undefined;
+  describe.each(['query', 'path'] as const)('SetApprovalWebhook / SetPaymentWebhook, URL in the %s', (form) => {
+    // A query of its own, `&` included: an unencoded URL would lose its tail to the Preference call's own query.
+    const registered = (which: string) => `${receiver.url}/webhooks/xprizo/t0k3n/${which}?via=${form}&n=1`;
+
+    afterEach(() => {
+      sandbox.approvalWebhookUrl = undefined;
+      sandbox.paymentWebhookUrl = undefined;
+      sandbox.preferenceCalls.length = 0;
+    });
+
+    it('PUTs the URL, encoded, with the API headers and no body; the 200 resolves; the sandbox calls the URL', async () => {
+      const formClient = new XprizoClient({ ...options(), webhookUrlForm: form });
+      await expect(formClient.setApprovalWebhook(registered('approval'))).resolves.toBeUndefined();
+      await expect(formClient.setPaymentWebhook(registered('payment'))).resolves.toBeUndefined();
+
+      const calls = sandbox.preferenceCalls;
+      expect(calls.map((call) => call.operation)).toEqual(['SetApprovalWebhook', 'SetPaymentWebhook']);
+      for (const [index, which] of ['approval', 'payment'].entries()) {
+        const call = calls[index];
+        const operation = index === 0 ? 'SetApprovalWebhook' : 'SetPaymentWebhook';
+        expect(call).toMatchObject({
+          method: 'PUT',
+          form,
+          // What reached the server, decoded once: the whole URL, its own query included.
+          url: registered(which),
+          body: undefined,
+        });
+        if (form === 'query') {
+          expect(call?.path).toBe(`/Preference/${operation}`);
+          expect(call?.query).toEqual(['url']);
+        } else {
+          expect(call?.path).toBe(`/Preference/${operation}/${encodeURIComponent(registered(which))}`);
+          expect(call?.query).toEqual([]);
+        }
+        expect(call?.headers).toMatchObject({
+          'x-api-key': SANDBOX_CREDENTIALS.apiKey,
+          'x-api-version': '1.0',
+          accept: 'text/plain; x-api-version=1.0',
+        });
+        // No body, so no content type.
+        expect(call?.headers['content-type']).toBeUndefined();
+      }
+      expect(sandbox.approvalWebhookUrl).toBe(registered('approval'));
+      expect(sandbox.paymentWebhookUrl).toBe(registered('payment'));
+
+      // Registering again is the same registration.
+      await formClient.setApprovalWebhook(registered('approval'));
+      expect(sandbox.approvalWebhookUrl).toBe(registered('approval'));
+
+      // The sandbox's next webhooks go to the registered URLs.
+      const input = stepInput({ direction: 'pay_out' });
+      receiver.answer = (hook) => Promise.resolve(hook.path.includes('/payment') ? 'drop' : 200);
+      await createXprizoAdapter(client).submit(input);
+      const hook = await receiver.waitFor(
+        (h) =>
+          h.path === `/webhooks/xprizo/t0k3n/payment?via=${form}&n=1` &&
+          hooksFor(input.invoice.invoiceId, h.path).includes(h),
+      );
+      expect(hook.body).toMatchObject({ reference: input.invoice.invoiceId, currencyCode: 'USD', amount: 125 });
+      await createXprizoAdapter(client).compensate({ ...input, action: 'void_hold' });
+    });
+
+    it('a refused registration is a final ProviderRejected naming the operation', async () => {
+      const formClient = new XprizoClient({ ...options(), webhookUrlForm: form });
+      const failure = await failureOf(formClient.setPaymentWebhook('not-a-url'));
+      expect(failure).toMatchObject({ type: 'ProviderRejected', nonRetryable: true });
+      expect(failure.message).toMatch(/SetPaymentWebhook: Invalid url/);
+      expect(sandbox.paymentWebhookUrl).toBeUndefined();
+    });
   });
 });
 

@@ -8,6 +8,7 @@ import {
   XPRIZO_API_VERSION,
   type XprizoEndpoint,
   type XprizoEndpoints,
+  type XprizoWebhookUrlForm,
 } from './constants';
 import { isDuplicateReference, isInsufficientFunds } from './mapping';
 import {
@@ -28,6 +29,8 @@ export interface XprizoClientOptions {
   merchantAccountId: string;
   timeoutMs: number;
   endpoints?: Partial<XprizoEndpoints>;
+  /** How SetApprovalWebhook / SetPaymentWebhook carry the URL; default `query`. */
+  webhookUrlForm?: XprizoWebhookUrlForm;
 }
 
 /** SendPayment's `action` query value. */
@@ -50,6 +53,7 @@ export function xprizoOptionsFromConfig(config: Config): XprizoClientOptions {
     apiKey: xprizo.apiKey ?? SANDBOX_CREDENTIALS.apiKey,
     merchantAccountId: xprizo.merchantAccountId ?? SANDBOX_CREDENTIALS.merchantAccountId,
     timeoutMs: config.providers.timeoutMs,
+    webhookUrlForm: xprizo.webhookUrlForm,
   };
 }
 
@@ -125,19 +129,23 @@ export class XprizoClient {
     return parseJson(PROVIDER, StatusByReferenceResponseSchema, bareWordAsJson(response.text), 'StatusByReference');
   }
 
+  /** Registers the URL Xprizo POSTs approval webhooks to. Setting the same URL again changes nothing. */
   async setApprovalWebhook(url: string): Promise<void> {
-    this.ensureOk(
-      await this.send('PUT', `/Preference/SetApprovalWebhook?url=${encodeURIComponent(url)}`),
-      'SetApprovalWebhook',
-    );
+    await this.setWebhook('SetApprovalWebhook', url);
   }
 
-  /** UNCONFIRMED: assumed to mirror SetApprovalWebhook (PUT with `?url=`). */
+  /** UNCONFIRMED beyond seed 002's path form: assumed to take the URL as SetApprovalWebhook does. */
   async setPaymentWebhook(url: string): Promise<void> {
-    this.ensureOk(
-      await this.send('PUT', `/Preference/SetPaymentWebhook?url=${encodeURIComponent(url)}`),
-      'SetPaymentWebhook',
-    );
+    await this.setWebhook('SetPaymentWebhook', url);
+  }
+
+  private async setWebhook(operation: 'SetApprovalWebhook' | 'SetPaymentWebhook', url: string): Promise<void> {
+    const encoded = encodeURIComponent(url);
+    const path =
+      this.options.webhookUrlForm === 'path'
+        ? `/Preference/${operation}/${encoded}`
+        : `/Preference/${operation}?url=${encoded}`;
+    this.ensureOk(await this.send('PUT', path), operation);
   }
 
   private async existingOrThrow(response: HttpResponse, reference: string, what: string): Promise<CreatedTransaction> {

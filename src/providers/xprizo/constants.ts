@@ -54,3 +54,17 @@ export const XPRIZO_MESSAGES = {
   duplicatePendingReference: 'A pending transaction with this reference already exists',
   insufficientFunds: 'Insufficient funds',
 } as const;
+
+/** Where SetApprovalWebhook / SetPaymentWebhook take our URL: `?url=` (current docs) or a path segment (seed 002). */
+export const XPRIZO_WEBHOOK_URL_FORMS = ['query', 'path'] as const;
+export type XprizoWebhookUrlForm = (typeof XPRIZO_WEBHOOK_URL_FORMS)[number];
+
+/** Xprizo voids a held pay-out whose payment callback has had no 200 for 24 h (documented). */
+export const XPRIZO_HOLD_VOID_SECONDS = 24 * 3600;
+
+/**
+ * The longest a held pay-out may wait for its approval. Our "accept" reaches Xprizo only as the answer to a re-sent
+ * payment callback, whose schedule is undocumented, so the deadline ends two hours before the void rather than at it:
+ * an approval given at the last minute must still find a callback to answer.
+ */
+export const XPRIZO_HELD_APPROVAL_CAP_SECONDS = XPRIZO_HOLD_VOID_SECONDS - 2 * 3600;

@@ -1,12 +1,14 @@
 import type { Config } from '../../config';
 import type { ProviderDefinition, WebhookRoute, WebhookVerdict } from '../types';
-import { createXprizoAdapter } from './adapter';
+import { createXprizoAdapter, XPRIZO_REFS } from './adapter';
 import { XprizoClient } from './client';
-import { XPRIZO_WEBHOOK_ROUTES, xprizoWebhookPath, type XprizoWebhook } from './constants';
+import { XPRIZO_WEBHOOK_ROUTES, type XprizoWebhook } from './constants';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { XprizoSandbox } from './sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
 import { xprizoRequirements } from './requirements';
+import { capHeldApprovalDeadline, xprizoReference } from './mapping';
+import { registerXprizoWebhooks, xprizoWebhookUrlAt } from './registration';
 
 const clients = new WeakMap<Config, XprizoClient>();
 function clientFor(config: Config): XprizoClient {
@@ -31,11 +33,25 @@ function toVerdict(result: XprizoVerification): WebhookVerdict {
 }
 
 /** Both routes ask the API before believing the body (the gateway has checked the URL's token before that). */
-function verifiedBy(
-  verify: typeof verifyXprizoApprovalWebhook | typeof verifyXprizoPaymentCallback,
-): WebhookRoute['verify'] {
+function verifiedBy(verify: typeof verifyXprizoPaymentCallback): WebhookRoute['verify'] {
   return async (incoming, { config }) => toVerdict(await verify(incoming.body, clientFor(config)));
 }
+
+/**
+ * The approval webhook may name its transaction by id alone (`"reference": null`, as seed 002's Accepted sample does).
+ * The id is the key SendPayment or RequestPayment gave us, which the workflow keeps among its refs and indexes
+ * (ProviderReferences), so the invoice is found in Temporal's visibility: durable, shared by every gateway, and
+ * searched among Xprizo's invoices only. UNCONFIRMED: that Xprizo's transaction id and the key it answers are one.
+ */
+const verifyApproval: WebhookRoute['verify'] = async (incoming, { config, findInvoiceByProviderRef }) => {
+  const referenceForTransactionId = findInvoiceByProviderRef
+    ? async (transactionId: string) => {
+        const invoiceId = await findInvoiceByProviderRef(XPRIZO_REFS.transactionKey, transactionId);
+        return invoiceId === undefined ? undefined : xprizoReference(invoiceId);
+      }
+    : undefined;
+  return toVerdict(await verifyXprizoApprovalWebhook(incoming.body, clientFor(config), { referenceForTransactionId }));
+};
 
 /**
  * Xprizo signs nothing, and a header it would send is not documented: the one secret its calls can carry is the URL
@@ -51,7 +67,7 @@ const urlTokens = (config: Config): readonly string[] => config.providers.xprizo
  */
 export function xprizoWebhookUrl(config: Config, which: XprizoWebhook): string | undefined {
   const token = config.providers.xprizo.webhookToken.current;
-  return token === undefined ? undefined : `${config.gateway.url}/webhooks${xprizoWebhookPath(token, which)}`;
+  return token === undefined ? undefined : xprizoWebhookUrlAt(config.gateway.url, token, which);
 }
 
 /** Xprizo expects 200 with {"status":"success"}; the answer to a payment callback is the verdict itself. */
@@ -61,7 +77,7 @@ const approvalWebhook: WebhookRoute = {
   path: XPRIZO_WEBHOOK_ROUTES.approval,
   delivery: 'signal',
   urlTokens,
-  verify: verifiedBy(verifyXprizoApprovalWebhook),
+  verify: verifyApproval,
   answer: () => SUCCESS,
 };
 
@@ -99,4 +115,13 @@ export const xprizo: ProviderDefinition = {
   },
   sandbox: (context) => new XprizoSandbox(context),
   webhooks: [approvalWebhook, paymentCallback],
+  async onWorkerStart({ config, logger, gatewayUrl }) {
+    const xprizo = config.providers.xprizo;
+    await registerXprizoWebhooks(
+      clientFor(config),
+      { gatewayUrl, token: xprizo.webhookToken.current, form: xprizo.webhookUrlForm },
+      logger,
+    );
+  },
+  adjust: capHeldApprovalDeadline,
 };

@@ -1,7 +1,7 @@
 import type { Direction, ProviderStatus } from '../../domain/constants';
 import type { InvoiceRequest } from '../../domain/invoice';
 import { decimalToMinor, isCurrencyCode, minorToDecimal, type CurrencyCode } from '../../domain/money';
-import { XPRIZO_MESSAGES } from './constants';
+import { XPRIZO_HELD_APPROVAL_CAP_SECONDS, XPRIZO_HOLD_VOID_SECONDS, XPRIZO_MESSAGES } from './constants';
 import type { ApprovalStatusType, TransferBody, XprizoTransactionStatus } from './schemas';
 
 /**
@@ -126,4 +126,22 @@ export function isDuplicateReference(message: string): boolean {
 
 export function isInsufficientFunds(message: string): boolean {
   return /insufficient\s+(funds|balance)/i.test(message);
+}
+
+/**
+ * A pay-out is sent on hold, and Xprizo voids the hold 24 h after it began unless our answer to its callback releases
+ * it: an approval deadline beyond that would let an approver approve money Xprizo has already returned. The deadline
+ * is therefore capped before the invoice starts (the workflow reads it from the request, so no history changes), and
+ * the note says so in the invoice's details. Pay-ins wait on the customer, not on a hold, and keep their deadline.
+ */
+export function capHeldApprovalDeadline(request: InvoiceRequest): { request: InvoiceRequest; notes: string[] } {
+  const cap = XPRIZO_HELD_APPROVAL_CAP_SECONDS;
+  if (request.direction !== 'pay_out' || request.approval.timeoutSeconds <= cap) return { request, notes: [] };
+  return {
+    request: { ...request, approval: { ...request.approval, timeoutSeconds: cap } },
+    notes: [
+      `approval deadline capped at ${cap / 3600} h (${cap} s, asked ${request.approval.timeoutSeconds} s): ` +
+        `Xprizo voids a held pay-out ${XPRIZO_HOLD_VOID_SECONDS / 3600} h after it is sent`,
+    ],
+  };
 }

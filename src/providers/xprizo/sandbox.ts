@@ -56,6 +56,21 @@ export interface XprizoSandboxOptions {
 
 const DAY_MS = 86_400_000;
 
+/** A SetApprovalWebhook / SetPaymentWebhook call as the sandbox received it, for contract tests. */
+export interface PreferenceCall {
+  operation: 'SetApprovalWebhook' | 'SetPaymentWebhook';
+  method: string;
+  /** The path after the sandbox's `/xprizo` prefix, without the query. */
+  path: string;
+  /** Names of the query parameters sent. */
+  query: string[];
+  /** Where the URL came: `?url=` or a path segment. */
+  form: 'query' | 'path';
+  headers: Record<string, string | undefined>;
+  body: unknown;
+  url: string;
+}
+
 /**
  * The Xprizo wallet API as the docs describe it: payment requests a customer accepts or rejects in their wallet,
  * payments sent pending, committed or on hold, approval webhooks and the held payment's callback.
@@ -64,6 +79,8 @@ export class XprizoSandbox implements ProviderSandbox {
   readonly options: XprizoSandboxOptions;
   approvalWebhookUrl?: string;
   paymentWebhookUrl?: string;
+  /** Every webhook registration received, valid or not, oldest first. */
+  readonly preferenceCalls: PreferenceCall[] = [];
   private readonly byReference = new Map<string, SandboxTransaction>();
   private readonly byKey = new Map<string, SandboxTransaction>();
   private readonly wallets = new Map<string, Wallet>();
@@ -98,6 +115,7 @@ export class XprizoSandbox implements ProviderSandbox {
     });
     this.approvalWebhookUrl = undefined;
     this.paymentWebhookUrl = undefined;
+    this.preferenceCalls.length = 0;
   }
 
   // --- In-process handles for tests and the dev stack.
@@ -114,12 +132,15 @@ export class XprizoSandbox implements ProviderSandbox {
     return this.wallet(SANDBOX_CREDENTIALS.merchantAccountId).balance;
   }
 
-  /** The customer approves the payment request in their wallet. */
-  acceptRequest(reference: string): SandboxTransaction {
+  /**
+   * The customer approves the payment request in their wallet. `announce: false` sends no Accepted webhook, for a
+   * test that delivers one of its own (seed 002's sample).
+   */
+  acceptRequest(reference: string, { announce = true }: { announce?: boolean } = {}): SandboxTransaction {
     const tx = this.pendingTransaction(reference);
     this.move(tx);
     tx.state = 'Active';
-    this.sendApproval(tx, 2);
+    if (announce) this.sendApproval(tx, 2);
     return tx;
   }
 
@@ -245,11 +266,23 @@ export class XprizoSandbox implements ProviderSandbox {
     app.get('/Transaction/StatusByReference', statusByReference);
     app.get('/Transaction/StatusByReference/:accountId', statusByReference);
 
+    // Both forms are accepted: `?url=` (current docs) and a path segment (seed 002), each URL-encoded.
     const setUrl = (which: 'approval' | 'payment') =>
       api((request, reply) => {
-        const fromQuery = (request.query as Record<string, unknown>).url;
+        const query = request.query as Record<string, unknown>;
+        const fromQuery = query.url;
         const fromPath = (request.params as Record<string, unknown>).url;
         const url = typeof fromQuery === 'string' ? fromQuery : typeof fromPath === 'string' ? fromPath : '';
+        this.preferenceCalls.push({
+          operation: which === 'approval' ? 'SetApprovalWebhook' : 'SetPaymentWebhook',
+          method: request.method,
+          path: request.url.split('?')[0]?.replace(/^\/xprizo/, '') ?? '',
+          query: Object.keys(query),
+          form: typeof fromPath === 'string' ? 'path' : 'query',
+          headers: { ...headerValues(request) },
+          body: request.body,
+          url,
+        });
         if (!/^https?:\/\//.test(url)) return badRequest(reply, 'Invalid url');
         if (which === 'approval') this.approvalWebhookUrl = url;
         else this.paymentWebhookUrl = url;
@@ -466,4 +499,12 @@ function badRequest(reply: FastifyReply, message: string): FastifyReply {
 function queryParam(request: FastifyRequest, name: string): string {
   const value = (request.query as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
+}
+
+function headerValues(request: FastifyRequest): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
 }
