@@ -8,9 +8,10 @@ import {
   type StepInput,
   type StepResult,
 } from '../types';
-import { derivedUuid, type AlfredClient, type AlfredSession } from './client';
-import { kycLiteBody, mapInvoiceStatus, myInfoType, toAlfredAmount, toAlpha3, typeProcesor } from './mapping';
-import type { AlfredUserTransaction } from './schemas';
+import { decimalToMinor, minorToDecimal } from '../../domain/money';
+import { AlfredQuoteRefused, type AlfredClient, type AlfredSession } from './client';
+import { kycLiteBody, mapInvoiceStatus, myInfoType, toAlpha3, typeProcesor } from './mapping';
+import type { AlfredQuote, AlfredUserTransaction, QuoteRequest } from './schemas';
 
 export interface AlfredAdapterOptions {
   /** my-info `currency`: the crypto side of the ramp (BTC/USDT/USDC). */
@@ -24,6 +25,11 @@ export interface AlfredAdapterOptions {
    * type and the customer's national id number. Return undefined to skip the upload (the step then refuses).
    */
   kycDocuments?: (input: StepInput, country3: string) => Record<string, unknown> | undefined;
+  /** The quote's `chain` (alfred's newer docs: MATIC, XLM, ETH ...). Default: none sent. */
+  quoteChain?: string;
+  /** A quote this close to its expiration is fetched again rather than sent to submit. */
+  quoteMarginMs?: number;
+  now?: () => number;
 }
 
 const defaultKycDocuments: NonNullable<AlfredAdapterOptions['kycDocuments']> = (input, country3) => ({
@@ -41,11 +47,156 @@ export const ALFRED_REFS = {
   transactionId: 'alfredTransactionId',
   /** The gateway maps alfred's webhooks (which carry only this id) back to our invoice through it. */
   invoiceId: 'alfredInvoiceId',
+  /** The quote submit's `exchangeId` names, and what it promises: shown to the customer with the invoice. */
+  quoteId: 'alfredQuoteId',
+  quoteExpiresAt: 'alfredQuoteExpiresAt',
+  quoteFiatAmount: 'alfredQuoteFiatAmount',
+  quoteFiatCurrency: 'alfredQuoteFiatCurrency',
+  quoteCryptoAmount: 'alfredQuoteCryptoAmount',
+  quoteCryptoCurrency: 'alfredQuoteCryptoCurrency',
+  quoteRate: 'alfredQuoteRate',
+  quoteFees: 'alfredQuoteFees',
 } as const;
+
+/** The undo a pay-out's submit registers: Approval Invoice with `cancel`. */
+export const ALFRED_CANCEL = 'cancel_invoice';
+/**
+ * What a pay-in's submit registers instead: alfred documents no operation that undoes a pay-in (Approval Invoice is
+ * pay-out only; alfred approves pay-ins itself), so its undo does nothing and the invoice records that.
+ */
+export const ALFRED_PAY_IN_NO_UNDO = 'none_documented_for_pay_in';
+
+/** The undo an alfred object of this direction registers. */
+function undoFor(direction: StepInput['invoice']['direction']): string {
+  return direction === 'pay_out' ? ALFRED_CANCEL : ALFRED_PAY_IN_NO_UNDO;
+}
+
+/** The fiat and crypto sides of a quote: a pay-in changes fiat into crypto, a pay-out crypto into fiat. */
+function sides(quote: AlfredQuote, direction: StepInput['invoice']['direction']) {
+  return direction === 'pay_in'
+    ? {
+        fiat: { amount: quote.fromAmount, currency: quote.fromCurrency },
+        crypto: { amount: quote.toAmount, currency: quote.toCurrency },
+      }
+    : {
+        fiat: { amount: quote.toAmount, currency: quote.toCurrency },
+        crypto: { amount: quote.fromAmount, currency: quote.fromCurrency },
+      };
+}
+
+/** A quote's refs, as alfred wrote its amounts: the customer sees what alfred promised, not our rounding of it. */
+function quoteRefs(quote: AlfredQuote, direction: StepInput['invoice']['direction']): Record<string, string> {
+  const { fiat, crypto } = sides(quote, direction);
+  return {
+    [ALFRED_REFS.quoteId]: quote.quoteId,
+    [ALFRED_REFS.quoteExpiresAt]: new Date(Date.parse(quote.expiration)).toISOString(),
+    [ALFRED_REFS.quoteFiatAmount]: fiat.amount,
+    [ALFRED_REFS.quoteFiatCurrency]: fiat.currency,
+    [ALFRED_REFS.quoteCryptoAmount]: crypto.amount,
+    [ALFRED_REFS.quoteCryptoCurrency]: crypto.currency,
+    ...(quote.rate !== undefined ? { [ALFRED_REFS.quoteRate]: quote.rate } : {}),
+    ...(quote.fees.length
+      ? { [ALFRED_REFS.quoteFees]: quote.fees.map((fee) => `${fee.type} ${fee.amount} ${fee.currency}`).join('; ') }
+      : {}),
+  };
+}
+
+/** The quote a step can still use, from refs: what submit needs of it. */
+interface UsableQuote {
+  quoteId: string;
+  fiatAmount: string;
+  cryptoAmount: string;
+  cryptoCurrency: string;
+}
 
 export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapterOptions = {}): ProviderAdapter {
   const cryptoCurrency = options.cryptoCurrency ?? 'USDT';
   const kycDocuments = options.kycDocuments ?? defaultKycDocuments;
+  const now = options.now ?? Date.now;
+  const quoteMarginMs = options.quoteMarginMs ?? 1_000;
+
+  /**
+   * Consult Quote for the invoice. The invoice fixes the fiat side (what the customer pays in, or receives); alfred
+   * prices the crypto side. A quote for another amount or currency than the invoice's is refused, not sent on.
+   */
+  async function fetchQuote(input: StepInput): Promise<AlfredQuote> {
+    const { invoice } = input;
+    const fiatAmount = minorToDecimal(invoice.amount, invoice.currency);
+    const request: QuoteRequest =
+      invoice.direction === 'pay_in'
+        ? { fromCurrency: invoice.currency, toCurrency: cryptoCurrency, fromAmount: fiatAmount }
+        : { fromCurrency: cryptoCurrency, toCurrency: invoice.currency, toAmount: fiatAmount };
+    const quote = await client.quote({
+      ...request,
+      paymentMethodType: typeProcesor(invoice),
+      ...(options.quoteChain ? { chain: options.quoteChain } : {}),
+    });
+    const { fiat, crypto } = sides(quote, invoice.direction);
+    let quotedMinor: number | undefined;
+    try {
+      quotedMinor = fiat.currency === invoice.currency ? decimalToMinor(fiat.amount, invoice.currency) : undefined;
+    } catch {
+      quotedMinor = undefined;
+    }
+    if (quotedMinor !== invoice.amount || crypto.currency !== cryptoCurrency) {
+      throw providerRefusal(
+        FAILURE_TYPES.invalidResponse,
+        `alfred quoted ${fiat.amount} ${fiat.currency} / ${crypto.amount} ${crypto.currency} for ${fiatAmount} ${invoice.currency}`,
+      );
+    }
+    return quote;
+  }
+
+  /** The quote in refs, unless it is missing or about to expire. */
+  function usableQuote(refs: Record<string, string>): UsableQuote | undefined {
+    const quoteId = refs[ALFRED_REFS.quoteId];
+    const expiresAt = Date.parse(refs[ALFRED_REFS.quoteExpiresAt] ?? '');
+    const fiatAmount = refs[ALFRED_REFS.quoteFiatAmount];
+    const cryptoAmount = refs[ALFRED_REFS.quoteCryptoAmount];
+    const quoteCrypto = refs[ALFRED_REFS.quoteCryptoCurrency];
+    if (!quoteId || !fiatAmount || !cryptoAmount || !quoteCrypto || Number.isNaN(expiresAt)) return undefined;
+    if (expiresAt - quoteMarginMs <= now()) return undefined;
+    return { quoteId, fiatAmount, cryptoAmount, cryptoCurrency: quoteCrypto };
+  }
+
+  function usable(quote: AlfredQuote, direction: StepInput['invoice']['direction']): UsableQuote {
+    const { fiat, crypto } = sides(quote, direction);
+    return {
+      quoteId: quote.quoteId,
+      fiatAmount: fiat.amount,
+      cryptoAmount: crypto.amount,
+      cryptoCurrency: crypto.currency,
+    };
+  }
+
+  /** A pay-out's my-info balance is the crypto the quote prices the payout at; a pay-in's is 0. */
+  function myInfoFor(input: StepInput, quote: UsableQuote): Promise<string> {
+    const { invoice } = input;
+    return client.myInfo({
+      type: myInfoType(invoice.direction),
+      balance: invoice.direction === 'pay_in' ? 0 : Number(quote.cryptoAmount),
+      currency: quote.cryptoCurrency,
+      user: invoice.customer.email,
+      ...(options.chain ? { chain: options.chain } : {}),
+    });
+  }
+
+  /**
+   * A fresh quote for submit, and the initial transaction that goes with it: a pay-out's was created with the old
+   * quote's crypto amount, so a quote that prices it differently needs a new one.
+   */
+  async function requote(input: StepInput, initialTx: string | undefined) {
+    const quote = await fetchQuote(input);
+    const next = usable(quote, input.invoice.direction);
+    const oldCrypto = input.refs[ALFRED_REFS.quoteCryptoAmount];
+    const sameBalance = input.invoice.direction === 'pay_in' || Number(oldCrypto) === Number(next.cryptoAmount);
+    const tx = initialTx && sameBalance ? initialTx : await myInfoFor(input, next);
+    return {
+      quote: next,
+      initialTx: tx,
+      refs: { ...quoteRefs(quote, input.invoice.direction), [ALFRED_REFS.initialTransaction]: tx },
+    };
+  }
 
   function country3(input: StepInput): string {
     const code = toAlpha3(input.invoice.customer.country);
@@ -58,20 +209,12 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
     return code;
   }
 
-  function newInitialTransaction(input: StepInput): Promise<string> {
-    const { invoice } = input;
-    return client.myInfo({
-      type: myInfoType(invoice.direction),
-      // alfred wants 0 for a pay-in and the amount for a pay-out.
-      balance: invoice.direction === 'pay_in' ? 0 : toAlfredAmount(invoice.amount, invoice.currency),
-      currency: cryptoCurrency,
-      user: invoice.customer.email,
-      ...(options.chain ? { chain: options.chain } : {}),
-    });
-  }
-
+  /** An initial transaction for a session that lost its own: priced by the quote in refs, or a fresh one. */
   async function initialTransaction(input: StepInput): Promise<string> {
-    return input.refs[ALFRED_REFS.initialTransaction] ?? (await newInitialTransaction(input));
+    const known = input.refs[ALFRED_REFS.initialTransaction];
+    if (known) return known;
+    const quote = usableQuote(input.refs) ?? usable(await fetchQuote(input), input.invoice.direction);
+    return myInfoFor(input, quote);
   }
 
   /** The session signs in again from the invoice whenever the 2-minute token has lapsed. */
@@ -98,6 +241,14 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
     return { [ALFRED_REFS.transactionId]: transactionId, [ALFRED_REFS.invoiceId]: invoiceId };
   }
 
+  /**
+   * Approval Invoice's `invoicehash`, read from the invoice just before the call and never kept: it authenticates the
+   * approval, so it is a secret, and refs are not. UNCONFIRMED where alfred hands it out; undefined sends none.
+   */
+  async function invoiceHash(alfredInvoiceId: string): Promise<string | undefined> {
+    return (await client.getInvoice(alfredInvoiceId)).invoicehash;
+  }
+
   async function alfredInvoiceId(input: StepInput): Promise<string | undefined> {
     return input.refs[ALFRED_REFS.invoiceId] ?? (await findSubmitted(input))?.invoiceId;
   }
@@ -107,8 +258,10 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
 
     async kyc(input) {
       const country = country3(input);
+      // The quote comes first: the customer sees its amounts from here on, and a pay-out's my-info states its crypto.
+      const quote = await fetchQuote(input);
       // A fresh uuid per KYC attempt is harmless: nothing exists at alfred until submit-transaction uses one.
-      const initialTx = await newInitialTransaction(input);
+      const initialTx = await myInfoFor(input, usable(quote, input.invoice.direction));
       const userSession = session(input, initialTx);
       const { kyc } = await client.login(userSession);
       let level = 'lite';
@@ -118,7 +271,13 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
         await client.uploadKycDocument(userSession, documents);
         level = 'full';
       }
-      return { refs: { [ALFRED_REFS.initialTransaction]: initialTx, alfredKycLevel: level } };
+      return {
+        refs: {
+          ...quoteRefs(quote, input.invoice.direction),
+          [ALFRED_REFS.initialTransaction]: initialTx,
+          alfredKycLevel: level,
+        },
+      };
     },
 
     async paymentMethod(input) {
@@ -164,44 +323,69 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
         return {
           refs: submittedRefs(found.id, found.invoiceId),
           providerStatus: 'pending',
-          compensation: 'cancel_invoice',
+          compensation: undoFor(input.invoice.direction),
           note: 'already submitted; found in alfred transactions by user',
         };
       }
-      const initialTx = await initialTransaction(input);
-      const created = await client.submitTransaction(
-        session(input, initialTx),
-        {
-          withdrawlPhone: input.invoice.customer.phone ?? '',
-          businessInitTx: initialTx,
-          BusinessTo: options.businessTo ?? '10',
-          exchangeId: derivedUuid(input.idempotencyKey),
-          amount: toAlfredAmount(input.invoice.amount, input.invoice.currency),
-          typeProcesor: typeProcesor(input.invoice),
-        },
-        input.invoice.invoiceId,
-      );
+      // The quote from KYC is used while it lives; one that expired (or that alfred refuses) is fetched again.
+      let refs: Record<string, string> = {};
+      let quote = usableQuote(input.refs);
+      let initialTx = input.refs[ALFRED_REFS.initialTransaction];
+      if (!quote || !initialTx) ({ quote, initialTx, refs } = await requote(input, initialTx));
+      const submit = (ready: UsableQuote, tx: string) =>
+        client.submitTransaction(
+          session(input, tx),
+          {
+            withdrawlPhone: input.invoice.customer.phone ?? '',
+            businessInitTx: tx,
+            BusinessTo: options.businessTo ?? '10',
+            exchangeId: ready.quoteId,
+            // The fiat amount as the quote writes it; its currency is the quote's, which exchangeId names.
+            amount: Number(ready.fiatAmount),
+            typeProcesor: typeProcesor(input.invoice),
+          },
+          input.invoice.invoiceId,
+        );
+      let created: Awaited<ReturnType<typeof submit>>;
+      try {
+        created = await submit(quote, initialTx);
+      } catch (error) {
+        if (!(error instanceof AlfredQuoteRefused)) throw error;
+        ({ quote, initialTx, refs } = await requote(input, initialTx));
+        created = await submit(quote, initialTx);
+      }
       return {
-        refs: submittedRefs(created.transactionId, created.invoiceId),
+        refs: { ...refs, ...submittedRefs(created.transactionId, created.invoiceId) },
         providerStatus: 'pending',
-        compensation: 'cancel_invoice',
+        compensation: undoFor(input.invoice.direction),
+        ...(input.invoice.direction === 'pay_in'
+          ? { note: 'alfred documents no undo of a pay-in: a cancellation will leave its invoice to alfred' }
+          : {}),
       };
     },
 
     async approveAtProvider(input) {
       const id = await alfredInvoiceId(input);
       if (!id) throw providerRefusal(FAILURE_TYPES.providerRejected, 'no alfred invoice to approve');
-      await client.updateInvoice(id, 'approved');
+      await client.updateInvoice(id, 'approved', await invoiceHash(id));
       return { providerStatus: 'approved' };
     },
 
     async compensate(input: CompensationInput): Promise<StepResult> {
-      if (input.action !== 'cancel_invoice') {
+      if (input.action !== ALFRED_CANCEL && input.action !== ALFRED_PAY_IN_NO_UNDO) {
         throw providerRefusal(FAILURE_TYPES.notSupported, `alfred has no compensation ${input.action}`);
+      }
+      // Invoices started before this release registered cancel_invoice for pay-ins too: the direction decides.
+      if (input.invoice.direction === 'pay_in') {
+        throw providerRefusal(
+          FAILURE_TYPES.notUndone,
+          'nothing could be undone: alfred documents no cancellation of a pay-in (Approval Invoice is pay-out only; ' +
+            'alfred approves pay-ins itself), so its invoice stays with alfred until it expires',
+        );
       }
       const id = await alfredInvoiceId(input);
       if (!id) return { note: 'nothing submitted at alfred' };
-      await client.updateInvoice(id, 'cancel');
+      await client.updateInvoice(id, 'cancel', await invoiceHash(id));
       return { providerStatus: 'cancelled' };
     },
 
@@ -215,14 +399,14 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
         return {
           status,
           refs: submittedRefs(found.id, found.invoiceId),
-          ...(undoable(status) ? { compensation: 'cancel_invoice' } : {}),
+          ...(undoable(status) ? { compensation: undoFor(input.invoice.direction) } : {}),
         };
       }
       const invoice = await client.getInvoice(id);
       const status = mapInvoiceStatus(invoice, input.invoice.direction);
       return {
         status,
-        ...(undoable(status) ? { compensation: 'cancel_invoice' } : {}),
+        ...(undoable(status) ? { compensation: undoFor(input.invoice.direction) } : {}),
         detail: `estatus_invoice=${invoice.estatus_invoice} method=${invoice.method?.status ?? 'none'}${invoice.expire_invoice ? ' expired' : ''}`,
       };
     },

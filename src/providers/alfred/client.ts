@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { ConfigError, type Config } from '../../config';
 import { FAILURE_TYPES, type FailureType } from '../../errors';
@@ -18,18 +17,25 @@ import {
 } from './auth';
 import type { KycLiteBody } from './mapping';
 import {
+  AllInvoicesResponseSchema,
+  ApprovalResponseSchema,
   InvoiceResponseSchema,
   KycUploadResponseSchema,
   LoginResponseSchema,
   MyInfoResponseSchema,
   PaymentMethodResponseSchema,
+  PaymentWalletResponseSchema,
+  QuoteResponseSchema,
   SubmitResponseSchema,
   UpdateBankResponseSchema,
   UserTransactionsResponseSchema,
   ValidationErrorSchema,
   type AlfredInvoice,
+  type AlfredPaymentWallet,
+  type AlfredQuote,
   type AlfredUserTransaction,
   type PaymentMethodData,
+  type QuoteRequest,
 } from './schemas';
 
 const PROVIDER = 'alfred';
@@ -71,6 +77,15 @@ export interface AlfredClientOptions {
    * `reference`); undefined sends none.
    */
   referenceField?: string | undefined;
+  /**
+   * Consult Quote. alfred's newer docs document `POST /third-party-service/penny/quotes`; the GitBook's Penny path is
+   * UNCONFIRMED, so the path (after the prefix) is configurable.
+   */
+  quotePath?: string;
+  /** Consult Payment Wallet, `GET <path>/{invoiceId}`. UNCONFIRMED path. */
+  paymentWalletPath?: string;
+  /** Consult All Invoices, `GET <path>`. UNCONFIRMED; default the collection of the documented `invoice/{id}`. */
+  allInvoicesPath?: string;
   now?: () => number;
   /**
    * How a session gets its token. Default `apikey`: KYC lite. `stellar`: a SEP-10 challenge signed with our Stellar
@@ -86,6 +101,17 @@ export type AlfredAuthOptions =
       StellarAuthOptions,
       'secret' | 'serverPublicKey' | 'networkPassphrase' | 'homeDomain' | 'authPath'
     >);
+
+/** submit-transaction refused the quote (`exchangeId`): it expired or alfred forgot it. A fresh quote may pass. */
+export class AlfredQuoteRefused extends Error {
+  constructor(
+    readonly quoteId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AlfredQuoteRefused';
+  }
+}
 
 export function alfredClientOptions(config: Config): AlfredClientOptions {
   const alfred = config.providers.alfred;
@@ -220,14 +246,40 @@ export class AlfredClient {
     const field = 'referenceField' in this.options ? this.options.referenceField : 'reference';
     const payload = field ? { ...body, [field]: reference } : body;
     const response = await this.withToken(session, (token) => this.send('POST', '/submit-transaction', payload, token));
+    if (response.status === 422 && refusesField(response.text, 'exchangeId')) {
+      throw new AlfredQuoteRefused(body.exchangeId, `submit-transaction: ${describeError(response.text)}`);
+    }
     const { data } = this.read(response, SubmitResponseSchema, 'submit-transaction');
     return { transactionId: data.id, invoiceId: data.invoice.id };
   }
 
-  /** Pay-out approval or cancellation; key and secret only, no user token. */
-  async updateInvoice(invoiceId: string, status: 'approved' | 'cancel'): Promise<void> {
-    const response = await this.send('PUT', `/invoice/${encodeURIComponent(invoiceId)}`, { status });
-    if (response.status < 200 || response.status >= 300) throw this.refusal(response, `invoice ${status}`);
+  /**
+   * Approval Invoice: approve or cancel a pay-out; key and secret only, no user token. The document allows it for
+   * pay-outs only (a pay-in is approved by alfred). `invoicehash` authenticates the operation; sent when known.
+   */
+  async updateInvoice(invoiceId: string, status: 'approved' | 'cancel', invoicehash?: string): Promise<void> {
+    const body = invoicehash === undefined ? { status } : { status, invoicehash };
+    const response = await this.send('PUT', `/invoice/${encodeURIComponent(invoiceId)}`, body);
+    this.read(response, ApprovalResponseSchema, `invoice ${status}`);
+  }
+
+  /** Consult Quote: the exchange that submit-transaction's `exchangeId` names, with its amounts, fees and expiry. */
+  async quote(body: QuoteRequest): Promise<AlfredQuote> {
+    const response = await this.send('POST', this.options.quotePath ?? '/penny/quotes', body);
+    return this.read(response, QuoteResponseSchema, 'quote');
+  }
+
+  /** Consult Payment Wallet: where an invoice's crypto side is paid. */
+  async paymentWallet(invoiceId: string): Promise<AlfredPaymentWallet> {
+    const path = this.options.paymentWalletPath ?? '/payment-wallet';
+    const response = await this.send('GET', `${path}/${encodeURIComponent(invoiceId)}`);
+    return this.read(response, PaymentWalletResponseSchema, 'payment-wallet').data;
+  }
+
+  /** Consult All Invoices of our API key. */
+  async allInvoices(): Promise<AlfredInvoice[]> {
+    const response = await this.send('GET', this.options.allInvoicesPath ?? '/invoice');
+    return this.read(response, AllInvoicesResponseSchema, 'invoices').data;
   }
 
   async getInvoice(invoiceId: string): Promise<AlfredInvoice> {
@@ -316,11 +368,12 @@ function describeError(text: string): string {
   return reasons.length ? `${head} (${reasons.join(', ')})` : head || 'no message';
 }
 
-/**
- * Deterministic uuid-shaped id from our idempotency key: submit-transaction's `exchangeId` is a uuid whose source is
- * UNCONFIRMED (probably a quote); a derived one keeps a retried submit byte-identical.
- */
-export function derivedUuid(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+/** Whether a 422 body names `field` among its reasons. */
+function refusesField(text: string, field: string): boolean {
+  try {
+    const parsed = ValidationErrorSchema.safeParse(JSON.parse(text));
+    return parsed.success && (parsed.data.reasons ?? []).some((reason) => reason.path === field);
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SandboxTimers, type ProviderSandbox, type SandboxContext } from '../sandbox/kit';
 import { SANDBOX_STELLAR } from './auth';
@@ -25,6 +25,40 @@ export interface AlfredSandboxOptions {
   webhookBackoffMs?: number;
   /** A new KYC-lite sign-in ends the user's previous token (UNCONFIRMED at alfred; off unless a test asks). */
   revokeOnSignIn?: boolean;
+  /** How long a quote lives, before timeScale. UNCONFIRMED at alfred; its newer docs say quotes expire. */
+  quoteTtlMs?: number;
+}
+
+/** The crypto side alfred deals in, and its value in USD (the sandbox's market). */
+const CRYPTO_USD: Readonly<Record<string, number>> = { USDT: 1, USDC: 1, BTC: 60_000 };
+/** Fiat units per USD, for the currencies alfred's markets and our invoices use. */
+const FIAT_PER_USD: Readonly<Record<string, number>> = { USD: 1, ARS: 1_000, MXN: 17, BRL: 5, COP: 4_000, EUR: 0.92 };
+/** The sandbox's commission, in the fiat currency, on every quote. */
+const COMMISSION = 0.01;
+/** Requests kept for tests to inspect; the oldest go first. */
+const REQUEST_LOG_LIMIT = 2_000;
+
+export interface SandboxQuote {
+  quoteId: string;
+  fromCurrency: string;
+  toCurrency: string;
+  fromAmount: string;
+  toAmount: string;
+  rate: string;
+  fees: { type: string; amount: string; currency: string }[];
+  expiresAt: number;
+  /** Which side is fiat: submit's `amount` must be this side's amount. */
+  fiat: 'from' | 'to';
+}
+
+/** A request as the sandbox received it: what contract tests assert the client sent. */
+export interface RecordedRequest {
+  method: string;
+  /** Under the sandbox's mount, e.g. `/third-party-service/submit-transaction`. */
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  at: number;
 }
 
 type Body = Record<string, unknown>;
@@ -52,6 +86,14 @@ export interface SandboxTransaction {
   reference?: string;
   amount: number;
   currency: string;
+  /** The quote submit named (`exchangeId`), and its sides: `amount` above is the fiat one. */
+  exchangeId: string;
+  fiatCurrency: string;
+  cryptoAmount: string;
+  /** The secret Approval Invoice must carry; UNCONFIRMED where alfred hands it out (the sandbox: the invoice view). */
+  invoicehash: string;
+  /** Where the crypto side is paid (Consult Payment Wallet). */
+  walletpay: string;
   typeProcesor: string;
   methodStatus: 'pending' | 'completed';
   estatus: 'pending' | 'approved' | 'cancel';
@@ -78,6 +120,9 @@ export class AlfredSandbox implements ProviderSandbox {
   private readonly tokens = new Map<string, { email: string; expiresAt: number }>();
   private readonly transactions = new Map<string, SandboxTransaction>();
   private readonly invoices = new Map<string, string>();
+  private readonly quotes = new Map<string, SandboxQuote>();
+  /** Every API request, oldest first (up to REQUEST_LOG_LIMIT). */
+  readonly requests: RecordedRequest[] = [];
   private readonly timers = new SandboxTimers();
   private readonly options: Required<AlfredSandboxOptions>;
   /** The Stellar variant's SEP-10 endpoint and its counts. */
@@ -99,6 +144,7 @@ export class AlfredSandbox implements ProviderSandbox {
       webhookAttempts: options.webhookAttempts ?? 11,
       webhookBackoffMs: options.webhookBackoffMs ?? 2_000,
       revokeOnSignIn: options.revokeOnSignIn ?? false,
+      quoteTtlMs: options.quoteTtlMs ?? 60_000,
     };
     this.stellar = new StellarAuthSandbox(ctx.timeScale, ctx.counter, { revokeOnSignIn: this.options.revokeOnSignIn });
   }
@@ -119,6 +165,27 @@ export class AlfredSandbox implements ProviderSandbox {
     this.stellar.reset();
     this.stellarUsers.clear();
     this.latestLogin.clear();
+    this.quotes.clear();
+    this.requests.length = 0;
+  }
+
+  /** Requests received for `method` and a path matching `path`, oldest first. */
+  received(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((entry) => entry.method === method && path.test(entry.path));
+  }
+
+  quote(quoteId: string): SandboxQuote | undefined {
+    return this.quotes.get(quoteId);
+  }
+
+  /** How long quotes issued from now on live, before timeScale. */
+  setQuoteTtlMs(ms: number): void {
+    this.options.quoteTtlMs = ms;
+  }
+
+  /** Every quote issued so far expires now, as a slow customer would let them. */
+  expireQuotes(): void {
+    for (const quote of this.quotes.values()) quote.expiresAt = Math.min(quote.expiresAt, Date.now() - 1);
   }
 
   // --- The customer's and alfred's side, for tests and demos.
@@ -178,6 +245,8 @@ export class AlfredSandbox implements ProviderSandbox {
         const invalid = this.validate(body, { type: 'isNotEmpty', balance: 'isNumber', currency: 'isNotEmpty' });
         if (invalid) return invalid;
         if (body.type !== 'in' && body.type !== 'out') return this.invalid([['type', 'isIn']]);
+        // my-info's currency is the crypto side (BTC/USDT/USDC); a fiat code here is the bug issue #12 names.
+        if (CRYPTO_USD[String(body.currency)] === undefined) return this.invalid([['currency', 'isIn']]);
         const uuid = randomUUID();
         this.initialTransactions.set(uuid, {
           uuid,
@@ -308,6 +377,17 @@ export class AlfredSandbox implements ProviderSandbox {
         }
         const initial = this.initialTransactions.get(String(body.businessInitTx));
         if (!initial) return [404, { statusCode: 404, message: 'initial transaction not found' }];
+        const quote = this.quotes.get(String(body.exchangeId));
+        if (!quote) return this.invalid([['exchangeId', 'quote not found']]);
+        if (quote.expiresAt <= Date.now()) return this.invalid([['exchangeId', 'quote expired']]);
+        const crypto = quote.fiat === 'from' ? quote.toCurrency : quote.fromCurrency;
+        if (crypto !== initial.currency) return this.invalid([['exchangeId', 'quote is for another currency']]);
+        const fiatAmount = Number(quote.fiat === 'from' ? quote.fromAmount : quote.toAmount);
+        if (Number(body.amount) !== fiatAmount) return this.invalid([['amount', 'differs from the quote']]);
+        // A pay-out's my-info balance is the crypto the business sends: the quote's crypto amount.
+        if (initial.type === 'out' && initial.balance !== Number(quote.fromAmount)) {
+          return this.invalid([['balance', 'differs from the quote']]);
+        }
         const tx: SandboxTransaction = {
           id: randomUUID(),
           invoiceId: randomUUID(),
@@ -317,6 +397,11 @@ export class AlfredSandbox implements ProviderSandbox {
           ...(typeof body.reference === 'string' ? { reference: body.reference } : {}),
           amount: Number(body.amount),
           currency: initial.currency,
+          exchangeId: quote.quoteId,
+          fiatCurrency: quote.fiat === 'from' ? quote.fromCurrency : quote.toCurrency,
+          cryptoAmount: quote.fiat === 'from' ? quote.toAmount : quote.fromAmount,
+          invoicehash: randomBytes(16).toString('hex'),
+          walletpay: `sandbox-wallet-${randomUUID()}`,
           typeProcesor: body.typeProcesor,
           methodStatus: 'pending',
           estatus: 'pending',
@@ -349,12 +434,15 @@ export class AlfredSandbox implements ProviderSandbox {
               ? 'cancel'
               : undefined;
         if (!wanted) return this.invalid([['status', 'isIn']]);
+        // Approval Invoice is pay-out only: alfred approves a pay-in itself, and the document offers no cancel of one.
+        if (tx.type === 'in') return this.invalid([['status', 'pay-in invoices are approved by alfred']]);
+        if (typeof body.invoicehash !== 'string' || body.invoicehash === '') {
+          return this.invalid([['invoicehash', 'isNotEmpty']]);
+        }
+        if (body.invoicehash !== tx.invoicehash) return this.invalid([['invoicehash', 'does not match the invoice']]);
         if (tx.estatus === wanted) return [202, { statusCode: 202, data: true, message: 'update Invoice' }];
         if (tx.estatus !== 'pending' || tx.expired) {
           return this.invalid([['status', `invoice is ${tx.expired ? 'expired' : tx.estatus}`]]);
-        }
-        if (wanted === 'approved' && tx.type === 'in') {
-          return this.invalid([['status', 'pay-in invoices are approved by alfred']]);
         }
         tx.estatus = wanted;
         if (wanted === 'approved')
@@ -379,6 +467,42 @@ export class AlfredSandbox implements ProviderSandbox {
       }),
     );
 
+    app.get(`${API}/invoice`, (request, reply) =>
+      this.handle(request, reply, { token: false }, () => {
+        const rows = [...this.transactions.values()]
+          .sort((a, b) => b.createdAt - a.createdAt)
+          .map((tx) => this.invoiceView(tx));
+        return [202, { statusCode: 202, message: 'list invoices', data: rows }];
+      }),
+    );
+
+    app.post(`${API}/penny/quotes`, (request, reply) =>
+      this.handle(request, reply, { token: false }, (body) => {
+        const invalid = this.validate(body, { fromCurrency: 'isNotEmpty', toCurrency: 'isNotEmpty' });
+        if (invalid) return invalid;
+        const result = this.issueQuote(body);
+        return typeof result === 'string'
+          ? this.invalid([[result, 'isIn']])
+          : [202, { statusCode: 202, message: 'quote', data: this.quoteView(result) }];
+      }),
+    );
+
+    app.get(`${API}/payment-wallet/:id`, (request, reply) =>
+      this.handle(request, reply, { token: false }, () => {
+        const tx = this.findInvoice(request);
+        if (!tx) return [404, { statusCode: 404, message: 'invoice not found' }];
+        const wallet = {
+          walletpay: tx.walletpay,
+          memo: tx.invoiceId.slice(0, 8),
+          network: 'polygon',
+          chain: 'MATIC',
+          balance: tx.cryptoAmount,
+          currency: tx.currency,
+        };
+        return [202, { statusCode: 202, message: 'payment wallet', data: wallet }];
+      }),
+    );
+
     if (!actions) return;
     // Demo and test actions; no credentials, like a customer's browser.
     app.post('/_sandbox/invoices/:id/pay', async (request, reply) =>
@@ -388,6 +512,7 @@ export class AlfredSandbox implements ProviderSandbox {
       this.action(reply, () => this.expire(this.param(request))),
     );
     app.post('/_sandbox/tokens/expire', async (_request, reply) => this.action(reply, () => this.expireTokens()));
+    app.post('/_sandbox/quotes/expire', async (_request, reply) => this.action(reply, () => this.expireQuotes()));
     app.get('/_sandbox/transactions/:id', async (request, reply) =>
       this.action(reply, () => this.findByReference(this.param(request))),
     );
@@ -435,6 +560,7 @@ export class AlfredSandbox implements ProviderSandbox {
   /** Faults first, then the API key and secret every call carries; true when the request is answered already. */
   private async guard(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     if (await this.ctx.faults.apply(request, reply, { statusCode: 429, message: 'Too many requests' })) return true;
+    this.record(request);
     const headers = request.headers;
     if (headers['api-key'] !== SANDBOX_CREDENTIALS.apiKey || headers['api-secret'] !== SANDBOX_CREDENTIALS.apiSecret) {
       // UNCONFIRMED: alfred says only "the same kind" of error; 401 with its envelope is the sandbox's answer.
@@ -455,6 +581,78 @@ export class AlfredSandbox implements ProviderSandbox {
     const token = this.issueToken(email);
     this.latestLogin.set(email, token);
     return token;
+  }
+
+  private record(request: FastifyRequest): void {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const path = request.url.replace(/^\/alfred/, '').split('?')[0] ?? '';
+    this.requests.push({ method: request.method, path, headers, body: request.body ?? null, at: Date.now() });
+    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.splice(0, this.requests.length - REQUEST_LOG_LIMIT);
+  }
+
+  /** A quote for either direction: one of the currencies is crypto, the other fiat; one amount is fixed. */
+  private issueQuote(body: Body): SandboxQuote | 'fromCurrency' | 'toCurrency' | 'fromAmount' {
+    const from = String(body.fromCurrency);
+    const to = String(body.toCurrency);
+    const fiat = CRYPTO_USD[from] === undefined ? 'from' : 'to';
+    const fiatCode = fiat === 'from' ? from : to;
+    const cryptoCode = fiat === 'from' ? to : from;
+    const cryptoUsd = CRYPTO_USD[cryptoCode];
+    const fiatPerUsd = FIAT_PER_USD[fiatCode];
+    if (fiatPerUsd === undefined) return fiat === 'from' ? 'fromCurrency' : 'toCurrency';
+    if (cryptoUsd === undefined) return fiat === 'from' ? 'toCurrency' : 'fromCurrency';
+    const fixed = body.fromAmount ?? body.toAmount;
+    const amount = Number(fixed);
+    if (fixed === undefined || !Number.isFinite(amount) || amount <= 0) return 'fromAmount';
+    // Fiat per unit of crypto; the commission is taken in fiat.
+    const rate = cryptoUsd * fiatPerUsd;
+    const fixesFrom = body.fromAmount !== undefined;
+    const fiatFixed = (fiat === 'from') === fixesFrom;
+    let fiatAmount: number;
+    let cryptoAmount: number;
+    if (fiatFixed) {
+      fiatAmount = amount;
+      const fee = fiatAmount * COMMISSION;
+      // Pay-in: the customer's fiat less the fee buys crypto; pay-out: the fiat plus the fee costs crypto.
+      cryptoAmount = fiat === 'from' ? (fiatAmount - fee) / rate : (fiatAmount + fee) / rate;
+    } else {
+      cryptoAmount = amount;
+      fiatAmount =
+        fiat === 'from' ? (cryptoAmount * rate) / (1 - COMMISSION) : (cryptoAmount * rate) / (1 + COMMISSION);
+    }
+    const fiatText = fiatAmount.toFixed(2);
+    const cryptoText = cryptoAmount.toFixed(cryptoCode === 'BTC' ? 8 : 6);
+    const quote: SandboxQuote = {
+      quoteId: randomUUID(),
+      fromCurrency: from,
+      toCurrency: to,
+      fromAmount: fiat === 'from' ? fiatText : cryptoText,
+      toAmount: fiat === 'from' ? cryptoText : fiatText,
+      rate: String(rate),
+      fees: [{ type: 'commissionFee', amount: (Number(fiatText) * COMMISSION).toFixed(2), currency: fiatCode }],
+      expiresAt: Date.now() + this.options.quoteTtlMs * this.ctx.timeScale,
+      fiat,
+    };
+    this.quotes.set(quote.quoteId, quote);
+    this.ctx.counter.inc('quote', quote.quoteId);
+    return quote;
+  }
+
+  private quoteView(quote: SandboxQuote) {
+    return {
+      quoteId: quote.quoteId,
+      fromCurrency: quote.fromCurrency,
+      toCurrency: quote.toCurrency,
+      fromAmount: quote.fromAmount,
+      toAmount: quote.toAmount,
+      rate: quote.rate,
+      fees: quote.fees,
+      expiration: new Date(quote.expiresAt).toISOString(),
+      paymentMethodType: 'BANK',
+    };
   }
 
   private async action(reply: FastifyReply, run: () => unknown): Promise<FastifyReply> {
@@ -566,7 +764,7 @@ export class AlfredSandbox implements ProviderSandbox {
       country_withdraw: 'ARG',
       cashout: tx.typeProcesor,
       cash_amount: String(tx.amount),
-      currency_pay: tx.currency,
+      currency_pay: tx.fiatCurrency,
       rate: '1',
       status: tx.methodStatus,
       time_estimate_payout: '',
@@ -584,11 +782,12 @@ export class AlfredSandbox implements ProviderSandbox {
       estatus_invoice: tx.estatus,
       start_time: new Date(tx.createdAt).toISOString(),
       end_time: tx.completedAt ? new Date(tx.completedAt).toISOString() : null,
-      balance: String(tx.amount),
+      balance: tx.cryptoAmount,
       currency: tx.currency,
       user: tx.user,
       expire_invoice: tx.expired,
-      walletpay: '',
+      walletpay: tx.walletpay,
+      invoicehash: tx.invoicehash,
       memo: '',
       network: '',
       chain: '',

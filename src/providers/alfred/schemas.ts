@@ -82,23 +82,32 @@ const lowerEnum = <T extends readonly [string, ...string[]]>(values: T) =>
     .transform((value) => value.toLowerCase())
     .pipe(z.enum(values));
 
-export const InvoiceResponseSchema = envelope(
-  z.object({
-    id: z.union([z.string(), z.number()]).transform(String),
-    estatus_invoice: lowerEnum(INVOICE_STATES),
-    expire_invoice: z.boolean().default(false),
-    balance: z.union([z.string(), z.number()]).optional(),
-    currency: z.string().optional(),
-    method: z
-      .object({
-        id: z.union([z.string(), z.number()]).transform(String).optional(),
-        transaction: z.string().optional(),
-        status: lowerEnum(METHOD_STATES),
-      })
-      .nullish(),
-  }),
-);
-export type AlfredInvoice = z.output<typeof InvoiceResponseSchema>['data'];
+export const InvoiceSchema = z.object({
+  id: z.union([z.string(), z.number()]).transform(String),
+  estatus_invoice: lowerEnum(INVOICE_STATES),
+  expire_invoice: z.boolean().default(false),
+  balance: z.union([z.string(), z.number()]).optional(),
+  currency: z.string().optional(),
+  user: z.string().optional(),
+  walletpay: z.string().optional(),
+  /**
+   * The secret Approval Invoice must carry. UNCONFIRMED where alfred hands it out; the sandbox shows it here, and the
+   * client never keeps it in refs.
+   */
+  invoicehash: z.string().optional(),
+  method: z
+    .object({
+      id: z.union([z.string(), z.number()]).transform(String).optional(),
+      transaction: z.string().optional(),
+      status: lowerEnum(METHOD_STATES),
+    })
+    .nullish(),
+});
+export const InvoiceResponseSchema = envelope(InvoiceSchema);
+export type AlfredInvoice = z.output<typeof InvoiceSchema>;
+
+/** Consult All Invoices: every invoice of our API key, newest first at the sandbox. */
+export const AllInvoicesResponseSchema = envelope(z.array(InvoiceSchema));
 
 export const UserTransactionSchema = z.object({
   invoiceId: z.union([z.string(), z.number()]).transform(String),
@@ -163,3 +172,61 @@ export const EventWebhookSchema = z.object({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 export type EventWebhook = z.output<typeof EventWebhookSchema>;
+
+// --- Reports and the quote (issue #12). Paths and some field names are UNCONFIRMED; see the client's options.
+
+/** alfred writes amounts as decimal strings in the quote and as strings or numbers elsewhere. */
+const decimal = z.union([z.string(), z.number()]).transform((value) => String(value).trim());
+
+export const QuoteFeeSchema = z.object({ type: z.string(), amount: decimal, currency: z.string() });
+
+/** Consult Quote: the answer names the quote (`quoteId`), both sides of the exchange, the rate, fees and expiry. */
+export const QuoteSchema = z.object({
+  quoteId: z.string().min(1),
+  fromCurrency: z.string().min(1),
+  toCurrency: z.string().min(1),
+  fromAmount: decimal,
+  toAmount: decimal,
+  rate: decimal.optional(),
+  fees: z.array(QuoteFeeSchema).default([]),
+  /** ISO time; the quote is refused by submit-transaction after it. */
+  expiration: z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'not a date'),
+  chain: z.string().optional(),
+  paymentMethodType: z.string().optional(),
+});
+/**
+ * alfred's newer docs answer the quote without the {statusCode, message, data} envelope, the Penny API wraps every
+ * answer in it: both are read, the envelope unwrapped.
+ */
+export const QuoteResponseSchema = z.union([
+  z
+    .object({ statusCode: z.number().optional(), message: z.string().optional(), data: QuoteSchema })
+    .transform((wrapped) => wrapped.data),
+  QuoteSchema,
+]);
+export type AlfredQuote = z.output<typeof QuoteSchema>;
+
+export interface QuoteRequest {
+  fromCurrency: string;
+  toCurrency: string;
+  /** Exactly one of the amounts: the side the caller fixes. */
+  fromAmount?: string;
+  toAmount?: string;
+  chain?: string;
+  paymentMethodType?: 'BANK' | 'ATM';
+}
+
+/** Consult Payment Wallet: where the crypto side of an invoice is paid, in the invoice's own field names. */
+export const PaymentWalletSchema = z.object({
+  walletpay: z.string(),
+  memo: z.string().optional(),
+  network: z.string().optional(),
+  chain: z.string().optional(),
+  balance: decimal.optional(),
+  currency: z.string().optional(),
+});
+export const PaymentWalletResponseSchema = envelope(PaymentWalletSchema);
+export type AlfredPaymentWallet = z.output<typeof PaymentWalletSchema>;
+
+/** Approval Invoice's answer, as the seed shows it (202) and the widget page (200, "update invoice/transaction"). */
+export const ApprovalResponseSchema = envelope(z.literal(true));
