@@ -209,6 +209,27 @@ const SCENARIOS: Record<string, Scenario> = {
     unreadable = false;
     return request.invoiceId;
   },
+  // `bc1-`: Bitfinex's completion by hand (patch bitfinex-complete-1).
+  'bc1-bitfinex-force-completed': async ({ acme }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_bc1_forced', provider: 'bitfinex' });
+    const key = `acme_${request.invoiceId}`;
+    fakes.bitfinex?.script(key, 'forceComplete', { delayMs: 1500 });
+    await acme.startInvoice(request, { createdBy: 'acme-service' });
+    await waitForStatus(acme, request.invoiceId, 'AWAITING_SETTLEMENT');
+    const completion = { payCcy: 'BTC', depositId: 9001 };
+    // Refused by the validator, so never written to the history: the creator, then a cancel while it completes.
+    await acme.forceCompleteInvoice(request.invoiceId, { ...completion, by: 'acme-service' }).catch(() => undefined);
+    const first = acme.forceCompleteInvoice(request.invoiceId, {
+      ...completion,
+      by: 'acme-alice',
+      reason: 'deposit arrived without the invoice reference',
+    });
+    await waitForStatus(acme, request.invoiceId, (s) => s.forcedCompletion?.outcome === 'pending');
+    await acme.cancelInvoice(request.invoiceId, { by: 'acme-service' }).catch(() => undefined);
+    // A repeat of the same completion joins the one in flight.
+    await Promise.all([first, acme.forceCompleteInvoice(request.invoiceId, { ...completion, by: 'acme-bob' })]);
+    return key;
+  },
 };
 
 async function run(): Promise<void> {

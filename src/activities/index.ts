@@ -3,6 +3,8 @@ import { FAILURE_TYPES, providerRefusal } from '../errors';
 import type { Logger } from '../logger';
 import type {
   CompensationInput,
+  ForceCompleteResult,
+  ForceCompleteStepInput,
   ProviderAdapter,
   ProviderRegistry,
   StatusResult,
@@ -80,6 +82,14 @@ export function createActivities({ providers, logger }: ActivityDeps) {
       run(`compensate:${input.action}`, input, () => adapterFor(input).compensate(input)),
     fetchStatus: (input: StepInput): Promise<StatusResult> =>
       run('fetchStatus', input, () => adapterFor(input).fetchStatus(input)),
+    forceComplete: (input: ForceCompleteStepInput): Promise<ForceCompleteResult> =>
+      run('forceComplete', input, () => {
+        const adapter = adapterFor(input);
+        if (!adapter.forceComplete) {
+          throw providerRefusal(FAILURE_TYPES.notSupported, `${adapter.name} cannot complete an invoice by hand`);
+        }
+        return adapter.forceComplete(input);
+      }),
   };
 }
 

@@ -19,6 +19,9 @@ Commands:
   invoice reject <invoiceId> [--by X] [--reason R]
   invoice cancel <invoiceId> [--by X] [--reason R]
   invoice resolve <invoiceId> --outcome COMPLETED|FAILED|CANCELLED|REJECTED|EXPIRED --reason R [--by X]
+  invoice complete <invoiceId> --pay-ccy C (--deposit-id N | --ledger-id N) [--by X] [--reason R]
+                                             complete a Bitfinex invoice waiting for its payment by hand, linking
+                                             the deposit or ledger entry that paid it (recorded as forced)
   keys create                                a new API key for principal P of tenant T, printed once; its digest
                                              is added to --file (made if missing), else printed to add yourself.
                                              Roles: invoices:create, invoices:read, invoices:approve,
@@ -42,6 +45,15 @@ export type Command =
   | { kind: 'list'; filter: z.output<typeof ListFilterSchema> }
   | { kind: Decide; invoiceId: string; by?: string; reason?: string }
   | { kind: 'resolve'; invoiceId: string; outcome?: string; by?: string; reason?: string }
+  | {
+      kind: 'complete';
+      invoiceId: string;
+      payCcy?: string;
+      depositId?: string;
+      ledgerId?: string;
+      by?: string;
+      reason?: string;
+    }
   | { kind: 'keys-create'; tenant: string; id: string; roles: Role[]; file?: string };
 
 export interface ParsedArgs {
@@ -71,6 +83,9 @@ const OPTIONS = {
   tenant: { type: 'string' },
   id: { type: 'string' },
   roles: { type: 'string' },
+  'pay-ccy': { type: 'string' },
+  'deposit-id': { type: 'string' },
+  'ledger-id': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -84,6 +99,7 @@ const ALLOWED: Record<Exclude<Command['kind'], 'help' | 'keys-create'>, readonly
   reject: ['by', 'reason'],
   cancel: ['by', 'reason'],
   resolve: ['outcome', 'by', 'reason'],
+  complete: ['pay-ccy', 'deposit-id', 'ledger-id', 'by', 'reason'],
 };
 
 function parseKeysCommand(verb: string | undefined, rest: readonly string[], values: Values): Command {
@@ -186,5 +202,18 @@ function parseInvoiceCommand(
     case 'reject':
     case 'cancel':
       return { command: { kind, invoiceId: rest[0] ?? '', by: values.by, reason: values.reason }, json };
+    case 'complete':
+      return {
+        command: {
+          kind,
+          invoiceId: rest[0] ?? '',
+          payCcy: values['pay-ccy'],
+          depositId: values['deposit-id'],
+          ledgerId: values['ledger-id'],
+          by: values.by,
+          reason: values.reason,
+        },
+        json,
+      };
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import {
+  ForceCompleteFailedError,
   InvalidInvoiceRequestError,
   InvoiceConflictError,
   InvoiceNotFoundError,
@@ -9,7 +10,7 @@ import {
   NotAllowedError,
   type InvoiceClient,
 } from '../client';
-import { DecisionSchema, describeZodError, ResolutionSchema } from '../domain/invoice';
+import { DecisionSchema, describeZodError, ForceCompletionSchema, ResolutionSchema } from '../domain/invoice';
 import {
   AccessConfigError,
   addKey,
@@ -124,6 +125,19 @@ export async function runCommand(
       if (!parsed.success) throw new UsageError(describeZodError(parsed.error));
       return render(await invoices.resolveInvoice(command.invoiceId, parsed.data), formatState);
     }
+    case 'complete': {
+      // Ids are whole numbers on the command line; anything else stays a string and fails the schema by name.
+      const id = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value) ? Number(value) : value);
+      const parsed = ForceCompletionSchema.safeParse({
+        by: command.by ?? `cli:${os.userInfo().username}`,
+        reason: command.reason,
+        payCcy: command.payCcy,
+        depositId: id(command.depositId),
+        ledgerId: id(command.ledgerId),
+      });
+      if (!parsed.success) throw new UsageError(describeZodError(parsed.error));
+      return render(await invoices.forceCompleteInvoice(command.invoiceId, parsed.data), formatState);
+    }
   }
 }
 
@@ -140,7 +154,12 @@ export function failure(error: unknown, json: boolean): { exitCode: number; mess
     return as(EXIT.usage, error.type, error.message, { issues: error.issues });
   }
   if (error instanceof InvoiceNotFoundError) return as(EXIT.notFound, error.type, error.message);
-  if (error instanceof InvoiceStateError || error instanceof NotAllowedError || error instanceof InvoiceConflictError) {
+  if (
+    error instanceof InvoiceStateError ||
+    error instanceof NotAllowedError ||
+    error instanceof InvoiceConflictError ||
+    error instanceof ForceCompleteFailedError
+  ) {
     return as(EXIT.refused, error.type, error.message);
   }
   return as(EXIT.other, 'Error', error instanceof Error ? error.message : String(error));

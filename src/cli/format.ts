@@ -28,6 +28,10 @@ export function formatState(state: InvoiceState): string {
     state.approval
       ? `  ${state.approval.decision} by ${state.approval.by} at ${state.approval.at}${state.approval.reason ? ` (${state.approval.reason})` : ''}`
       : undefined,
+    state.forcedCompletion
+      ? `  completed by hand (forced) by ${state.forcedCompletion.by}: ${state.forcedCompletion.outcome}` +
+        `${state.forcedCompletion.detail ? ` (${state.forcedCompletion.detail})` : ''}`
+      : undefined,
     state.failure ? `  failed at ${state.failure.step}: ${state.failure.type}: ${state.failure.message}` : undefined,
     Object.keys(state.providerRefs).length
       ? `  provider refs: ${Object.entries(state.providerRefs)

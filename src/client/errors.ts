@@ -45,3 +45,10 @@ export class NotAllowedError extends InvoiceError {
     super('NotAllowed', message);
   }
 }
+
+/** The provider refused a completion by hand, or could not be reached in time; the invoice still waits for payment. */
+export class ForceCompleteFailedError extends InvoiceError {
+  constructor(message: string) {
+    super('ForceCompleteFailed', message);
+  }
+}

@@ -9,13 +9,21 @@ import {
 import { defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import { DEFAULT_TENANT_POLICY, type TenantPolicy } from '../access/principals';
 import type { InvoiceStatus, ProviderName } from '../domain/constants';
-import { InvoiceRequestSchema, type Decision, type InvoiceRequest, type Resolution } from '../domain/invoice';
+import {
+  InvoiceRequestSchema,
+  type Decision,
+  type ForceCompletion,
+  type InvoiceRequest,
+  type Resolution,
+} from '../domain/invoice';
 import { formatMoney } from '../domain/money';
 import { PROVIDERS, unmetRequirements } from '../providers';
 import type { invoiceWorkflow } from '../workflows/invoice-workflow';
 import {
   approveUpdate,
   cancelUpdate,
+  FORCE_COMPLETE_FAILED,
+  forceCompleteUpdate,
   INVALID_STATE,
   invoiceIdOf,
   invoiceWorkflowId,
@@ -33,6 +41,7 @@ import {
   type InvoiceTiming,
 } from '../workflows/definitions';
 import {
+  ForceCompleteFailedError,
   InvalidInvoiceRequestError,
   InvoiceConflictError,
   InvoiceNotFoundError,
@@ -140,6 +149,7 @@ function decisionError(error: unknown): unknown {
     const message = error.cause?.message ?? error.message;
     if (message.startsWith(INVALID_STATE)) return new InvoiceStateError(message);
     if (message.startsWith(NOT_ALLOWED)) return new NotAllowedError(message);
+    if (message.startsWith(FORCE_COMPLETE_FAILED)) return new ForceCompleteFailedError(message);
   }
   return error;
 }
@@ -326,6 +336,12 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
     cancelInvoice: (invoiceId: string, decision: Decision) => decide(cancelUpdate, invoiceId, decision),
     /** Moves an invoice in NEEDS_REVIEW to the final state an operator found at the provider. */
     resolveInvoice: (invoiceId: string, resolution: Resolution) => decide(resolveUpdate, invoiceId, resolution),
+    /**
+     * Completes a Bitfinex invoice still waiting for its payment, linking the deposit or ledger entry that paid it
+     * (Complete Invoice); the invoice records that it was forced and by whom. Answers once the invoice has ended.
+     */
+    forceCompleteInvoice: (invoiceId: string, completion: ForceCompletion) =>
+      decide(forceCompleteUpdate, invoiceId, completion),
     getInvoice,
     listInvoices,
     /** Resolves with the final state once the invoice has ended. */

@@ -112,6 +112,27 @@ export const ResolutionSchema = z.object({
 });
 export type Resolution = z.output<typeof ResolutionSchema>;
 
+/** The fields of a completion by hand (Bitfinex's Complete Invoice), before the one-source rule. */
+export const ForceCompletionFields = z.object({
+  by: z.string().min(1).max(100),
+  reason: z.string().max(500).optional(),
+  /** The crypto the customer paid in: one of the invoice's pay currencies, as Bitfinex spells it (`BTC`, `UST-ETH`). */
+  payCcy: z.string().regex(/^[A-Z0-9][A-Z0-9-]{1,15}$/, 'a Bitfinex pay currency, e.g. "BTC" or "UST-ETH"'),
+  depositId: z.number().int().positive().optional(),
+  ledgerId: z.number().int().positive().optional(),
+});
+
+/** Bitfinex links one payment to the invoice: a deposit or a ledger entry, never both. */
+export function withOnePaymentSource<S extends z.ZodType<{ depositId?: number; ledgerId?: number }>>(schema: S) {
+  return schema.refine((value) => (value.depositId === undefined) !== (value.ledgerId === undefined), {
+    message: 'name exactly one of depositId and ledgerId',
+    path: ['depositId'],
+  });
+}
+
+export const ForceCompletionSchema = withOnePaymentSource(ForceCompletionFields);
+export type ForceCompletion = z.output<typeof ForceCompletionSchema>;
+
 export const ProviderEventSchema = z.object({
   eventId: z.string().min(1).max(200),
   status: z.enum(PROVIDER_STATUSES),

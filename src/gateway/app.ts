@@ -14,7 +14,13 @@ import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
-import { DecisionBodySchema, InvoiceIdParamsSchema, ListInvoicesQuerySchema, ResolutionBodySchema } from './schemas';
+import {
+  DecisionBodySchema,
+  ForceCompleteBodySchema,
+  InvoiceIdParamsSchema,
+  ListInvoicesQuerySchema,
+  ResolutionBodySchema,
+} from './schemas';
 import { registerWebhooks, type WebhookRoutes } from './webhooks';
 
 declare module 'fastify' {
@@ -251,6 +257,19 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         if (impersonates(resolution.by, caller.principal, reply)) return reply;
         return withDeadline(deadlineMs, () =>
           caller.invoices.resolveInvoice(params.invoiceId, { ...resolution, by: caller.principal.id }),
+        );
+      });
+      api.post('/invoices/:invoiceId/complete', async (request, reply: FastifyReply) => {
+        // Completing by hand vouches that the payment arrived: the word of one who may approve.
+        const caller = authorized(request, reply, 'invoices:approve');
+        if (!caller) return reply;
+        const params = parse(InvoiceIdParamsSchema, request.params);
+        if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
+        const completion = parse(ForceCompleteBodySchema, request.body ?? {});
+        if (completion instanceof Error) return sendProblem(reply, zodProblem(completion, 'invalid completion'));
+        if (impersonates(completion.by, caller.principal, reply)) return reply;
+        return withDeadline(deadlineMs, () =>
+          caller.invoices.forceCompleteInvoice(params.invoiceId, { ...completion, by: caller.principal.id }),
         );
       });
       registered();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvoiceRequestSchema, InvoiceStatusSchema } from '../domain/invoice';
-import { DecisionBodySchema, ListInvoicesQuerySchema, ProblemSchema } from './schemas';
+import { DecisionBodySchema, ForceCompleteBodySchema, ListInvoicesQuerySchema, ProblemSchema } from './schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -115,6 +115,33 @@ export function buildOpenApiDocument(serverUrl?: string): JsonSchema {
       '/v1/invoices/{invoiceId}/approve': decisionOperation('approve'),
       '/v1/invoices/{invoiceId}/reject': decisionOperation('reject'),
       '/v1/invoices/{invoiceId}/cancel': decisionOperation('cancel'),
+      '/v1/invoices/{invoiceId}/complete': {
+        post: {
+          operationId: 'completeInvoice',
+          summary: 'Complete a Bitfinex invoice still waiting for its payment, by hand (Bitfinex Complete Invoice)',
+          description:
+            'Links the deposit or ledger entry that paid the invoice (exactly one of `depositId` and `ledgerId`); ' +
+            'Bitfinex marks it force-completed and the ' +
+            'invoice records `forcedCompletion` (who, when, with what). A repeated request while one runs joins it.',
+          parameters: [invoiceIdParameter],
+          requestBody: { required: true, content: json(ref('ForceCompletion')) },
+          responses: {
+            200: { description: 'The invoice, COMPLETED', content: json(ref('InvoiceState')) },
+            400: problemResponse('The completion is invalid; `errors` names the fields'),
+            403: problemResponse(
+              'Forbidden: the key lacks invoices:approve, or `by` names another principal; NotAllowed: the ' +
+                'creator of the invoice may not complete it',
+            ),
+            404: problemResponse('No such invoice'),
+            409: problemResponse(
+              'InvalidState: not a Bitfinex invoice, or not waiting for its payment (AWAITING_SETTLEMENT), or ' +
+                'already final, or being completed with another deposit',
+            ),
+            429: problemResponse('Too many requests from this key or address; see Retry-After'),
+            502: problemResponse('ForceCompleteFailed: Bitfinex refused the completion or could not be reached'),
+          },
+        },
+      },
       '/healthz': { get: { security: [], responses: { 200: { description: 'The process is up' } } } },
       '/readyz': {
         get: {
@@ -131,6 +158,7 @@ export function buildOpenApiDocument(serverUrl?: string): JsonSchema {
       schemas: {
         InvoiceRequest: jsonSchema(InvoiceRequestSchema),
         Decision: jsonSchema(DecisionBodySchema),
+        ForceCompletion: jsonSchema(ForceCompleteBodySchema),
         InvoiceStatus: jsonSchema(InvoiceStatusSchema),
         Problem: jsonSchema(ProblemSchema),
         // The state is a TypeScript interface of the workflow (zod stays out of its bundle): only its key is described.

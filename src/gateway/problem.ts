@@ -3,6 +3,7 @@ import { isGrpcDeadlineError, isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCanc
 import type { z } from 'zod';
 import type { ProblemSchema } from './schemas';
 import {
+  ForceCompleteFailedError,
   InvalidInvoiceRequestError,
   InvoiceConflictError,
   InvoiceNotFoundError,
@@ -28,6 +29,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 
@@ -90,6 +92,8 @@ export function problemFor(error: unknown): Problem {
   if (error instanceof InvoiceConflictError) return problem(409, error.type, error.message);
   if (error instanceof InvoiceStateError) return problem(409, error.type, error.message);
   if (error instanceof NotAllowedError) return problem(403, error.type, error.message);
+  // The provider said no or did not answer: the upstream's failure, not the caller's request.
+  if (error instanceof ForceCompleteFailedError) return problem(502, error.type, error.message);
   if (isTemporalUnavailable(error)) {
     return problem(503, 'TemporalUnavailable', 'the workflow service cannot be reached; retry later');
   }

@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../domain/constants';
-import { DecisionSchema, InvoiceRequestSchema, InvoiceStatusSchema, ResolutionSchema } from '../domain/invoice';
+import {
+  DecisionSchema,
+  ForceCompletionFields,
+  InvoiceRequestSchema,
+  InvoiceStatusSchema,
+  ResolutionSchema,
+  withOnePaymentSource,
+} from '../domain/invoice';
 
 /** A decision as the service API takes it: the deciding party is the caller, so `by` is at most a repetition. */
 export const DecisionBodySchema = DecisionSchema.partial({ by: true });
 export const ResolutionBodySchema = ResolutionSchema.partial({ by: true });
+export const ForceCompleteBodySchema = withOnePaymentSource(ForceCompletionFields.partial({ by: true }));
 
 /** Query parameters of `GET /v1/invoices`; the strings of a query string are coerced here, once. */
 export const ListInvoicesQuerySchema = z

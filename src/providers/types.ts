@@ -3,7 +3,7 @@ import type { Direction, ProviderName, ProviderStatus } from '../domain/constant
 import type { Logger } from '../logger';
 import type { ProviderSandbox, SandboxContext } from './sandbox/kit';
 import type { InvoiceRequest } from '../domain/invoice';
-import type { CallbackVerdict, InvoicePlan, ProviderEvent } from '../workflows/definitions';
+import type { CallbackVerdict, ForceCompleteInput, InvoicePlan, ProviderEvent } from '../workflows/definitions';
 
 /** What every provider step receives: the invoice, what earlier steps learned, and a stable idempotency reference. */
 export interface StepInput {
@@ -55,6 +55,16 @@ export interface StatusResult {
   unrecognized?: string;
 }
 
+/** A completion by hand: what the operator named, without who they are (the workflow keeps that). */
+export interface ForceCompleteStepInput extends StepInput {
+  completion: Pick<ForceCompleteInput, 'payCcy' | 'depositId' | 'ledgerId'>;
+}
+
+export interface ForceCompleteResult extends StepResult {
+  /** The provider marks the completion as forced; false when the customer's own payment had completed it first. */
+  forced: boolean;
+}
+
 /**
  * One provider behind the provider-neutral steps. Steps the provider lacks are absent and its plan says so; the
  * workflow never calls them.
@@ -69,6 +79,8 @@ export interface ProviderAdapter {
   complete?(input: StepInput): Promise<StepResult>;
   compensate(input: CompensationInput): Promise<StepResult>;
   fetchStatus(input: StepInput): Promise<StatusResult>;
+  /** An operator's completion of an invoice still waiting for its payment (Bitfinex's Complete Invoice). */
+  forceComplete?(input: ForceCompleteStepInput): Promise<ForceCompleteResult>;
 }
 
 export type ProviderRegistry = Readonly<Record<ProviderName, ProviderAdapter>>;

@@ -181,6 +181,8 @@ export interface InvoiceState {
   review?: { step: StepName; reason: string; at: string };
   /** The operator's resolution of a NEEDS_REVIEW invoice. */
   resolution?: ResolveInput & { at: string };
+  /** Set once an operator asked to complete the invoice by hand (`forceComplete`). */
+  forcedCompletion?: ForcedCompletion;
 }
 
 /** An invoice as it is before anything happened to it: the workflow's first state, and the gateway's answer for an
@@ -281,3 +283,32 @@ export const searchAttributes = {
 export function providerReferenceValue(key: string, value: string): string {
   return `${key}:${value}`;
 }
+
+/**
+ * What an operator names to complete a waiting Bitfinex invoice by hand (Bitfinex's Complete Invoice): the crypto it
+ * was paid in and the one deposit or ledger entry that paid it, which Bitfinex links to the invoice.
+ */
+export interface ForceCompleteInput {
+  by: string;
+  reason?: string;
+  payCcy: string;
+  depositId?: number;
+  ledgerId?: number;
+}
+
+/** The record of a completion by hand, kept in the invoice's state: it was forced, by whom, and how it went. */
+export interface ForcedCompletion extends ForceCompleteInput {
+  forced: true;
+  requestedAt: string;
+  outcome: 'pending' | 'completed' | 'failed';
+  at?: string;
+  /** Whether the provider marks the completion as forced (Bitfinex's PAYMENT_FORCE_COMPLETED). */
+  confirmedByProvider?: boolean;
+  detail?: string;
+}
+
+/** Completes a Bitfinex invoice still waiting for its payment; answers with the state once the invoice has ended. */
+export const forceCompleteUpdate = defineUpdate<InvoiceState, [ForceCompleteInput]>('forceComplete');
+
+/** The provider refused a completion by hand, or could not be reached: the Update fails with this prefix. */
+export const FORCE_COMPLETE_FAILED = 'ForceCompleteFailed';

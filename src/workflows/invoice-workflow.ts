@@ -39,6 +39,8 @@ import {
   approveUpdate,
   cancelSignal,
   cancelUpdate,
+  FORCE_COMPLETE_FAILED,
+  forceCompleteUpdate,
   initialInvoiceState,
   INVALID_STATE,
   NOT_ALLOWED,
@@ -56,6 +58,8 @@ import {
   type CarriedInvoice,
   type CallbackVerdict,
   type DecisionInput,
+  type ForceCompleteInput,
+  type ForcedCompletion,
   type InvoiceState,
   type InvoiceWorkflowInput,
   type ProviderEvent,
@@ -74,6 +78,8 @@ export const MONEY_SAFETY_PATCH = 'money-safety-1';
 export const FOUR_EYES_PATCH = 'four-eyes-1';
 /** A status poll the provider answered with a word its adapter cannot read: shown on the invoice, polling goes on. */
 export const PAYONE_UNKNOWN_PATCH = 'payone-unknown-1';
+/** An operator completes a waiting Bitfinex invoice by hand (Complete Invoice); the invoice records that it was forced. */
+export const BITFINEX_COMPLETE_PATCH = 'bitfinex-complete-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -120,6 +126,12 @@ const MONEY_CALL: ActivityOptions = {
 
 /** Steps whose failure leaves the provider's state unknown: something may have been created or money may have moved. */
 const MONEY_STEPS: readonly StepName[] = ['submit', 'approveAtProvider', 'complete'];
+
+/**
+ * A completion by hand: an operator waits for the answer, so a passing outage is retried for minutes, not half an hour.
+ * The call looks before it completes, so a retry never completes twice.
+ */
+const FORCE_COMPLETE_CALL: ActivityOptions = { ...MONEY_CALL, scheduleToCloseTimeout: '2 minutes' };
 
 /** Undoing something at the provider must not give up on a passing outage: retried for up to a day. */
 const COMPENSATION: ActivityOptions = {
@@ -327,6 +339,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   function waiting(what: string | undefined): void {
     state.waitingFor = what;
     const refused = (state.refusedRequests ?? []).map((r) => `\n\nrefused: ${r.decision} by ${r.by} (${r.reason})`);
+    const forced = state.forcedCompletion;
+    if (forced) refused.push(`\n\ncompletion by hand (forced) by ${forced.by}: ${forced.outcome}`);
     setCurrentDetails(
       (what ? `**${state.status}** · step \`${currentStep}\` · waiting for ${what}` : `**${state.status}**`) +
         refused.join(''),
@@ -617,6 +631,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (state.status === 'NEEDS_REVIEW')
       return `${INVALID_STATE}: invoice needs review; only an operator's resolve ends it`;
     if (cancelRequest) return `${INVALID_STATE}: invoice is being cancelled`;
+    if (forcing && decision !== 'approve') return `${INVALID_STATE}: invoice is being completed by hand`;
     if (safe && decision !== 'approve') {
       const tooLate = `it can no longer be ${decision === 'cancel' ? 'cancelled' : 'rejected'}`;
       if (state.pointOfNoReturn) {
@@ -689,6 +704,120 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const wait = async (): Promise<unknown> => (timeoutMs === undefined ? condition(done) : condition(done, timeoutMs));
     return safe ? CancellationScope.nonCancellable(wait) : wait();
   }
+
+  // --- Completion by hand (Bitfinex's Complete Invoice), an operator's Update.
+
+  /** The completion by hand in flight; a second request for the same deposit joins it instead of calling again. */
+  let forcing: Promise<void> | undefined;
+
+  function forceCompleteRefusal(input: ForceCompleteInput): string | undefined {
+    if (request.provider !== 'bitfinex') {
+      return `${INVALID_STATE}: only a Bitfinex invoice is completed by hand; this one is ${request.provider}`;
+    }
+    if (!input || typeof input.by !== 'string' || input.by === '') {
+      return `${INVALID_STATE}: a completion by hand needs "by", the operator`;
+    }
+    if (typeof input.payCcy !== 'string' || input.payCcy === '') {
+      return `${INVALID_STATE}: a completion by hand needs payCcy, the currency the customer paid in`;
+    }
+    const named: unknown[] = [input.depositId, input.ledgerId].filter((value) => value !== undefined);
+    const [only] = named;
+    if (named.length !== 1 || typeof only !== 'number' || !Number.isSafeInteger(only) || only <= 0) {
+      return `${INVALID_STATE}: a completion by hand names exactly one depositId or ledgerId, as a positive integer`;
+    }
+    if (isFinalStatus(state.status)) return `${INVALID_STATE}: invoice is already ${state.status}`;
+    const pending = state.forcedCompletion;
+    if (forcing && pending) {
+      const same =
+        pending.payCcy === input.payCcy && pending.depositId === input.depositId && pending.ledgerId === input.ledgerId;
+      return same
+        ? undefined
+        : `${INVALID_STATE}: invoice is being completed by hand by ${pending.by} with another deposit`;
+    }
+    if (state.status !== 'AWAITING_SETTLEMENT' || reached('settled') || negative || cancelRequest) {
+      return `${INVALID_STATE}: invoice is ${state.status}; only one waiting for its payment (AWAITING_SETTLEMENT) is completed by hand`;
+    }
+    if (access && input.by === access.createdBy) {
+      return `${NOT_ALLOWED}: ${input.by} created this invoice and may not complete it by hand`;
+    }
+    return undefined;
+  }
+
+  /** Calls Complete Invoice at the provider and records the outcome; throws FORCE_COMPLETE_FAILED when it did not. */
+  async function forceComplete(input: ForceCompleteInput): Promise<void> {
+    const record: ForcedCompletion = {
+      forced: true,
+      by: input.by,
+      ...(input.reason ? { reason: input.reason } : {}),
+      payCcy: input.payCcy,
+      ...(input.depositId !== undefined ? { depositId: input.depositId } : {}),
+      ...(input.ledgerId !== undefined ? { ledgerId: input.ledgerId } : {}),
+      requestedAt: now(),
+      outcome: 'pending',
+    };
+    state.forcedCompletion = record;
+    const waitingBefore = state.waitingFor;
+    const waitingNow = `completion by hand at ${request.provider}, asked by ${input.by}`;
+    waiting(waitingNow);
+    const { payCcy, depositId, ledgerId } = record;
+    const options = { ...FORCE_COMPLETE_CALL, taskQueue: queue, summary: `${request.provider}: complete by hand` };
+    try {
+      const result = await CancellationScope.nonCancellable(() =>
+        ordinary(() =>
+          calls.forceComplete.executeWithOptions(
+            callBudget ? { ...options, scheduleToCloseTimeout: callBudget } : options,
+            [{ ...stepInput('complete'), completion: { payCcy, depositId, ledgerId } }],
+          ),
+        ),
+      );
+      mergeRefs(result.refs);
+      applyProviderStatus(result.providerStatus);
+      Object.assign(record, { outcome: 'completed', at: now(), confirmedByProvider: result.forced });
+      if (result.note) record.detail = result.note;
+    } catch (error) {
+      const cause = activityCause(error);
+      const message = cause instanceof Error ? cause.message : String(cause);
+      const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
+      Object.assign(record, { outcome: 'failed', at: now(), detail: message });
+      state.lastError = { step: 'complete', type, message, at: now() };
+      // Another request may try again: the call looks before it completes, so nothing is completed twice.
+      forcing = undefined;
+      throw ApplicationFailure.create({
+        type: FORCE_COMPLETE_FAILED,
+        message: `${FORCE_COMPLETE_FAILED}: ${request.provider} did not complete the invoice: ${message}`,
+        nonRetryable: true,
+      });
+    } finally {
+      if (state.waitingFor === waitingNow) waiting(waitingBefore);
+    }
+  }
+
+  function forcedNote(forced: ForcedCompletion | undefined): string | undefined {
+    if (!forced || forced.outcome === 'failed') return undefined;
+    if (forced.outcome === 'pending') return `completion by hand asked by ${forced.by}`;
+    return forced.confirmedByProvider
+      ? `completed by hand (forced) by ${forced.by}`
+      : `the customer's payment completed it before the completion by hand asked by ${forced.by}`;
+  }
+
+  setHandler(
+    forceCompleteUpdate,
+    async (input) => {
+      // Histories recorded before this release hold no such Update; the marker keeps later ones replaying alike.
+      if (patched(BITFINEX_COMPLETE_PATCH)) {
+        forcing ??= forceComplete(input);
+        await forcing;
+        await handlerWait(() => isFinalStatus(state.status));
+      }
+      return state;
+    },
+    {
+      validator: (input: ForceCompleteInput) => {
+        const reason = forceCompleteRefusal(input);
+        if (reason) throw new Error(reason);
+      },
+    },
+  );
 
   setHandler(
     approveUpdate,
@@ -946,7 +1075,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       'settlement',
     );
     endFromOutcome(outcome, 'settlement', 'the provider did not settle before the settlement deadline');
-    transition('COMPLETED');
+    transition('COMPLETED', forcedNote(state.forcedCompletion));
   }
 
   /** NEEDS_REVIEW: indexed, shown, and held until an operator's `resolve` names the final state. */

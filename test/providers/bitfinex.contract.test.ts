@@ -7,7 +7,10 @@ import {
   bitfinexOptionsFromConfig,
   type BitfinexClientOptions,
 } from '../../src/providers/bitfinex/client';
-import { SANDBOX_CREDENTIALS } from '../../src/providers/bitfinex/constants';
+import { PATHS, SANDBOX_CREDENTIALS } from '../../src/providers/bitfinex/constants';
+import { sign } from '../../src/providers/bitfinex/auth';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
@@ -235,5 +238,154 @@ describe('bitfinex auth, nonces and faults', () => {
     const limited = await failureOf(burst.listInvoices({ limit: 1 }));
     expect(limited).toMatchObject({ type: 'ProviderRateLimited', nonRetryable: false });
     expect(sandbox.rateLimitRefusals).toBe(before + 1);
+  });
+});
+
+describe('bitfinex Complete Invoice (completion by hand)', () => {
+  /** A request as the sandbox received it, seen by a forwarding recorder between the client and the sandbox. */
+  interface Seen {
+    method: string;
+    path: string;
+    headers: http.IncomingHttpHeaders;
+    rawBody: string;
+  }
+  const seen: Seen[] = [];
+  let recorder: http.Server;
+  let recorded: BitfinexClient;
+
+  beforeAll(async () => {
+    recorder = http.createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const rawBody = Buffer.concat(chunks).toString('utf8');
+        seen.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, rawBody });
+        const headers = Object.fromEntries(
+          Object.entries(request.headers).filter(
+            (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host',
+          ),
+        );
+        fetch(`${server.url}${request.url ?? ''}`, { method: request.method, headers, body: rawBody }).then(
+          async (answer) => {
+            response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+            response.end(await answer.text());
+          },
+          () => response.destroy(),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    const { port } = recorder.address() as AddressInfo;
+    // Its own key's nonces: the recorder's client and the suite's would otherwise race for the same counter.
+    recorded = new BitfinexClient({ ...options, baseUrl: `http://127.0.0.1:${port}/bitfinex` });
+  });
+  afterAll(async () => {
+    recorder.closeAllConnections();
+    await new Promise<void>((resolve) => recorder.close(() => resolve()));
+  });
+
+  const completeCalls = () => seen.filter((request) => request.path.endsWith(`/v2/${PATHS.complete}`));
+
+  it('sends a signed POST with id, payCcy and depositId, and parses the force-completed invoice', async () => {
+    const adapter = createBitfinexAdapter(recorded);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const id = submitted.refs?.bitfinexInvoiceId ?? '';
+    const depositId = sandbox.addUnlinkedDeposit('ETH', 0.04166667);
+    const before = completeCalls().length;
+
+    const result = await adapter.forceComplete?.({
+      ...input,
+      refs: submitted.refs ?? {},
+      completion: { payCcy: 'ETH', depositId },
+    });
+
+    const [request] = completeCalls().slice(before);
+    expect(completeCalls()).toHaveLength(before + 1);
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/bitfinex/v2/${PATHS.complete}`);
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.headers['bfx-apikey']).toBe(SANDBOX_CREDENTIALS.apiKey);
+    const nonce = String(request?.headers['bfx-nonce']);
+    expect(nonce).toMatch(/^\d{16,}$/);
+    expect(request?.headers['bfx-signature']).toBe(
+      sign(SANDBOX_CREDENTIALS.apiSecret, PATHS.complete, nonce, request?.rawBody ?? ''),
+    );
+    expect(Object.keys(JSON.parse(request?.rawBody ?? '{}') as object).sort()).toEqual(['depositId', 'id', 'payCcy']);
+    expect(JSON.parse(request?.rawBody ?? '{}')).toEqual({ id, payCcy: 'ETH', depositId });
+
+    expect(result).toMatchObject({
+      providerStatus: 'settled',
+      forced: true,
+      refs: { bitfinexInvoiceId: id },
+    });
+    expect(sandbox.invoice(id)).toMatchObject({
+      status: 'COMPLETED',
+      payment: { forceCompleted: true, depositId, currency: 'ETH', status: 'COMPLETED' },
+    });
+    // Bitfinex's webhook follows as for a paid invoice, and names the completion as forced.
+    const hook = await hookFor(id, 'COMPLETED');
+    expect(hook.body).toMatchObject({ payment: { forceCompleted: true, depositId } });
+    expect(await verifyBitfinexWebhook(hook.body, client)).toMatchObject({ ok: true, event: { status: 'settled' } });
+  });
+
+  it('a retry finds the invoice completed and does not complete it again', async () => {
+    const adapter = createBitfinexAdapter(recorded);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const refs = submitted.refs ?? {};
+    const depositId = sandbox.addUnlinkedDeposit('BTC', 0.002);
+    const completion = { payCcy: 'BTC', depositId };
+    await adapter.forceComplete?.({ ...input, refs, completion });
+    const calls = completeCalls().length;
+    const again = await adapter.forceComplete?.({ ...input, refs, completion });
+    expect(again).toMatchObject({
+      providerStatus: 'settled',
+      forced: true,
+      note: 'already completed by hand at bitfinex',
+    });
+    expect(completeCalls()).toHaveLength(calls);
+    expect(server.get('bitfinex').counter.get('complete', input.invoice.invoiceId)).toBe(1);
+  });
+
+  it("an invoice the customer's payment completed is left as it is: not forced", async () => {
+    const adapter = createBitfinexAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
+    const id = submitted.refs?.bitfinexInvoiceId ?? '';
+    sandbox.pay(id, 'BTC');
+    await hookFor(id, 'COMPLETED');
+    const result = await adapter.forceComplete?.({
+      ...input,
+      refs: submitted.refs ?? {},
+      completion: { payCcy: 'BTC', depositId: 1 },
+    });
+    expect(result).toMatchObject({ providerStatus: 'settled', forced: false });
+    expect(server.get('bitfinex').counter.get('complete', input.invoice.invoiceId)).toBe(0);
+  });
+
+  it('refuses for good: an expired invoice, a deposit Bitfinex does not hold, a currency the invoice does not take', async () => {
+    const adapter = createBitfinexAdapter(client);
+    const expired = stepInput();
+    const expiredRefs = (await adapter.submit(expired)).refs ?? {};
+    await adapter.compensate({ ...expired, refs: expiredRefs, action: 'expire_invoice' });
+    const late = await failureOf(
+      adapter.forceComplete?.({ ...expired, refs: expiredRefs, completion: { payCcy: 'BTC', depositId: 1 } }),
+    );
+    expect(late).toMatchObject({ type: 'ProviderRejected', nonRetryable: true });
+
+    const open = stepInput();
+    const refs = (await adapter.submit(open)).refs ?? {};
+    const unknown = await failureOf(
+      adapter.forceComplete?.({ ...open, refs, completion: { payCcy: 'BTC', depositId: 424242 } }),
+    );
+    expect(unknown).toMatchObject({ type: 'ProviderRejected', nonRetryable: true });
+    expect(unknown.message).toMatch(/depositId/);
+    const depositId = sandbox.addUnlinkedDeposit('BTC', 0.002);
+    const wrongCcy = await failureOf(
+      adapter.forceComplete?.({ ...open, refs, completion: { payCcy: 'ETH', depositId } }),
+    );
+    expect(wrongCcy).toMatchObject({ type: 'ProviderRejected', nonRetryable: true });
+    expect(sandbox.invoice(refs.bitfinexInvoiceId ?? '')?.status).toBe('CREATED');
   });
 });

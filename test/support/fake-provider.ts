@@ -2,6 +2,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ProviderName, ProviderStatus } from '../../src/domain/constants';
 import type {
   CompensationInput,
+  ForceCompleteResult,
+  ForceCompleteStepInput,
   ProviderAdapter,
   ProviderRegistry,
   StatusResult,
@@ -10,7 +12,7 @@ import type {
 } from '../../src/providers/types';
 import type { ProviderEvent } from '../../src/workflows/definitions';
 
-type Step = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
+type Step = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete' | 'forceComplete';
 
 /** Scripted behaviour for one step: fail the first N attempts, or refuse for good. */
 export interface StepScript {
@@ -74,6 +76,11 @@ export class FakeProvider implements ProviderAdapter {
     });
   approveAtProvider = (input: StepInput) => this.step('approveAtProvider', input, { providerStatus: 'approved' });
   complete = (input: StepInput) => this.step('complete', input, { providerStatus: 'settled' });
+  /** Bitfinex's completion by hand: settled and marked forced. */
+  forceComplete = async (input: ForceCompleteStepInput): Promise<ForceCompleteResult> => ({
+    ...(await this.step('forceComplete', input, { providerStatus: 'settled' })),
+    forced: true,
+  });
 
   async compensate(input: CompensationInput): Promise<StepResult> {
     if (this.compensationDelayMs) await new Promise((resolve) => setTimeout(resolve, this.compensationDelayMs));

@@ -3,6 +3,8 @@ import {
   mayFollowEarlierAttempt,
   undoable,
   type CompensationInput,
+  type ForceCompleteResult,
+  type ForceCompleteStepInput,
   type ProviderAdapter,
   type StatusResult,
   type StepInput,
@@ -73,6 +75,43 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
       }
       const expired = await client.expireInvoice(invoice.id);
       return { refs: refs(expired), providerStatus: invoiceStatusToProviderStatus(expired.status), note: 'expired' };
+    },
+
+    /**
+     * Complete Invoice, once: the invoice is looked at first, so a retry after a lost answer (or a second request)
+     * finds it COMPLETED and does not link a second deposit. One the customer's own payment completed is left as it is.
+     */
+    async forceComplete(input: ForceCompleteStepInput): Promise<ForceCompleteResult> {
+      const invoice = await invoiceFor(input);
+      if (!invoice) throw providerRefusal(FAILURE_TYPES.notFound, 'bitfinex knows no invoice for this order');
+      if (invoice.status === 'COMPLETED') {
+        const forced = invoice.payment?.forceCompleted === true;
+        return {
+          refs: refs(invoice),
+          providerStatus: 'settled',
+          forced,
+          note: forced ? 'already completed by hand at bitfinex' : "the customer's payment had completed it already",
+        };
+      }
+      if (invoice.status === 'EXPIRED') {
+        throw providerRefusal(
+          FAILURE_TYPES.providerRejected,
+          'bitfinex invoice is EXPIRED; it can no longer be completed',
+        );
+      }
+      const { payCcy, depositId, ledgerId } = input.completion;
+      const completed = await client.completeInvoice({
+        id: invoice.id,
+        payCcy,
+        ...(depositId !== undefined ? { depositId } : {}),
+        ...(ledgerId !== undefined ? { ledgerId } : {}),
+      });
+      return {
+        refs: refs(completed),
+        providerStatus: invoiceStatusToProviderStatus(completed.status),
+        forced: completed.payment?.forceCompleted === true,
+        note: `completed by hand at bitfinex (${payCcy} ${depositId !== undefined ? `deposit ${depositId}` : `ledger entry ${String(ledgerId)}`})`,
+      };
     },
 
     async fetchStatus(input: StepInput): Promise<StatusResult> {

@@ -233,8 +233,14 @@ export class BitfinexSandbox implements ProviderSandbox {
       if (invoice.status !== 'CREATED' && invoice.status !== 'PENDING') {
         return bfxError(reply, ERROR_CODES.params, `invoice: status ${invoice.status}`);
       }
-      const deposit = this.unlinkedDeposits.findIndex((d) => d.id === depositId);
+      // A deposit is linked only if it exists in that currency: the invoice's own, or one not yet linked to any.
+      const deposit = this.unlinkedDeposits.findIndex((d) => d.id === depositId && d.ccy === payCcy);
+      const own = depositId !== undefined && invoice.payment?.depositId === depositId;
+      if (depositId !== undefined && deposit < 0 && !own) {
+        return bfxError(reply, ERROR_CODES.params, 'depositId: not found');
+      }
       if (deposit >= 0) this.unlinkedDeposits.splice(deposit, 1);
+      this.ctx.counter.inc('complete', invoice.orderId);
       const now = new Date().toISOString();
       const quote = invoice.invoices.find((entry) => entry.payCurrency === payCcy);
       invoice.payment = {
@@ -281,6 +287,14 @@ export class BitfinexSandbox implements ProviderSandbox {
       } catch (error) {
         return reply.code(409).send({ error: error instanceof Error ? error.message : String(error) });
       }
+    });
+    // The merchant's side: a deposit that reached the account without naming an invoice, for a manual complete.
+    app.post('/_sandbox/deposits', (request, reply) => {
+      const value = (request.body as ParsedBody | undefined)?.value as Record<string, unknown> | undefined;
+      const ccy = typeof value?.ccy === 'string' ? value.ccy : undefined;
+      const amount = numberField(value?.amount);
+      if (!ccy || amount === undefined) return reply.code(400).send({ error: 'ccy and amount are required' });
+      return reply.send({ id: this.addUnlinkedDeposit(ccy, amount), ccy, amount });
     });
     app.get('/_sandbox/invoices/:id', (request, reply) => {
       const invoice = this.invoices.get((request.params as { id: string }).id);

@@ -23,7 +23,8 @@ export const InvoiceSchema = z.looseObject({
     .array(
       z.looseObject({
         amount,
-        currency: z.string(),
+        // Seed 003 lists no currency per payable entry (only its pay and pool currencies): not required.
+        currency: z.string().nullish(),
         payCurrency: z.string(),
         poolCurrency: z.string().nullish(),
         address: z.string().nullish(),
