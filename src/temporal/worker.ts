@@ -73,7 +73,7 @@ export async function createWorker({
     ...workerTuning(config),
   });
   // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
-  // Bitfinex's 90 requests a minute.
+  // Bitfinex's limit: each activity attempt here makes at most one request (see `bitfinexActivitiesPerSecond`).
   const bitfinex = await Worker.create({
     connection,
     namespace,
@@ -81,7 +81,9 @@ export async function createWorker({
     activities,
     maxTaskQueueActivitiesPerSecond: tuning.bitfinexMaxActivitiesPerSecond,
     dataConverter: dataConverter(config),
-    maxConcurrentActivityTaskExecutions: 10,
+    // Few at once: tasks a starved worker accepted all go out together when it wakes, and the rate leaves room for
+    // only this many. The calls of one key go one at a time anyway (see KeyLane).
+    maxConcurrentActivityTaskExecutions: tuning.bitfinexMaxConcurrentRequests,
   });
   logger.info({ namespace, taskQueues: Object.values(TASK_QUEUES) }, 'workers created');
   const workers = [main, bitfinex];
