@@ -11,7 +11,7 @@ import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
 import { startTemporal } from '../src/temporal/dev-server';
 import { createWorker } from '../src/temporal/worker';
-import { providerCallbackUpdate, providerEventSignal } from '../src/workflows/definitions';
+import { providerCallbackUpdate, providerEventSignal, providerLookSignal } from '../src/workflows/definitions';
 import { fakeEvent, fakeRegistry, type FakeProvider } from '../test/support/fake-provider';
 import { invoiceRequest } from '../test/support/requests';
 import { FAST_TIMING } from '../test/support/temporal-env';
@@ -32,7 +32,8 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
 /**
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
  * that invoices started by the released workflow still replay. These scenarios record later releases, each history
- * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval. `npm run histories:record`
+ * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval, `bv1-` Bitfinex webhooks
+ * verified by the invoice's own look. `npm run histories:record`
  * records the newest release's only; `npm run histories:record -- ms1-` would re-record an older one's.
  */
 /** A pay-out of tenant acme, created by acme-service, that alfred has asked to approve. */
@@ -170,6 +171,21 @@ const SCENARIOS: Record<string, Scenario> = {
     const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_fe1_policy', 5_000);
     await acme.rejectInvoice(request.invoiceId, { by: 'acme-alice', reason: 'unknown beneficiary' });
     return key;
+  },
+  'bv1-bitfinex-look-settled': async ({ invoices }, fakes) => {
+    // Bitfinex's webhook only tells the invoice to look: the first look finds the invoice still open and changes
+    // nothing; the second fetches it COMPLETED, and the invoice completes on the API's word.
+    const request = invoiceRequest({ invoiceId: 'hist_bv1_look', provider: 'bitfinex' });
+    await invoices.startInvoice(request);
+    await waitForStatus(invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+    const handle = invoices.handle(request.invoiceId);
+    await handle.signal(providerLookSignal, { provider: 'bitfinex', hint: 'settled' });
+    const fetched = () =>
+      fakes.bitfinex?.calls.filter((c) => c.step === 'fetchStatus' && c.invoiceId === request.invoiceId).length ?? 0;
+    for (let i = 0; i < 100 && fetched() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
+    await handle.signal(providerLookSignal, { provider: 'bitfinex', hint: 'settled' });
+    return request.invoiceId;
   },
   'ms1-needs-review-resolved': async ({ impatient }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_review', provider: 'payone' });

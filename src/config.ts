@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PROVIDER_NAMES, type ProviderName } from './domain/constants';
 import type { PayOneState } from './providers/payone/mapping';
 import { StatusAliasesSchema } from './providers/payone/schemas';
+import { bitfinexActivitiesPerSecond } from './providers/bitfinex/rate';
 
 /** The project's root folder, wherever the process was started from. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -193,10 +194,16 @@ const EnvSchema = z.object({
   WORKER_ACTIVITY_POLLERS: positiveInt.optional(),
   WORKER_REUSE_V8_CONTEXT: bool.default(true),
   /**
-   * Bitfinex allows 90 requests a minute (1.5 a second) per key. Every worker together stays under this; the default
-   * leaves a fifth of the budget for the gateway's verification fetches. Raise it only with a higher Bitfinex limit.
+   * Bitfinex allows 90 requests a minute per key (UNCONFIRMED). Every request, webhook verification included, is one
+   * activity attempt on the Bitfinex task queue, whose rate the server holds for all workers together; that rate is
+   * derived from these (see `bitfinexActivitiesPerSecond`). Tests shrink the window to run in seconds.
    */
-  BITFINEX_MAX_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(1.2),
+  BITFINEX_RATE_LIMIT_REQUESTS: positiveInt.default(90),
+  BITFINEX_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().positive().default(60),
+  BITFINEX_RATE_SAFETY_MARGIN: z.coerce.number().min(0).max(0.9).default(0.2),
+  BITFINEX_MAX_CONCURRENT_REQUESTS: positiveInt.default(4),
+  /** Overrides the derived task-queue rate; for experiments only, since nothing then checks it against the limit. */
+  BITFINEX_MAX_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
 
   INVOICE_POLL_AFTER_SECONDS: positiveInt.default(300),
   INVOICE_POLL_INITIAL_INTERVAL_SECONDS: positiveInt.default(30),
@@ -310,6 +317,8 @@ export interface Config {
     readonly activityPollers?: number;
     readonly reuseV8Context: boolean;
     readonly bitfinexMaxActivitiesPerSecond: number;
+    /** Activities the Bitfinex worker runs at once: each one a request that a stalled worker could send late. */
+    readonly bitfinexMaxConcurrentRequests: number;
   };
   readonly invoiceTiming: {
     readonly pollAfterSeconds: number;
@@ -467,6 +476,22 @@ function productionProblems(env: Env): string[] {
   return problems;
 }
 
+function bitfinexRate(env: Env): number {
+  const rate = bitfinexActivitiesPerSecond({
+    requests: env.BITFINEX_RATE_LIMIT_REQUESTS,
+    windowSeconds: env.BITFINEX_RATE_LIMIT_WINDOW_SECONDS,
+    safetyMargin: env.BITFINEX_RATE_SAFETY_MARGIN,
+    maxConcurrentRequests: env.BITFINEX_MAX_CONCURRENT_REQUESTS,
+  });
+  if (rate === undefined) {
+    throw new ConfigError([
+      "BITFINEX_RATE_LIMIT_REQUESTS: after BITFINEX_RATE_SAFETY_MARGIN, too few to cover the task queue's bursts and " +
+        'BITFINEX_MAX_CONCURRENT_REQUESTS; raise the limit or lower the others',
+    ]);
+  }
+  return rate;
+}
+
 function splitList(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
@@ -535,7 +560,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       workflowPollers: env.WORKER_WORKFLOW_POLLERS,
       activityPollers: env.WORKER_ACTIVITY_POLLERS,
       reuseV8Context: env.WORKER_REUSE_V8_CONTEXT,
-      bitfinexMaxActivitiesPerSecond: env.BITFINEX_MAX_ACTIVITIES_PER_SECOND,
+      bitfinexMaxActivitiesPerSecond: env.BITFINEX_MAX_ACTIVITIES_PER_SECOND ?? bitfinexRate(env),
+      bitfinexMaxConcurrentRequests: env.BITFINEX_MAX_CONCURRENT_REQUESTS,
     },
     invoiceTiming: {
       pollAfterSeconds: env.INVOICE_POLL_AFTER_SECONDS,

@@ -30,6 +30,8 @@ describe('determinism guard', () => {
     expect(files.filter((file) => file.startsWith('pu1-')).length).toBeGreaterThanOrEqual(1);
     // An operator's completion by hand of a waiting Bitfinex invoice (patch bitfinex-complete-1).
     expect(files.filter((file) => file.startsWith('bc1-')).length).toBeGreaterThanOrEqual(1);
+    // A Bitfinex webhook only tells the invoice to look; it fetches on the rate-limited queue (patch bitfinex-verify-1).
+    expect(files.filter((file) => file.startsWith('bv1-')).length).toBeGreaterThanOrEqual(1);
     const histories = files.map((file) => ({
       workflowId: file.replace(/\.json$/, ''),
       history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),

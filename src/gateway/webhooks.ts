@@ -10,6 +10,7 @@ import {
   ALREADY_ANSWERED,
   providerCallbackUpdate,
   providerEventSignal,
+  providerLookSignal,
   searchAttributes,
   type CallbackVerdict,
   type ProviderEvent,
@@ -237,6 +238,7 @@ async function handleWebhook(
   }
   // The gateway, not the verifier, states who speaks: a route can only ever deliver its own provider's events.
   const event: ProviderEvent = { ...verdict.event, provider };
+  if (route.delivery === 'look') return deliverLook(provider, route, verdict.invoice, event, request, reply, deps, log);
   const { delivered } = deps;
   const deliveredKey = DeliveredEvents.key(provider, event.eventId);
   const replayKey =
@@ -321,6 +323,50 @@ async function deliverSignal(
     if (error instanceof WorkflowNotFoundError) return 'ended';
     throw error;
   }
+}
+
+/**
+ * A webhook the gateway cannot verify without calling the provider (Bitfinex's): the invoice is told to look, and its
+ * workflow fetches the provider's object through the rate-limited queue, so the gateway never calls the provider and
+ * holds no key of it. Nothing in the body is believed, so whatever the invoice (unknown, another provider's, ended,
+ * told already), the answer is the same 2xx once Temporal holds the signal: a caller learns nothing about which
+ * invoices exist. Only an outage answers otherwise, so that the provider tries again.
+ */
+async function deliverLook(
+  provider: ProviderName,
+  route: WebhookRoute,
+  lookup: InvoiceLookup,
+  event: ProviderEvent,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: HandlerDeps,
+  log: Logger,
+): Promise<FastifyReply> {
+  const key = DeliveredEvents.key(provider, `look:${event.eventId}`);
+  if (deps.delivered.has(key)) return answer(reply, route.answer('delivered'));
+  try {
+    const found = await findInvoice(lookup, provider, deps);
+    // The claimed money is not checked: the look fetches the real one, and the invoice compares that.
+    const owned =
+      'invoiceId' in found &&
+      (await checkOwnership(found.invoiceId, provider, { ...event, money: undefined }, deps)).ok;
+    if ('invoiceId' in found && owned) {
+      await deps.withDeadline(deps.deadlineMs, () =>
+        deps.invoices.handle(found.invoiceId).signal(providerLookSignal, { provider, hint: event.status }),
+      );
+      deps.delivered.remember(key);
+      log.info(
+        { invoiceId: found.invoiceId, requestId: request.id, hint: event.status },
+        'webhook: invoice told to look',
+      );
+    } else {
+      log.info({ requestId: request.id }, 'webhook names no invoice of this provider: acknowledged, nothing told');
+    }
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    log.info({ requestId: request.id }, 'webhook for an unknown or ended invoice: acknowledged, nothing told');
+  }
+  return answer(reply, route.answer('delivered'));
 }
 
 /** Status 0 means "give no answer": the connection is dropped, which the provider sees as a timeout and retries. */

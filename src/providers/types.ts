@@ -53,6 +53,8 @@ export interface StatusResult {
    * then says no more than 'pending': no news, so the workflow applies nothing, keeps polling and shows this word.
    */
   unrecognized?: string;
+  /** The money the provider's object is for, in minor units, when its API says: checked against the invoice's. */
+  money?: { amount: number; currency: string };
 }
 
 /** A completion by hand: what the operator named, without who they are (the workflow keeps that). */
@@ -120,10 +122,12 @@ export type WebhookVerdict =
  * One webhook route of a provider, mounted by the gateway at `/webhooks/<provider>[/<token>][/<path>]`.
  * `signal`: delivered as the providerEvent signal, answered 2xx once Temporal holds it.
  * `callback`: delivered as the providerCallback update; the provider waits for our verdict in the answer.
+ * `look`: the providerLook signal, answered 2xx once Temporal holds it; the event is only a hint and never delivered.
  */
 export interface WebhookRoute {
   path: string;
-  delivery: 'signal' | 'callback';
+  /** `look`: the webhook proves nothing; the invoice is signalled to fetch its own object from the provider. */
+  delivery: 'signal' | 'callback' | 'look';
   /**
    * For a provider that signs nothing: the secrets one of which must be the URL segment before `path`
    * (`/webhooks/<provider>/<token><path>`); the first is the one registered with the provider. The gateway checks it

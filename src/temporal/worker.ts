@@ -77,19 +77,26 @@ export async function createWorker({
     ...workerTuning(config),
   });
   // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
-  // Bitfinex's 90 requests a minute.
-  const bitfinex = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: TASK_QUEUES.bitfinex,
-    activities,
-    maxTaskQueueActivitiesPerSecond: tuning.bitfinexMaxActivitiesPerSecond,
-    dataConverter: dataConverter(config),
-    maxConcurrentActivityTaskExecutions: 10,
-  });
-  logger.info({ namespace, taskQueues: Object.values(TASK_QUEUES) }, 'workers created');
+  // Bitfinex's limit: each activity attempt here makes at most one request (see `bitfinexActivitiesPerSecond`).
+  // A process that does not serve Bitfinex leaves the queue alone, so one process can hold the key and its nonces.
+  const workers = [main];
+  if (config.providers.enabled.includes('bitfinex')) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace,
+        taskQueue: TASK_QUEUES.bitfinex,
+        activities,
+        maxTaskQueueActivitiesPerSecond: tuning.bitfinexMaxActivitiesPerSecond,
+        dataConverter: dataConverter(config),
+        // Few at once: tasks a starved worker accepted all go out together when it wakes, and the rate leaves room for
+        // only this many. The calls of one key go one at a time anyway (see KeyLane).
+        maxConcurrentActivityTaskExecutions: tuning.bitfinexMaxConcurrentRequests,
+      }),
+    );
+  }
+  logger.info({ namespace, taskQueues: workers.map((worker) => worker.options.taskQueue) }, 'workers created');
   await onWorkerStart(config, logger, gatewayUrl);
-  const workers = [main, bitfinex];
   return {
     async run() {
       await Promise.all(workers.map((worker) => worker.run()));

@@ -261,6 +261,17 @@ export const providerCallbackUpdate = defineUpdate<CallbackVerdict, [ProviderEve
 
 export const resolveUpdate = defineUpdate<InvoiceState, [ResolveInput]>('resolve');
 
+/**
+ * A webhook that proves nothing by itself (Bitfinex signs none) and only tells the invoice to look: the invoice fetches
+ * its own object from the provider, through the provider's rate-limited queue, and acts on what the API says. `hint`
+ * is what the webhook claimed, for the logs; nothing is decided on it.
+ */
+export interface ProviderLook {
+  provider: ProviderName;
+  hint?: string;
+}
+export const providerLookSignal = defineSignal<[ProviderLook]>('providerLook');
+
 export const statusQuery = defineQuery<InvoiceState>('status');
 
 /** Validator refusals carry this prefix so callers can tell them from other update failures. */

@@ -46,6 +46,7 @@ import {
   NOT_ALLOWED,
   providerCallbackUpdate,
   providerEventSignal,
+  providerLookSignal,
   providerReferenceValue,
   rejectSignal,
   rejectUpdate,
@@ -63,6 +64,7 @@ import {
   type InvoiceState,
   type InvoiceWorkflowInput,
   type ProviderEvent,
+  type ProviderLook,
   type ResolveInput,
   type ResumePhase,
 } from './definitions';
@@ -80,6 +82,11 @@ export const FOUR_EYES_PATCH = 'four-eyes-1';
 export const PAYONE_UNKNOWN_PATCH = 'payone-unknown-1';
 /** An operator completes a waiting Bitfinex invoice by hand (Complete Invoice); the invoice records that it was forced. */
 export const BITFINEX_COMPLETE_PATCH = 'bitfinex-complete-1';
+/**
+ * Bitfinex's webhook is verified by the invoice itself: the gateway only signals it to look, and the fetch runs as an
+ * activity on the rate-limited Bitfinex queue, so every request to Bitfinex is one the queue's rate counts.
+ */
+export const BITFINEX_VERIFY_PATCH = 'bitfinex-verify-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -867,6 +874,52 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   setHandler(providerEventSignal, (event) => {
     applyEvent(event);
   });
+
+  // --- Looks: a webhook that proves nothing by itself makes the invoice ask its provider (see BITFINEX_VERIFY_PATCH).
+
+  let looksWanted = 0;
+  let looking = false;
+  setHandler(providerLookSignal, async (look: ProviderLook) => {
+    if (look?.provider !== request.provider || request.provider !== 'bitfinex' || !patched(BITFINEX_VERIFY_PATCH)) {
+      state.eventsIgnored++;
+      return;
+    }
+    // Looks that come while one runs are answered by one more look after it, not one each: webhook retries and
+    // duplicates cost a single request.
+    looksWanted++;
+    if (looking) return;
+    looking = true;
+    try {
+      while (looksWanted > 0) {
+        looksWanted = 0;
+        await lookAtProvider(look.hint);
+      }
+    } finally {
+      looking = false;
+    }
+  });
+
+  /** One fetch of the invoice's own provider object, acted on as a poll's answer would be: the API's word only. */
+  async function lookAtProvider(hint: string | undefined): Promise<void> {
+    // The webhook can overtake submit's answer: the look waits until the invoice knows which object is its own.
+    await condition(() => Object.keys(state.providerRefs).length > 0 || isFinalStatus(state.status));
+    if (isFinalStatus(state.status)) return;
+    let found: StatusResult;
+    try {
+      found = await askProvider(`look at ${request.provider}: its webhook said ${hint ?? 'something'}`, currentStep);
+    } catch (error) {
+      // A failed look is not a failed invoice: polling goes on, and the provider's next webhook asks again.
+      log.warn('look at the provider failed', { invoiceId: request.invoiceId, error: String(error) });
+      return;
+    }
+    if (found.money && (found.money.amount !== request.amount || found.money.currency !== request.currency)) {
+      state.eventsMismatched = (state.eventsMismatched ?? 0) + 1;
+      log.warn('provider object ignored: other money', { invoiceId: request.invoiceId });
+      return;
+    }
+    mergeRefs(found.refs);
+    applyProviderStatus(found.status, found.detail);
+  }
 
   function callbackVerdict(): CallbackVerdict['verdict'] {
     if (cancelRequest || state.approval?.decision === 'rejected') return 'reject';

@@ -1,7 +1,7 @@
 import { providerInvoice } from '../support/access';
 import { driveSample, gatewayClient, SAMPLES, sampleRequest, waitUntil } from '../../src/dev/samples';
 import type { ProviderName } from '../../src/domain/constants';
-import type { InvoiceState } from '../../src/workflows/definitions';
+import { invoiceWorkflowId, type InvoiceState } from '../../src/workflows/definitions';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -20,6 +20,13 @@ describe('every provider, through the real worker, gateway and sandboxes', () =>
   });
   afterAll(async () => stack?.stop());
 
+  const looks = async (reference: string) => {
+    const history = await stack.env.temporal.workflow.getHandle(invoiceWorkflowId(reference)).fetchHistory();
+    return (history.events ?? []).filter(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'providerLook',
+    ).length;
+  };
+
   it('drives one invoice per provider and direction to COMPLETED with only the public API and webhooks', async () => {
     const results = await Promise.all(
       SAMPLES.map(async (sample) => {
@@ -33,8 +40,11 @@ describe('every provider, through the real worker, gateway and sandboxes', () =>
         status: 'COMPLETED',
         error: undefined,
       });
-      // PayOne documents no callback: its invoice is followed by polling alone. The others arrive by webhook.
+      // PayOne documents no callback: its invoice is followed by polling alone. Bitfinex's webhook only tells the
+      // invoice to look at the API (a providerLook signal, never an event). The others arrive as events.
       if (sample.provider === 'payone') expect(state.eventsApplied).toBe(0);
+      else if (sample.provider === 'bitfinex')
+        expect(await looks(state.reference ?? state.invoiceId)).toBeGreaterThan(0);
       else expect(state.eventsApplied).toBeGreaterThan(0);
       const kind = CREATIONS[sample.provider];
       expect(stack.sandboxes.get(sample.provider).counter.get(kind, state.reference ?? '')).toBe(1);

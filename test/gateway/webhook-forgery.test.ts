@@ -294,7 +294,10 @@ describe('forged or mismatched provider webhooks', () => {
     }
     for (const { case: name, target, real, ghost } of answers) {
       expect({ name, target, answer: real }).toEqual({ name, target, answer: ghost });
-      expect({ name, target, status: real.status >= 400 }).toEqual({ name, target, status: true });
+      // A Bitfinex webhook only tells its invoice to look (without calling Bitfinex the gateway cannot tell a forgery
+      // from a genuine one), so every one is acknowledged alike; the look finds the API's word, which moves nothing.
+      const refused = name.startsWith('bitfinex:') ? real.status === 200 : real.status >= 400;
+      expect({ name, target, status: refused }).toEqual({ name, target, status: true });
     }
 
     for (const [id, earlier] of before) {

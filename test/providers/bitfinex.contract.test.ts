@@ -11,6 +11,8 @@ import { PATHS, SANDBOX_CREDENTIALS } from '../../src/providers/bitfinex/constan
 import { sign } from '../../src/providers/bitfinex/auth';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInvoiceBody } from '../../src/providers/bitfinex/mapping';
+import type { CreateInvoiceBody } from '../../src/providers/bitfinex/schemas';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
@@ -107,6 +109,24 @@ describe('bitfinex invoices', () => {
     expect(invoice?.webhook).toBe(`${receiverUrl}/webhooks/bitfinex`);
   });
 
+  it('the create request carries the amount as a JSON number, as the docs type it', async () => {
+    const input = stepInput({ amount: 12345 });
+    await createBitfinexAdapter(client).submit(input);
+    const sent = sandbox.requestLog.filter((r) => r.path === PATHS.create && r.body.includes(input.invoice.invoiceId));
+    expect(sent).toHaveLength(1);
+    const raw = sent[0]?.body ?? '';
+    expect(raw).toContain('"amount":123.45,');
+    expect(typeof (JSON.parse(raw) as { amount: unknown }).amount).toBe('number');
+  });
+
+  it('the sandbox refuses an amount sent as a string', async () => {
+    const body = { ...createInvoiceBody(stepInput().invoice), amount: '125.00' };
+    expect(await failureOf(client.createInvoice(body as unknown as CreateInvoiceBody))).toMatchObject({
+      type: 'ProviderRejected',
+      nonRetryable: true,
+    });
+  });
+
   it('without an address the invoice is a POS invoice', async () => {
     const input = stepInput();
     const customer = { ...input.invoice.customer, address: undefined };
@@ -198,6 +218,13 @@ describe('bitfinex auth, nonces and faults', () => {
     });
   });
 
+  it('clients of one key share its nonces: interleaved calls of two clients are never refused as stale', async () => {
+    const a = new BitfinexClient(options);
+    const b = new BitfinexClient(options);
+    const calls = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).listInvoices({ limit: 1 }));
+    await expect(Promise.all(calls)).resolves.toHaveLength(20);
+  });
+
   it('nonces increase; a stale nonce is refused and retryable', async () => {
     await client.listInvoices({ limit: 1 });
     await client.listInvoices({ limit: 1 });
@@ -232,12 +259,15 @@ describe('bitfinex auth, nonces and faults', () => {
     // Its own key, so the limit it exhausts is not the one the other tests use; the sandbox counts before auth.
     const burst = new BitfinexClient({ ...options, apiKey: 'burst-key' });
     const before = sandbox.rateLimitRefusals;
+    const listed = sandbox.requestsByPath.get(PATHS.list) ?? 0;
     for (let i = 0; i < 90; i++) {
       expect((await failureOf(burst.listInvoices({ limit: 1 }))).type).toBe('ProviderAuthFailed');
     }
     const limited = await failureOf(burst.listInvoices({ limit: 1 }));
     expect(limited).toMatchObject({ type: 'ProviderRateLimited', nonRetryable: false });
     expect(sandbox.rateLimitRefusals).toBe(before + 1);
+    // Every one of them counted, the refused one too.
+    expect(sandbox.requestsByPath.get(PATHS.list)).toBe(listed + 91);
   });
 });
 

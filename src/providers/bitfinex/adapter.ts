@@ -11,7 +11,13 @@ import {
   type StepResult,
 } from '../types';
 import type { BitfinexClient } from './client';
-import { bitfinexOrderId, checkoutUrl, createInvoiceBody, invoiceStatusToProviderStatus } from './mapping';
+import {
+  amountToMinor,
+  bitfinexOrderId,
+  checkoutUrl,
+  createInvoiceBody,
+  invoiceStatusToProviderStatus,
+} from './mapping';
 import type { BitfinexInvoice } from './schemas';
 
 export const BITFINEX_COMPENSATIONS = { expireInvoice: 'expire_invoice' } as const;
@@ -63,17 +69,19 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
       if (input.action !== BITFINEX_COMPENSATIONS.expireInvoice) {
         throw providerRefusal(FAILURE_TYPES.notSupported, `bitfinex has no compensation ${input.action}`);
       }
-      const invoice = await invoiceFor(input);
-      if (!invoice || invoice.status === 'EXPIRED') {
-        return { providerStatus: 'expired', note: 'nothing to undo: no live invoice at bitfinex' };
+      const id = input.refs[BITFINEX_REFS.invoiceId];
+      let target = id;
+      if (!target) {
+        // Without its id (never the case after a submit that answered or a lookup that found it) a search comes first.
+        const invoice = await client.findByOrderId(bitfinexOrderId(input.invoice.invoiceId));
+        if (!invoice || invoice.status === 'EXPIRED') {
+          return { providerStatus: 'expired', note: 'nothing to undo: no live invoice at bitfinex' };
+        }
+        target = invoice.id;
       }
-      if (invoice.status === 'COMPLETED') {
-        throw providerRefusal(
-          FAILURE_TYPES.providerRejected,
-          'bitfinex invoice is COMPLETED: the customer paid and only a refund can undo it',
-        );
-      }
-      const expired = await client.expireInvoice(invoice.id);
+      // One request: expiring an EXPIRED invoice answers it as it is, and Bitfinex refuses to expire a COMPLETED one
+      // (a final ProviderRejected: the customer paid and only a refund can undo it), so no look is needed first.
+      const expired = await client.expireInvoice(target);
       return { refs: refs(expired), providerStatus: invoiceStatusToProviderStatus(expired.status), note: 'expired' };
     },
 
@@ -118,8 +126,10 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
       const invoice = await invoiceFor(input);
       if (!invoice) throw providerRefusal(FAILURE_TYPES.notFound, 'bitfinex knows no invoice for this order');
       const status = invoiceStatusToProviderStatus(invoice.status);
+      const minor = amountToMinor(invoice.amount, invoice.currency);
       return {
         status,
+        ...(minor === undefined ? {} : { money: { amount: minor, currency: invoice.currency } }),
         ...(undoable(status) ? { compensation: BITFINEX_COMPENSATIONS.expireInvoice } : {}),
         refs: refs(invoice),
         detail: `bitfinex invoice ${invoice.status}${invoice.payment?.confirmations != null ? `, ${invoice.payment.confirmations} confirmations` : ''}`,

@@ -2,7 +2,7 @@ import type { Config } from '../../config';
 import { FAILURE_TYPES, providerRefusal, providerTransient } from '../../errors';
 import { classifyStatus, parseJson, retryAfterMs, sendRequest, type HttpResponse } from '../http';
 import { sandboxBaseUrl } from '../sandbox/kit';
-import { NonceSource, sign } from './auth';
+import { KeyLane, laneFor, sign } from './auth';
 import {
   BITFINEX_WEBHOOK_PATH,
   ERROR_CODES,
@@ -33,6 +33,7 @@ export interface BitfinexClientOptions {
   webhookUrl?: string;
   /** How many pages of 100 invoices to search for an orderId before deciding none exists. */
   lookupPages?: number;
+  /** A test's clock (milliseconds): such a client keeps nonces of its own instead of its key's shared ones. */
   clock?: () => number;
 }
 
@@ -84,13 +85,12 @@ export function classifyBitfinexError(response: HttpResponse, what: string): Err
 export class BitfinexClient {
   readonly webhookUrl?: string;
   private readonly baseUrl: string;
-  private readonly nonces: NonceSource;
-  /** Calls go one at a time: a later nonce must not reach Bitfinex before an earlier one. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The key's nonces and send order, shared with every other client of the key in this process. */
+  private readonly lane: KeyLane;
 
   constructor(private readonly options: BitfinexClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/$/, '');
-    this.nonces = new NonceSource(options.clock);
+    this.lane = options.clock ? new KeyLane(options.clock) : laneFor(options.apiKey);
     this.webhookUrl = options.webhookUrl;
   }
 
@@ -168,14 +168,11 @@ export class BitfinexClient {
   }
 
   private post(path: BitfinexPath, body: unknown, what: string): Promise<string> {
-    const run = this.queue.then(() => this.postNow(path, body, what));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.lane.run((nonce) => this.postNow(path, body, what, nonce()));
   }
 
-  private async postNow(path: BitfinexPath, body: unknown, what: string): Promise<string> {
+  private async postNow(path: BitfinexPath, body: unknown, what: string, nonce: string): Promise<string> {
     const json = JSON.stringify(body);
-    const nonce = this.nonces.next();
     const response = await sendRequest(PROVIDER, {
       method: 'POST',
       url: `${this.baseUrl}/v2/${path}`,

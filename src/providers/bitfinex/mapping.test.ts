@@ -47,11 +47,15 @@ const sample = {
 
 describe('bitfinex mapping', () => {
   it.each([
-    [12500, 'USD', '125.00'],
+    [12500, 'USD', '125'],
+    [12345, 'USD', '123.45'],
+    [1, 'USD', '0.01'],
     [500, 'JPY', '500'],
     [1234, 'KWD', '1.234'],
-  ] as const)('%d minor %s is sent as "%s"', (amount, currency, wire) => {
-    expect(createInvoiceBody(invoice({ amount, currency })).amount).toBe(wire);
+  ] as const)('%d minor %s is sent as the JSON number %s', (amount, currency, wire) => {
+    const body = createInvoiceBody(invoice({ amount, currency }));
+    expect(typeof body.amount).toBe('number');
+    expect(JSON.stringify(body)).toContain(`"amount":${wire},`);
   });
 
   it('builds the create body: orderId = invoiceId, clamped duration, default pay currencies, customer info', () => {

@@ -1,6 +1,6 @@
 import type { ProviderStatus } from '../../domain/constants';
 import type { InvoiceRequest } from '../../domain/invoice';
-import { decimalToMinor, isCurrencyCode, minorToDecimal } from '../../domain/money';
+import { decimalToMinor, isCurrencyCode, minorToDecimal, type CurrencyCode } from '../../domain/money';
 import { DEFAULT_PAY_CURRENCIES, DURATION_BOUNDS } from './constants';
 import type { BitfinexInvoiceStatus, CreateInvoiceBody, CustomerInfoBody } from './schemas';
 
@@ -29,6 +29,20 @@ export function customerInfo(invoice: InvoiceRequest): CustomerInfoBody | undefi
   };
 }
 
+/**
+ * The docs type `amount` as a number, so it goes out as a JSON number. The decimal is built digit by digit from minor
+ * units and only then read as a double: every amount with at most 15 significant digits reads back as the same decimal,
+ * and JSON.stringify writes that shortest form, so the bytes on the wire are the exact decimal.
+ */
+export function amountOnTheWire(minor: number, currency: CurrencyCode): number {
+  const decimal = minorToDecimal(minor, currency);
+  const wire = Number(decimal);
+  if (decimalToMinor(wire, currency) !== minor) {
+    throw new RangeError(`${decimal} ${currency} has no exact JSON number; Bitfinex could not be sent it`);
+  }
+  return wire;
+}
+
 export interface CreateOptions {
   webhookUrl?: string;
   redirectUrl?: string;
@@ -37,8 +51,7 @@ export interface CreateOptions {
 
 export function createInvoiceBody(invoice: InvoiceRequest, options: CreateOptions = {}): CreateInvoiceBody {
   const body: CreateInvoiceBody = {
-    // UNCONFIRMED whether Bitfinex takes a string; the docs type it as a number. A string keeps the exact decimal.
-    amount: minorToDecimal(invoice.amount, invoice.currency),
+    amount: amountOnTheWire(invoice.amount, invoice.currency),
     currency: invoice.currency,
     payCurrencies: [...(invoice.paymentMethod.payCurrencies ?? options.defaultPayCurrencies ?? DEFAULT_PAY_CURRENCIES)],
     orderId: bitfinexOrderId(invoice.invoiceId),

@@ -58,6 +58,8 @@ export interface BitfinexSandboxOptions {
   webhookBackoffMs: number;
 }
 
+const REQUEST_LOG_SIZE = 1000;
+
 /** Sandbox price of one unit of each crypto in USD-ish terms: display only, never money we act on. */
 const FAKE_RATES: Record<string, number> = { BTC: 60_000, ETH: 3_000, 'UST-ETH': 1, LNX: 60_000 };
 
@@ -75,6 +77,13 @@ export class BitfinexSandbox implements ProviderSandbox {
   readonly options: BitfinexSandboxOptions;
   /** Requests the rate limiter refused. */
   rateLimitRefusals = 0;
+  /**
+   * Every request that reached a `/v2/` route, refused or not, per path: what counts against Bitfinex's limit, so a
+   * test can see that every call we make (webhook verification's fetch included) was one the limit saw.
+   */
+  readonly requestsByPath = new Map<string, number>();
+  /** The latest requests as sent, oldest first (at most REQUEST_LOG_SIZE): for tests of what goes on the wire. */
+  readonly requestLog: { path: string; key: string; at: number; body: string }[] = [];
   private readonly invoices = new Map<string, SandboxInvoice>();
   private readonly lastNonce = new Map<string, bigint>();
   private readonly requestTimes = new Map<string, number[]>();
@@ -104,6 +113,15 @@ export class BitfinexSandbox implements ProviderSandbox {
     this.requestTimes.clear();
     this.unlinkedDeposits.length = 0;
     this.rateLimitRefusals = 0;
+    this.requestsByPath.clear();
+    this.requestLog.length = 0;
+  }
+
+  /** Requests received on every route together. */
+  get requestCount(): number {
+    let total = 0;
+    for (const count of this.requestsByPath.values()) total += count;
+    return total;
   }
 
   setRateLimit(perMinute: number, windowMs = this.options.rateLimitWindowMs): void {
@@ -169,6 +187,7 @@ export class BitfinexSandbox implements ProviderSandbox {
     const route = (path: string, handler: (body: Record<string, unknown>, reply: FastifyReply) => unknown) => {
       app.post(`/v2/${path}`, async (request, reply) => {
         const key = headerValue(request, 'bfx-apikey') ?? 'anonymous';
+        this.record(path, key, (request.body as ParsedBody | undefined)?.raw ?? '');
         if (!this.withinRateLimit(key)) {
           this.rateLimitRefusals++;
           return reply.code(429).send({ error: RATE_LIMIT_ERROR });
@@ -304,6 +323,12 @@ export class BitfinexSandbox implements ProviderSandbox {
 
   // --- Internals.
 
+  private record(path: string, key: string, body: string): void {
+    this.requestsByPath.set(path, (this.requestsByPath.get(path) ?? 0) + 1);
+    this.requestLog.push({ path, key, at: Date.now(), body });
+    if (this.requestLog.length > REQUEST_LOG_SIZE) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_SIZE);
+  }
+
   private withinRateLimit(key: string): boolean {
     const now = Date.now();
     const since = now - this.options.rateLimitWindowMs;
@@ -331,7 +356,8 @@ export class BitfinexSandbox implements ProviderSandbox {
   }
 
   private createInvoice(body: Record<string, unknown>, type: SandboxInvoice['type'], reply: FastifyReply): unknown {
-    const amount = typeof body.amount === 'string' ? Number(body.amount) : body.amount;
+    // The docs type amount as a number: a string is refused, so a client that sends one fails here, not in production.
+    const amount = body.amount;
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
       return bfxError(reply, ERROR_CODES.params, 'amount: invalid');
     }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 export const INVOICE_STATUSES = ['CREATED', 'PENDING', 'COMPLETED', 'EXPIRED'] as const;
 export type BitfinexInvoiceStatus = (typeof INVOICE_STATUSES)[number];
 
-/** Amounts arrive as JSON numbers in the docs; strings are read too, since we send them as strings. */
+/** Amounts are JSON numbers in the docs; a string is still read, in case the live API answers with one. */
 const amount = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]);
 
 export const InvoiceSchema = z.looseObject({
@@ -76,7 +76,8 @@ export interface CustomerInfoBody {
 }
 
 export interface CreateInvoiceBody {
-  amount: string;
+  /** A JSON number, as the docs type it (see `amountOnTheWire`). */
+  amount: number;
   currency: string;
   payCurrencies: string[];
   orderId: string;
