@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { createInvoiceBody } from '../../src/providers/bitfinex/mapping';
 import type { CreateInvoiceBody } from '../../src/providers/bitfinex/schemas';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
-import { verifyBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
+import { readBitfinexWebhook } from '../../src/providers/bitfinex/webhook';
 import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/server';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import type { StepInput } from '../../src/providers/types';
@@ -134,7 +134,7 @@ describe('bitfinex invoices', () => {
     expect(sandbox.invoice(result.refs?.bitfinexInvoiceId ?? '')?.type).toBe('POS');
   });
 
-  it('paid and confirmed: COMPLETED webhook verified by fetch; tampered copies refused', async () => {
+  it('paid and confirmed: the COMPLETED webhook names the invoice; only the fetch says settled', async () => {
     const adapter = createBitfinexAdapter(client);
     const input = stepInput();
     const submitted = await adapter.submit(input);
@@ -145,26 +145,11 @@ describe('bitfinex invoices', () => {
     });
     const hook = await hookFor(id, 'COMPLETED');
     expect(hook.path).toBe('/webhooks/bitfinex');
-    const verified = await verifyBitfinexWebhook(hook.body, client);
-    expect(verified).toMatchObject({
+    expect(readBitfinexWebhook(hook.body)).toMatchObject({
       ok: true,
       invoiceId: input.invoice.invoiceId,
-      event: {
-        eventId: `bitfinex:${id}:COMPLETED`,
-        provider: 'bitfinex',
-        status: 'settled',
-        ref: { key: 'bitfinexInvoiceId', value: id },
-      },
+      event: { eventId: `bitfinex:${id}:COMPLETED`, ref: { key: 'bitfinexInvoiceId', value: id } },
     });
-    for (const tampered of [
-      { amount: 1.25 },
-      { status: 'EXPIRED' },
-      { orderId: 'someone-else' },
-      { currency: 'EUR' },
-    ]) {
-      expect(await verifyBitfinexWebhook({ ...hook.body, ...tampered }, client)).toMatchObject({ ok: false });
-    }
-    expect(await verifyBitfinexWebhook({ ...hook.body, id: 'unknown-id' }, client)).toMatchObject({ ok: false });
     await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
       status: 'settled',
     });
@@ -174,13 +159,18 @@ describe('bitfinex invoices', () => {
     expect(late.nonRetryable).toBe(true);
   });
 
-  it('a webhook claiming COMPLETED for an unpaid invoice is refused', async () => {
-    const submitted = await createBitfinexAdapter(client).submit(stepInput());
+  it('a webhook claiming COMPLETED for an unpaid invoice moves nothing: the fetch still says pending', async () => {
+    const adapter = createBitfinexAdapter(client);
+    const input = stepInput();
+    const submitted = await adapter.submit(input);
     const invoice = await client.getInvoice(submitted.refs?.bitfinexInvoiceId ?? '');
-    expect(await verifyBitfinexWebhook({ ...invoice, status: 'COMPLETED' }, client)).toMatchObject({ ok: false });
+    expect(readBitfinexWebhook({ ...invoice, status: 'COMPLETED' })).toMatchObject({ ok: true });
+    await expect(adapter.fetchStatus({ ...input, refs: submitted.refs ?? {} })).resolves.toMatchObject({
+      status: 'pending',
+    });
   });
 
-  it('expire_invoice compensation expires it; the EXPIRED webhook verifies', async () => {
+  it('expire_invoice compensation expires it; the EXPIRED webhook follows and the fetch agrees', async () => {
     const adapter = createBitfinexAdapter(client);
     const input = stepInput();
     const submitted = await adapter.submit(input);
@@ -192,7 +182,8 @@ describe('bitfinex invoices', () => {
       providerStatus: 'expired',
     });
     const hook = await hookFor(refs.bitfinexInvoiceId ?? '', 'EXPIRED');
-    expect(await verifyBitfinexWebhook(hook.body, client)).toMatchObject({ ok: true, event: { status: 'expired' } });
+    expect(readBitfinexWebhook(hook.body)).toMatchObject({ ok: true, event: { status: 'expired' } });
+    await expect(adapter.fetchStatus({ ...input, refs })).resolves.toMatchObject({ status: 'expired' });
   });
 
   it('manual complete needs a pay currency of the invoice and a deposit', async () => {
@@ -356,7 +347,7 @@ describe('bitfinex Complete Invoice (completion by hand)', () => {
     // Bitfinex's webhook follows as for a paid invoice, and names the completion as forced.
     const hook = await hookFor(id, 'COMPLETED');
     expect(hook.body).toMatchObject({ payment: { forceCompleted: true, depositId } });
-    expect(await verifyBitfinexWebhook(hook.body, client)).toMatchObject({ ok: true, event: { status: 'settled' } });
+    expect(readBitfinexWebhook(hook.body)).toMatchObject({ ok: true, event: { status: 'settled' } });
   });
 
   it('a retry finds the invoice completed and does not complete it again', async () => {

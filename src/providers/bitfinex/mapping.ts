@@ -93,14 +93,6 @@ export function amountToMinor(amount: number | string, currency: string): number
   }
 }
 
-/** Same money: compared in minor units where we know the currency, else as trimmed decimal text. */
-export function sameAmount(a: number | string, b: number | string, currency: string): boolean {
-  const left = amountToMinor(a, currency);
-  const right = amountToMinor(b, currency);
-  if (left !== undefined && right !== undefined) return left === right;
-  return String(a).trim() === String(b).trim();
-}
-
 export function checkoutUrl(invoiceId: string): string {
   return `https://pay.bitfinex.com/gateway/order/${encodeURIComponent(invoiceId)}`;
 }
