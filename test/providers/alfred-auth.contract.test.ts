@@ -1,6 +1,5 @@
 import { Keypair, TransactionBuilder, WebAuth, type Transaction } from '@stellar/stellar-sdk';
 import { loadConfig } from '../../src/config';
-import { InvoiceRequestSchema } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
 import { createAlfredAdapter } from '../../src/providers/alfred/adapter';
 import {
@@ -19,9 +18,9 @@ import {
 import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
 import { SANDBOX_STELLAR_NETWORK, SANDBOX_STELLAR_SERVER_SECRET } from '../../src/providers/alfred/sandbox-stellar';
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
-import type { StepInput, StepResult } from '../../src/providers/types';
 import { failureOf } from '../support/failures';
 import { WebhookReceiver } from '../support/webhook-receiver';
+import { alfredStepInput, runStep } from '../support/alfred';
 
 const logger = createLogger({ level: 'silent' });
 // Tokens live 3.6 s: long enough that a loaded machine never sees one lapse between two steps by accident.
@@ -29,7 +28,6 @@ const TIME_SCALE = 0.03;
 let server: SandboxServer;
 let handle: SandboxHandle<AlfredSandbox>;
 const receiver = new WebhookReceiver();
-let counter = 0;
 
 beforeAll(async () => {
   receiver.successBody = '{"message":"success"}';
@@ -81,45 +79,6 @@ function client(variant: 'apikey' | 'stellar', overrides: Partial<AlfredClientOp
       : {}),
     ...overrides,
   });
-}
-
-function request(direction: 'pay_in' | 'pay_out' = 'pay_out'): StepInput {
-  const n = counter++;
-  const invoice = InvoiceRequestSchema.parse({
-    invoiceId: `alauth_${Date.now()}_${n}`,
-    provider: 'alfred',
-    direction,
-    amount: 12500,
-    currency: 'USD',
-    customer: {
-      id: `auth-cust-${Date.now()}-${n}`,
-      firstName: 'Ana',
-      lastName: 'Pérez',
-      email: `ana.auth.${Date.now()}.${n}@example.com`,
-      country: 'AR',
-      phone: '+5491100000000',
-      address: { street: 'Av. Corrientes 1', city: 'Buenos Aires', zip: 'C1043' },
-      birthday: '1990-01-02',
-    },
-    bank: {
-      bankName: 'Banco Nación',
-      accountNumber: '0110000000000000000001',
-      accountOwner: 'Ana Pérez',
-      country: 'AR',
-      nationalId: '30111222',
-    },
-  });
-  return { invoice, refs: {}, idempotencyKey: `${invoice.invoiceId}:kyc` };
-}
-
-async function step(
-  input: StepInput,
-  name: string,
-  run: (input: StepInput) => Promise<StepResult | undefined> | undefined,
-): Promise<StepResult | undefined> {
-  const result = await run({ ...input, idempotencyKey: `${input.invoice.invoiceId}:${name}` });
-  Object.assign(input.refs, result?.refs ?? {});
-  return result;
 }
 
 function session(key: string): AlfredSession {
@@ -291,20 +250,20 @@ describe('one adapter, either variant: renewal is single-flight and an expired t
     async (variant) => {
       const alfredClient = client(variant);
       const adapter = createAlfredAdapter(alfredClient);
-      const input = request();
+      const input = alfredStepInput('alauth');
       const tokensBefore = handle.sandbox.stellar.stats.tokensIssued;
-      await step(input, 'kyc', (i) => adapter.kyc?.(i));
-      await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+      await runStep(input, 'kyc', (i) => adapter.kyc?.(i));
+      await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
       expect(alfredClient.logins).toBe(1);
       // alfred forgets every token: the next user call answers 401, one renewal, and the call is repeated.
       const refused = handle.counter.get('token_refused', variant === 'stellar' ? 'stellar' : 'penny');
       handle.sandbox.expireTokens();
-      await step(input, 'bank', (i) => adapter.bank?.(i));
+      await runStep(input, 'bank', (i) => adapter.bank?.(i));
       expect(alfredClient.logins).toBe(2);
       expect(handle.counter.get('token_refused', variant === 'stellar' ? 'stellar' : 'penny')).toBe(refused + 1);
       // The token's own life runs out: renewed before the call, without a 401.
       await new Promise((resolve) => setTimeout(resolve, 120_000 * TIME_SCALE + 100));
-      const submitted = await step(input, 'submit', (i) => adapter.submit(i));
+      const submitted = await runStep(input, 'submit', (i) => adapter.submit(i));
       expect(submitted?.providerStatus).toBe('pending');
       expect(alfredClient.logins).toBe(3);
       expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
@@ -319,8 +278,8 @@ describe('one adapter, either variant: renewal is single-flight and an expired t
     async (variant) => {
       const alfredClient = client(variant);
       const adapter = createAlfredAdapter(alfredClient);
-      const input = request();
-      await step(input, 'kyc', (i) => adapter.kyc?.(i));
+      const input = alfredStepInput('alauth');
+      await runStep(input, 'kyc', (i) => adapter.kyc?.(i));
       expect(alfredClient.logins).toBe(1);
       // A sign-in ends the user's previous token, as the issue's benchmark saw: concurrent sign-ins of one session
       // would end each other's tokens and some call would meet a 401 after its renewal.
@@ -328,7 +287,7 @@ describe('one adapter, either variant: renewal is single-flight and an expired t
       handle.sandbox.expireTokens();
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
-          step({ ...input, refs: { ...input.refs } }, `bank-${i}`, (each) => adapter.paymentMethod?.(each)),
+          runStep({ ...input, refs: { ...input.refs } }, `bank-${i}`, (each) => adapter.paymentMethod?.(each)),
         ),
       );
       expect(results).toHaveLength(50);

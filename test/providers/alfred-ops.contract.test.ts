@@ -1,5 +1,4 @@
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
-import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
 import {
   ALFRED_CANCEL,
@@ -12,13 +11,19 @@ import type { AlfredSandbox, RecordedRequest } from '../../src/providers/alfred/
 import type { ProviderAdapter, StepInput, StepResult } from '../../src/providers/types';
 import { failureOf } from '../support/failures';
 import { WebhookReceiver } from '../support/webhook-receiver';
+import type { InvoiceRequestInput } from '../../src/domain/invoice';
+import { alfredStepInput, runStep } from '../support/alfred';
+
+/** A first attempt: the adapter then sends what it means to, where a retry would first look for an earlier one's work. */
+function firstAttempt(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
+  return { ...alfredStepInput('alops', overrides), attempt: 1 };
+}
 
 const logger = createLogger({ level: 'silent' });
 const API = '/third-party-service';
 let server: SandboxServer;
 let handle: SandboxHandle<AlfredSandbox>;
 const receiver = new WebhookReceiver();
-let counter = 0;
 
 beforeAll(async () => {
   receiver.successBody = '{"message":"success"}';
@@ -44,47 +49,10 @@ function client(): AlfredClient {
   });
 }
 
-function request(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
-  const n = counter++;
-  const invoice = InvoiceRequestSchema.parse({
-    invoiceId: `alops_${Date.now()}_${n}`,
-    provider: 'alfred',
-    direction: 'pay_out',
-    amount: 12500,
-    currency: 'USD',
-    customer: {
-      id: `ops-cust-${n}`,
-      firstName: 'Ana',
-      lastName: 'Pérez',
-      email: `ops.${n}@example.com`,
-      country: 'AR',
-      phone: '+5491100000000',
-      address: { street: 'Av. Corrientes 1', city: 'Buenos Aires', zip: 'C1043' },
-      birthday: '1990-01-02',
-    },
-    bank: {
-      bankName: 'Banco Nación',
-      accountNumber: '0110000000000000000001',
-      accountOwner: 'Ana Pérez',
-      country: 'AR',
-      nationalId: '30111222',
-    },
-    ...overrides,
-  });
-  return { invoice, refs: {}, idempotencyKey: `${invoice.invoiceId}:kyc`, attempt: 1 };
-}
-
-async function step(input: StepInput, name: string, call: (i: StepInput) => Promise<StepResult> | undefined) {
-  const result = await call({ ...input, idempotencyKey: `${input.invoice.invoiceId}:${name}` });
-  if (!result) throw new Error(`${name} is not a step of this adapter`);
-  Object.assign(input.refs, result.refs);
-  return result;
-}
-
 async function upToSubmit(adapter: ProviderAdapter, input: StepInput): Promise<void> {
-  await step(input, 'kyc', (i) => adapter.kyc?.(i));
-  await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
-  await step(input, 'bank', (i) => adapter.bank?.(i));
+  await runStep(input, 'kyc', (i) => adapter.kyc?.(i));
+  await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+  await runStep(input, 'bank', (i) => adapter.bank?.(i));
 }
 
 /** The requests the sandbox received while `run` ran. */
@@ -154,8 +122,8 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it("a pay-out: the quote sets my-info's crypto balance, submit's exchangeId and its fiat amount", async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request({ currency: 'ARS', amount: 12_500_000 });
-    const before = await recorded(() => step(input, 'kyc', (i) => adapter.kyc?.(i)));
+    const input = firstAttempt({ currency: 'ARS', amount: 12_500_000 });
+    const before = await recorded(() => runStep(input, 'kyc', (i) => adapter.kyc?.(i)));
     const quoteCall = only(before, 'POST', `${API}/penny/quotes`);
     expect(quoteCall.body).toEqual({
       fromCurrency: 'USDT',
@@ -177,9 +145,9 @@ describe('alfred reports, quote and approval against the sandbox', () => {
     // The crypto amount in its own currency, never the fiat amount labelled USDT.
     expect(myInfo.body).toMatchObject({ type: 'out', balance: 126.25, currency: 'USDT' });
 
-    await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
-    await step(input, 'bank', (i) => adapter.bank?.(i));
-    const submitting = await recorded(() => step(input, 'submit', (i) => adapter.submit(i)));
+    await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+    await runStep(input, 'bank', (i) => adapter.bank?.(i));
+    const submitting = await recorded(() => runStep(input, 'submit', (i) => adapter.submit(i)));
     // The quote from KYC still lives: submit uses it without asking again.
     expect(submitting.filter((r) => r.path === `${API}/penny/quotes`)).toHaveLength(0);
     const submit = only(submitting, 'POST', `${API}/submit-transaction`);
@@ -199,7 +167,7 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it('a quote that expired before submit is fetched again, by our clock and when alfred refuses it', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = firstAttempt();
     await upToSubmit(adapter, input);
     const first = String(input.refs[ALFRED_REFS.quoteId]);
 
@@ -218,12 +186,12 @@ describe('alfred reports, quote and approval against the sandbox', () => {
     expect(only(requests, 'POST', `${API}/submit-transaction`).body).toMatchObject({ exchangeId: second });
 
     // By alfred's: the quote lives by our clock but alfred expired it; the refusal brings a new quote and one retry.
-    const other = request();
+    const other = firstAttempt();
     await upToSubmit(adapter, other);
     handle.sandbox.expireQuotes();
     let retried: StepResult | undefined;
     const refused = await recorded(async () => {
-      retried = await step(other, 'submit', (i) => adapter.submit(i));
+      retried = await runStep(other, 'submit', (i) => adapter.submit(i));
     });
     const submits = refused.filter((r) => r.path === `${API}/submit-transaction`);
     expect(submits.map((r) => (r.body as { exchangeId: string }).exchangeId)).toEqual([
@@ -235,9 +203,9 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it('Consult Individual Invoice, Consult All Invoices, Consult Payment Wallet, transactions by user', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = firstAttempt();
     await upToSubmit(adapter, input);
-    await step(input, 'submit', (i) => adapter.submit(i));
+    await runStep(input, 'submit', (i) => adapter.submit(i));
     const id = String(input.refs[ALFRED_REFS.invoiceId]);
     const tx = handle.sandbox.findByReference(input.invoice.invoiceId)[0];
     const c = client();
@@ -288,9 +256,9 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it("Approval Invoice carries the invoice's invoicehash; without it, or with another, alfred refuses", async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = firstAttempt();
     await upToSubmit(adapter, input);
-    await step(input, 'submit', (i) => adapter.submit(i));
+    await runStep(input, 'submit', (i) => adapter.submit(i));
     const id = String(input.refs[ALFRED_REFS.invoiceId]);
     const hash = handle.sandbox.findByReference(input.invoice.invoiceId)[0]?.invoicehash;
 
@@ -301,7 +269,7 @@ describe('alfred reports, quote and approval against the sandbox', () => {
     const wrong = await failureOf(c.updateInvoice(id, 'approved', 'not-the-hash'));
     expect(wrong.message).toMatch(/invoicehash/);
 
-    const approving = await recorded(() => step(input, 'approveAtProvider', (i) => adapter.approveAtProvider?.(i)));
+    const approving = await recorded(() => runStep(input, 'approveAtProvider', (i) => adapter.approveAtProvider?.(i)));
     const put = only(approving, 'PUT', `${API}/invoice/${id}`);
     expectServiceHeaders(put, true);
     expect(put.body).toEqual({ status: 'approved', invoicehash: hash });
@@ -312,9 +280,9 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it('a pay-out is undone with Approval Invoice cancel, its invoicehash included', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = firstAttempt();
     await upToSubmit(adapter, input);
-    const submitted = await step(input, 'submit', (i) => adapter.submit(i));
+    const submitted = await runStep(input, 'submit', (i) => adapter.submit(i));
     expect(submitted.compensation).toBe(ALFRED_CANCEL);
     const id = String(input.refs[ALFRED_REFS.invoiceId]);
     const undoing = await recorded(async () => {
@@ -331,8 +299,8 @@ describe('alfred reports, quote and approval against the sandbox', () => {
 
   it('a pay-in registers no Approval Invoice undo: its undo calls nothing and says nothing could be undone', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request({ direction: 'pay_in' });
-    const kyc = await recorded(() => step(input, 'kyc', (i) => adapter.kyc?.(i)));
+    const input = firstAttempt({ direction: 'pay_in' });
+    const kyc = await recorded(() => runStep(input, 'kyc', (i) => adapter.kyc?.(i)));
     expect(only(kyc, 'POST', `${API}/penny/quotes`).body).toEqual({
       fromCurrency: 'USD',
       toCurrency: 'USDT',
@@ -340,9 +308,9 @@ describe('alfred reports, quote and approval against the sandbox', () => {
       paymentMethodType: 'BANK',
     });
     expect(only(kyc, 'POST', `${API}/my-info`).body).toMatchObject({ type: 'in', balance: 0, currency: 'USDT' });
-    await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
-    await step(input, 'bank', (i) => adapter.bank?.(i));
-    const submitted = await step(input, 'submit', (i) => adapter.submit(i));
+    await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+    await runStep(input, 'bank', (i) => adapter.bank?.(i));
+    const submitted = await runStep(input, 'submit', (i) => adapter.submit(i));
     expect(submitted).toMatchObject({ providerStatus: 'pending', compensation: ALFRED_PAY_IN_NO_UNDO });
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({
       status: 'pending',

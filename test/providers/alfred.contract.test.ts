@@ -1,6 +1,5 @@
 import { startSandboxes, type SandboxHandle, type SandboxServer } from '../../src/providers/sandbox/server';
 import { loadConfig } from '../../src/config';
-import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../src/domain/invoice';
 import { createLogger } from '../../src/logger';
 import { alfred } from '../../src/providers/alfred';
 import { createAlfredAdapter } from '../../src/providers/alfred/adapter';
@@ -10,13 +9,13 @@ import { alfredWebhookToEvent, verifyAlfredWebhook } from '../../src/providers/a
 import type { ProviderAdapter, StepInput, StepResult } from '../../src/providers/types';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
 import { failureOf } from '../support/failures';
+import { alfredStepInput, runStep } from '../support/alfred';
 
 const logger = createLogger({ level: 'silent' });
 const TIME_SCALE = 0.01; // the 2-minute token lives 1.2 s
 let server: SandboxServer;
 let handle: SandboxHandle<AlfredSandbox>;
 const receiver = new WebhookReceiver();
-let counter = 0;
 
 beforeAll(async () => {
   receiver.successBody = '{"message":"success"}';
@@ -47,53 +46,11 @@ function client(overrides: Partial<AlfredClientOptions> = {}): AlfredClient {
   });
 }
 
-function request(overrides: Partial<InvoiceRequestInput> = {}): StepInput {
-  const n = counter++;
-  const invoice = InvoiceRequestSchema.parse({
-    invoiceId: `al_${Date.now()}_${n}`,
-    provider: 'alfred',
-    direction: 'pay_out',
-    amount: 12500,
-    currency: 'USD',
-    customer: {
-      id: `cust-${n}`,
-      firstName: 'Ana',
-      lastName: 'Pérez',
-      email: `ana.${n}@example.com`,
-      country: 'AR',
-      phone: '+5491100000000',
-      address: { street: 'Av. Corrientes 1', city: 'Buenos Aires', zip: 'C1043' },
-      birthday: '1990-01-02',
-    },
-    bank: {
-      bankName: 'Banco Nación',
-      accountNumber: '0110000000000000000001',
-      accountOwner: 'Ana Pérez',
-      country: 'AR',
-      nationalId: '30111222',
-    },
-    ...overrides,
-  });
-  return { invoice, refs: {}, idempotencyKey: `${invoice.invoiceId}:kyc` };
-}
-
-/** Runs a step as the workflow does: refs carried forward, a step-specific idempotency key. */
-async function step(
-  input: StepInput,
-  name: string,
-  call: (input: StepInput) => Promise<StepResult> | undefined,
-): Promise<StepResult> {
-  const result = await call({ ...input, idempotencyKey: `${input.invoice.invoiceId}:${name}` });
-  if (!result) throw new Error(`${name} is not a step of this adapter`);
-  Object.assign(input.refs, result.refs);
-  return result;
-}
-
 async function throughSubmit(adapter: ProviderAdapter, input: StepInput): Promise<StepResult> {
-  await step(input, 'kyc', (i) => adapter.kyc?.(i));
-  await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
-  await step(input, 'bank', (i) => adapter.bank?.(i));
-  return step(input, 'submit', (i) => adapter.submit(i));
+  await runStep(input, 'kyc', (i) => adapter.kyc?.(i));
+  await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+  await runStep(input, 'bank', (i) => adapter.bank?.(i));
+  return runStep(input, 'submit', (i) => adapter.submit(i));
 }
 
 function waitForWebhook(match: (webhook: ReceivedWebhook) => boolean): Promise<ReceivedWebhook> {
@@ -111,7 +68,7 @@ describe('alfred Penny API against its sandbox', () => {
   it('pay-out: KYC (lite + full), payment method, bank, submit, signed approval request, approve, settled', async () => {
     const alfredClient = client();
     const adapter = createAlfredAdapter(alfredClient);
-    const input = request();
+    const input = alfredStepInput('al');
     const submitted = await throughSubmit(adapter, input);
     expect(input.refs.alfredKycLevel).toBe('full');
     expect(submitted).toMatchObject({ providerStatus: 'pending', compensation: 'cancel_invoice' });
@@ -132,7 +89,7 @@ describe('alfred Penny API against its sandbox', () => {
     });
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'approval_requested' });
 
-    await expect(step(input, 'approveAtProvider', (i) => adapter.approveAtProvider?.(i))).resolves.toMatchObject({
+    await expect(runStep(input, 'approveAtProvider', (i) => adapter.approveAtProvider?.(i))).resolves.toMatchObject({
       providerStatus: 'approved',
     });
     const settlement = await waitForWebhook(
@@ -151,7 +108,7 @@ describe('alfred Penny API against its sandbox', () => {
 
   it('pay-in: submit, customer pays, alfred approves, ONRAMP settlement webhook', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request({ direction: 'pay_in' });
+    const input = alfredStepInput('al', { direction: 'pay_in' });
     await throughSubmit(adapter, input);
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'pending' });
     const alfredInvoiceId = String(input.refs.alfredInvoiceId);
@@ -167,7 +124,7 @@ describe('alfred Penny API against its sandbox', () => {
 
   it('a retried submit creates exactly one transaction, even when the first answer was lost', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = alfredStepInput('al');
     const first = await throughSubmit(adapter, input);
     const retryInput = { ...input, refs: { ...input.refs }, idempotencyKey: `${input.invoice.invoiceId}:submit` };
     delete retryInput.refs.alfredTransactionId;
@@ -187,7 +144,7 @@ describe('alfred Penny API against its sandbox', () => {
 
   it('cancels the invoice as compensation and reports expiry', async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = alfredStepInput('al');
     await throughSubmit(adapter, input);
     await expect(adapter.compensate({ ...input, action: 'cancel_invoice' })).resolves.toMatchObject({
       providerStatus: 'cancelled',
@@ -197,7 +154,7 @@ describe('alfred Penny API against its sandbox', () => {
     });
     await expect(adapter.fetchStatus(input)).resolves.toMatchObject({ status: 'cancelled' });
 
-    const other = request({ direction: 'pay_in' });
+    const other = alfredStepInput('al', { direction: 'pay_in' });
     await throughSubmit(adapter, other);
     handle.sandbox.expire(String(other.refs.alfredInvoiceId));
     await expect(adapter.fetchStatus(other)).resolves.toMatchObject({ status: 'expired' });
@@ -206,20 +163,20 @@ describe('alfred Penny API against its sandbox', () => {
   it('renews the 2-minute token when it lapses and when alfred answers 401', async () => {
     const alfredClient = client();
     const adapter = createAlfredAdapter(alfredClient);
-    const input = request();
-    await step(input, 'kyc', (i) => adapter.kyc?.(i));
+    const input = alfredStepInput('al');
+    await runStep(input, 'kyc', (i) => adapter.kyc?.(i));
     expect(alfredClient.logins).toBe(1);
-    await step(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
+    await runStep(input, 'paymentMethod', (i) => adapter.paymentMethod?.(i));
     expect(alfredClient.logins).toBe(1);
 
     // alfred forgets the token early: the call answers 401, the client signs in again and repeats it once.
     handle.sandbox.expireTokens();
-    await step(input, 'bank', (i) => adapter.bank?.(i));
+    await runStep(input, 'bank', (i) => adapter.bank?.(i));
     expect(alfredClient.logins).toBe(2);
 
     // The token's own lifetime (1.2 s here) runs out: renewed before the call, without a 401.
     await new Promise((resolve) => setTimeout(resolve, 1_300));
-    await step(input, 'submit', (i) => adapter.submit(i));
+    await runStep(input, 'submit', (i) => adapter.submit(i));
     expect(alfredClient.logins).toBe(3);
     expect(handle.counter.get('login', input.invoice.customer.email)).toBe(3);
     expect(handle.counter.get('transaction', input.invoice.invoiceId)).toBe(1);
@@ -228,13 +185,13 @@ describe('alfred Penny API against its sandbox', () => {
   it('builds from the config with sandbox defaults', async () => {
     const port = new URL(server.url).port;
     const adapter = alfred.create({ config: loadConfig({ NODE_ENV: 'test', SANDBOX_PORT: port }), logger });
-    const input = request({ direction: 'pay_in' });
+    const input = alfredStepInput('al', { direction: 'pay_in' });
     await expect(throughSubmit(adapter, input)).resolves.toMatchObject({ providerStatus: 'pending' });
   });
 
   describe('error classes', () => {
     it('422 VALIDATION_ERROR on KYC: KycFailed, final', async () => {
-      const input = request();
+      const input = alfredStepInput('al');
       const customer = { ...input.invoice.customer, address: undefined };
       const error = await failureOf(
         createAlfredAdapter(client()).kyc?.({ ...input, invoice: { ...input.invoice, customer } }),
@@ -247,7 +204,7 @@ describe('alfred Penny API against its sandbox', () => {
 
     it('422 on a later step: ProviderRejected, final', async () => {
       const adapter = createAlfredAdapter(client());
-      const input = request({ direction: 'pay_in' });
+      const input = alfredStepInput('al', { direction: 'pay_in' });
       await throughSubmit(adapter, input);
       const error = await failureOf(adapter.approveAtProvider?.(input));
       expect(error.type).toBe('ProviderRejected');
@@ -255,7 +212,7 @@ describe('alfred Penny API against its sandbox', () => {
     });
 
     it('bad API key: ProviderAuthFailed, final, without the secret in the message', async () => {
-      const error = await failureOf(createAlfredAdapter(client({ apiSecret: 'wrong' })).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client({ apiSecret: 'wrong' })).kyc?.(alfredStepInput('al')));
       expect(error.type).toBe('ProviderAuthFailed');
       expect(error.nonRetryable).toBe(true);
       expect(error.message).not.toContain(SANDBOX_CREDENTIALS.apiSecret);
@@ -263,14 +220,14 @@ describe('alfred Penny API against its sandbox', () => {
 
     it('503: ProviderUnavailable, retryable', async () => {
       handle.faults.set({ errorRate: 1 });
-      const error = await failureOf(createAlfredAdapter(client()).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client()).kyc?.(alfredStepInput('al')));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
     });
 
     it('429: ProviderRateLimited, retryable after Retry-After', async () => {
       handle.faults.set({ rateLimitBurst: 1 });
-      const error = await failureOf(createAlfredAdapter(client()).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client()).kyc?.(alfredStepInput('al')));
       expect(error.type).toBe('ProviderRateLimited');
       expect(error.nonRetryable).toBe(false);
       expect(error.nextRetryDelay).toBe(1000);
@@ -278,7 +235,7 @@ describe('alfred Penny API against its sandbox', () => {
 
     it('timeout: ProviderUnavailable, retryable', async () => {
       handle.faults.set({ timeoutRate: 1, timeoutHoldMs: 400 });
-      const error = await failureOf(createAlfredAdapter(client({ timeoutMs: 150 })).kyc?.(request()));
+      const error = await failureOf(createAlfredAdapter(client({ timeoutMs: 150 })).kyc?.(alfredStepInput('al')));
       expect(error.type).toBe('ProviderUnavailable');
       expect(error.nonRetryable).toBe(false);
     });
@@ -292,9 +249,9 @@ describe('alfred Penny API against its sandbox', () => {
       Promise.resolve(receiver.received.filter((w) => w.rawBody === hook.rawBody).length <= refusals ? 500 : 200);
     try {
       const adapter = createAlfredAdapter(client());
-      const payOut = request();
+      const payOut = alfredStepInput('al');
       await throughSubmit(adapter, payOut);
-      const payIn = request({ direction: 'pay_in' });
+      const payIn = alfredStepInput('al', { direction: 'pay_in' });
       await throughSubmit(adapter, payIn);
       const paid = await fetch(`${server.url}/alfred/_sandbox/invoices/${String(payIn.refs.alfredInvoiceId)}/pay`, {
         method: 'POST',
@@ -324,7 +281,7 @@ describe('alfred Penny API against its sandbox', () => {
 
   it("the gateway's webhook route verifies and names the invoice by refs.alfredInvoiceId", async () => {
     const adapter = createAlfredAdapter(client());
-    const input = request();
+    const input = alfredStepInput('al');
     await throughSubmit(adapter, input);
     const alfredInvoiceId = String(input.refs.alfredInvoiceId);
     const webhook = await waitForWebhook((w) => w.rawBody.includes(`"invoices":"${alfredInvoiceId}"`));
