@@ -3,6 +3,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -240,12 +241,47 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
     try {
       return present(await handle(invoiceId).executeUpdate(update, { args: [decision] }));
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) {
-        // An ended invoice takes no decisions; say which state it ended in rather than "not found".
-        const ended = await getInvoice(invoiceId);
-        throw new InvoiceStateError(`${INVALID_STATE}: invoice is already ${ended.status}`);
-      }
-      throw decisionError(error);
+      return refusedDecision(invoiceId, error);
+    }
+  }
+
+  async function refusedDecision(invoiceId: string, error: unknown): Promise<never> {
+    if (error instanceof WorkflowNotFoundError) {
+      // An ended invoice takes no decisions; say which state it ended in rather than "not found".
+      const ended = await getInvoice(invoiceId);
+      throw new InvoiceStateError(`${INVALID_STATE}: invoice is already ${ended.status}`);
+    }
+    throw decisionError(error);
+  }
+
+  /**
+   * Completes a waiting Bitfinex invoice by hand. Without `waitMs` it answers once the invoice has ended. With it, it
+   * answers once the workflow has accepted the completion and either the invoice has ended or `waitMs` has passed,
+   * then with the state as it stands (`forcedCompletion.outcome` 'pending'): the call to Bitfinex waits its turn on
+   * the rate-limited queue, which can take longer than an HTTP caller should be held.
+   */
+  async function forceCompleteInvoice(
+    invoiceId: string,
+    completion: ForceCompletion,
+    options: { waitMs?: number } = {},
+  ): Promise<InvoiceState> {
+    if (options.waitMs === undefined) return decide(forceCompleteUpdate, invoiceId, completion);
+    try {
+      const update = await handle(invoiceId).startUpdate(forceCompleteUpdate, {
+        args: [completion],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      const outcome = update.result();
+      // Still running when the wait ends: its later failure is the invoice's to record, not this caller's.
+      outcome.catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), options.waitMs);
+      });
+      const ended = await Promise.race([outcome, waited]).finally(() => clearTimeout(timer));
+      return ended ? present(ended) : await getInvoice(invoiceId);
+    } catch (error) {
+      return refusedDecision(invoiceId, error);
     }
   }
 
@@ -340,8 +376,7 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
      * Completes a Bitfinex invoice still waiting for its payment, linking the deposit or ledger entry that paid it
      * (Complete Invoice); the invoice records that it was forced and by whom. Answers once the invoice has ended.
      */
-    forceCompleteInvoice: (invoiceId: string, completion: ForceCompletion) =>
-      decide(forceCompleteUpdate, invoiceId, completion),
+    forceCompleteInvoice,
     getInvoice,
     listInvoices,
     /** Resolves with the final state once the invoice has ended. */

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { hasRole, type AccessRegistry, type Principal, type Role } from '../access/principals';
 import { scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
 import type { Config } from '../config';
-import type { ProviderName } from '../domain/constants';
+import { isFinalStatus, type ProviderName } from '../domain/constants';
 import type { Logger } from '../logger';
 import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
@@ -268,9 +268,15 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         const completion = parse(ForceCompleteBodySchema, request.body ?? {});
         if (completion instanceof Error) return sendProblem(reply, zodProblem(completion, 'invalid completion'));
         if (impersonates(completion.by, caller.principal, reply)) return reply;
-        return withDeadline(deadlineMs, () =>
-          caller.invoices.forceCompleteInvoice(params.invoiceId, { ...completion, by: caller.principal.id }),
+        // Half the deadline to wait: the rest is for reading the state of a completion still on its way (202).
+        const state = await withDeadline(deadlineMs, () =>
+          caller.invoices.forceCompleteInvoice(
+            params.invoiceId,
+            { ...completion, by: caller.principal.id },
+            { waitMs: deadlineMs / 2 },
+          ),
         );
+        return isFinalStatus(state.status) ? state : reply.code(202).send(state);
       });
       registered();
     },

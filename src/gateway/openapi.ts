@@ -127,6 +127,12 @@ export function buildOpenApiDocument(serverUrl?: string): JsonSchema {
           requestBody: { required: true, content: json(ref('ForceCompletion')) },
           responses: {
             200: { description: 'The invoice, COMPLETED', content: json(ref('InvoiceState')) },
+            202: {
+              description:
+                'Accepted, still on its way to Bitfinex (its rate-limited queue): the invoice with ' +
+                '`forcedCompletion.outcome` pending; GET it for the outcome',
+              content: json(ref('InvoiceState')),
+            },
             400: problemResponse('The completion is invalid; `errors` names the fields'),
             403: problemResponse(
               'Forbidden: the key lacks invoices:approve, or `by` names another principal; NotAllowed: the ' +
