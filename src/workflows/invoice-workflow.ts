@@ -894,6 +894,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         looksWanted = 0;
         await lookAtProvider(look.hint);
       }
+    } catch (error) {
+      // A Temporal cancellation reaches a look in flight too. The invoice's flow turns it into a cancel request and
+      // undoes what it must; thrown out of this handler it would end the workflow as cancelled, mid-undo.
+      if (!isCancellation(error)) throw error;
     } finally {
       looking = false;
     }
