@@ -59,6 +59,11 @@ export function tokenExpiry(token: string): number | undefined {
   }
 }
 
+/** When a token stops working: its own `exp`, or `ttlMs` from now for a token that does not say. */
+export function tokenExpiresAt(token: string, now: number, ttlMs = DEFAULT_TOKEN_TTL_MS): number {
+  return tokenExpiry(token) ?? now + ttlMs;
+}
+
 interface CachedToken {
   token: string;
   renewAt: number;
@@ -236,7 +241,7 @@ export class StellarWebAuth implements AlfredAuthStrategy {
 
   async signIn(session: AlfredSession): Promise<IssuedToken> {
     const token = await this.exchange(this.sign(await this.challenge(session.key)));
-    return { token, expiresAt: tokenExpiry(token) ?? this.now() + (this.options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS) };
+    return { token, expiresAt: tokenExpiresAt(token, this.now(), this.options.tokenTtlMs) };
   }
 
   /** Auth (Get): the challenge for our account and the session's memo, as alfred answers it (not yet checked). */

@@ -5,12 +5,11 @@ import { classifyStatus, parseJson, sendRequest, type HttpResponse } from '../ht
 import { sandboxBaseUrl } from '../sandbox/kit';
 import {
   ApiKeyAuth,
-  DEFAULT_TOKEN_TTL_MS,
   SANDBOX_STELLAR,
   SessionTokens,
   STELLAR_NETWORKS,
   StellarWebAuth,
-  tokenExpiry,
+  tokenExpiresAt,
   type AlfredSession,
   type IssuedToken,
   type StellarAuthOptions,
@@ -298,7 +297,7 @@ export class AlfredClient {
   }
 
   private expiry(token: string): number {
-    return tokenExpiry(token) ?? this.now() + (this.options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS);
+    return tokenExpiresAt(token, this.now(), this.options.tokenTtlMs);
   }
 
   /** A token from another answer (the process token). Stellar sessions keep their SEP-10 token. */
