@@ -52,3 +52,14 @@ export class ForceCompleteFailedError extends InvoiceError {
     super('ForceCompleteFailed', message);
   }
 }
+
+/**
+ * The invoice exists, durably, but its workflow cannot report its state right now: Temporal refuses queries before a
+ * workflow's first task completes and while its tasks keep failing (a worker killed mid-task, a bad deploy). Asking
+ * again shortly works; nothing was lost.
+ */
+export class InvoiceNotReadyError extends InvoiceError {
+  constructor(readonly invoiceId: string) {
+    super('InvoiceNotReady', `invoice ${invoiceId} cannot report its state yet; retry shortly`);
+  }
+}

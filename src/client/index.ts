@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -46,6 +47,7 @@ import {
   InvalidInvoiceRequestError,
   InvoiceConflictError,
   InvoiceNotFoundError,
+  InvoiceNotReadyError,
   InvoiceStateError,
   NotAllowedError,
 } from './errors';
@@ -153,6 +155,23 @@ function decisionError(error: unknown): unknown {
     if (message.startsWith(FORCE_COMPLETE_FAILED)) return new ForceCompleteFailedError(message);
   }
   return error;
+}
+
+/**
+ * A just-started invoice is asked again for this long before the caller is told to retry: its first task is usually a
+ * few hundred milliseconds away, and a read right after create is what every service does.
+ */
+const NOT_READY_WAIT_MS = 1_000;
+const NOT_READY_RETRY_MS = 100;
+const GRPC_FAILED_PRECONDITION = 9;
+
+/** Temporal's WorkflowNotReady: a query sent before the workflow's first task completed. */
+function isWorkflowNotReady(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    if (isGrpcServiceError(current)) return Number(current.code) === GRPC_FAILED_PRECONDITION;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return false;
 }
 
 /** The typed door to invoices for TypeScript services; the HTTP gateway uses it too. */
@@ -291,7 +310,16 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
       const h = handle(invoiceId);
       const description = await h.describe();
       if (description.status.name === 'COMPLETED') return present(await h.result());
-      return present(await h.query(statusQuery));
+      const notReadyUntil = Date.now() + NOT_READY_WAIT_MS;
+      for (;;) {
+        try {
+          return present(await h.query(statusQuery));
+        } catch (error) {
+          if (!isWorkflowNotReady(error)) throw error;
+          if (Date.now() >= notReadyUntil) throw new InvoiceNotReadyError(invoiceId);
+          await new Promise((resolve) => setTimeout(resolve, NOT_READY_RETRY_MS));
+        }
+      }
     });
   }
 

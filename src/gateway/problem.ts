@@ -7,6 +7,7 @@ import {
   InvalidInvoiceRequestError,
   InvoiceConflictError,
   InvoiceNotFoundError,
+  InvoiceNotReadyError,
   InvoiceStateError,
   NotAllowedError,
 } from '../client/errors';
@@ -89,6 +90,8 @@ export function problemFor(error: unknown): Problem {
     return problem(400, error.type, 'the invoice request is invalid', error.issues);
   }
   if (error instanceof InvoiceNotFoundError) return problem(404, error.type, error.message);
+  // Accepted and durable, only not started by a worker yet: the same 503 + Retry-After as a busy Temporal.
+  if (error instanceof InvoiceNotReadyError) return problem(503, error.type, error.message);
   if (error instanceof InvoiceConflictError) return problem(409, error.type, error.message);
   if (error instanceof InvoiceStateError) return problem(409, error.type, error.message);
   if (error instanceof NotAllowedError) return problem(403, error.type, error.message);
