@@ -187,6 +187,20 @@ const SCENARIOS: Record<string, Scenario> = {
     await handle.signal(providerLookSignal, { provider: 'bitfinex', hint: 'settled' });
     return request.invoiceId;
   },
+  'bv1-bitfinex-look-cancelled-waiting-for-submit': async ({ invoices }, fakes) => {
+    // The webhook overtakes submit's answer, so the look waits for the invoice's object; a Temporal cancellation
+    // reaches it there and the invoice's own flow cancels and undoes.
+    const request = invoiceRequest({ invoiceId: 'hist_bv1_look_cancel', provider: 'bitfinex' });
+    fakes.bitfinex?.script(request.invoiceId, 'submit', { delayMs: 2000 });
+    await invoices.startInvoice(request);
+    const submitting = () =>
+      fakes.bitfinex?.calls.some((c) => c.step === 'submit' && c.invoiceId === request.invoiceId);
+    for (let i = 0; i < 100 && !submitting(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const handle = invoices.handle(request.invoiceId);
+    await handle.signal(providerLookSignal, { provider: 'bitfinex', hint: 'settled' });
+    await handle.cancel();
+    return request.invoiceId;
+  },
   'ms1-needs-review-resolved': async ({ impatient }, fakes) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_review', provider: 'payone' });
     fakes.payone?.statuses.set(request.invoiceId, 'authorized');

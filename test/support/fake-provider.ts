@@ -37,6 +37,8 @@ export class FakeProvider implements ProviderAdapter {
   onCompleted?: (invoiceId: string, step: string) => void;
   /** Holds every compensation this long, so a test can act while an invoice is being cancelled. */
   compensationDelayMs = 0;
+  /** Holds every status answer this long, so a test can act while the invoice is looking at its provider. */
+  fetchStatusDelayMs = 0;
   private readonly attempts = new Map<string, number>();
 
   constructor(readonly name: ProviderName) {}
@@ -91,6 +93,7 @@ export class FakeProvider implements ProviderAdapter {
   async fetchStatus(input: StepInput): Promise<StatusResult> {
     const { invoiceId } = input.invoice;
     this.calls.push({ step: 'fetchStatus', invoiceId, key: input.idempotencyKey });
+    if (this.fetchStatusDelayMs) await new Promise((resolve) => setTimeout(resolve, this.fetchStatusDelayMs));
     if (this.statusUnavailable.has(invoiceId)) {
       throw ApplicationFailure.retryable('provider status unavailable (503)', 'ProviderUnavailable');
     }

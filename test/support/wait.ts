@@ -17,7 +17,12 @@ export async function waitForStatus(
       last = await invoices.getInvoice(invoiceId);
       if (matches(last)) return last;
     } catch (error) {
-      if (!(error instanceof Error && /not found|InvoiceNotFound/i.test(`${error.name} ${error.message}`))) throw error;
+      // Not there yet, or there but not able to answer yet (first task pending): both are "ask again".
+      if (!(
+        error instanceof Error && /not found|InvoiceNotFound|InvoiceNotReady/i.test(`${error.name} ${error.message}`)
+      )) {
+        throw error;
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
