@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { InvoiceRequestSchema, type InvoiceRequestInput } from '../../domain/invoice';
 import { createLogger } from '../../logger';
 import accepted from './fixtures/approval-accepted.json';
@@ -162,11 +163,18 @@ describe('webhook registration at worker start', () => {
     return { logger, lines };
   }
 
-  function recordingClient(fail: readonly string[] = []) {
+  /** A client whose named operations fail (`fail`), the first `failures` times only when that is given. */
+  function recordingClient(fail: readonly string[] = [], failures = Infinity, refusal = false) {
     const calls: [string, string][] = [];
     const call = (name: string) => (url: string) => {
       calls.push([name, url]);
-      return fail.includes(name) ? Promise.reject(new Error(`${name} refused`)) : Promise.resolve();
+      const failing = fail.includes(name) && calls.filter(([n]) => n === name).length <= failures;
+      if (!failing) return Promise.resolve();
+      return Promise.reject(
+        refusal
+          ? ApplicationFailure.nonRetryable(`${name}: Invalid url`, 'ProviderRejected')
+          : ApplicationFailure.retryable(`${name} unavailable (503)`, 'ProviderUnavailable'),
+      );
     };
     return { calls, setApprovalWebhook: call('approval'), setPaymentWebhook: call('payment') };
   }
@@ -207,7 +215,7 @@ describe('webhook registration at worker start', () => {
 
   it('a refused registration is logged, does not throw, and the other webhook is still registered', async () => {
     const { logger, lines } = capture();
-    const client = recordingClient(['approval']);
+    const client = recordingClient(['approval'], Infinity, true);
     const result = await registerXprizoWebhooks(
       client,
       { gatewayUrl: 'https://pay.example.com', token: TOKEN, form: 'path' },
@@ -217,5 +225,39 @@ describe('webhook registration at worker start', () => {
     expect(client.calls.map(([name]) => name)).toEqual(['approval', 'payment']);
     expect(lines.join('')).toContain('xprizo webhook not registered');
     expect(lines.join('')).not.toContain(TOKEN);
+  });
+
+  it('retries a webhook Xprizo could not take on a growing interval until it does, and only that one', async () => {
+    const { logger, lines } = capture();
+    const client = recordingClient(['payment'], 3);
+    const delays: number[] = [];
+    const result = await registerXprizoWebhooks(
+      client,
+      {
+        gatewayUrl: 'https://pay.example.com',
+        token: TOKEN,
+        form: 'query',
+        retryDelayMs: (attempt) => (delays.push(attempt), 5),
+      },
+      logger,
+    );
+    expect(result.outcome).toBe('failed');
+    const later = result.outcome === 'failed' ? await result.retrying : undefined;
+    expect(later).toEqual({ outcome: 'registered', webhooks: ['approval', 'payment'] });
+    expect(client.calls.map(([name]) => name)).toEqual(['approval', 'payment', 'payment', 'payment', 'payment']);
+    expect(delays).toEqual([1, 2, 3]);
+    expect(lines.join('')).toContain('xprizo webhooks registered on retry');
+    expect(lines.join('')).not.toContain(TOKEN);
+  });
+
+  it('does not retry a URL Xprizo refuses', async () => {
+    const { logger } = capture();
+    const client = recordingClient(['approval'], Infinity, true);
+    const result = await registerXprizoWebhooks(
+      client,
+      { gatewayUrl: 'https://pay.example.com', token: TOKEN, form: 'query', retryDelayMs: () => 5 },
+      logger,
+    );
+    expect(result).toEqual({ outcome: 'failed', webhooks: ['approval', 'payment'], failed: ['approval'] });
   });
 });
