@@ -132,6 +132,22 @@ describe('docker-compose.yml', () => {
     expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toMatch(/^FROM node:(22|24)-bookworm-slim/m);
   });
 
+  it('builds an image that bundles the workflows once, runs as a non-root user and leaves health to compose', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const scripts = (
+      JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    // The compiled build script writes dist/workflow-bundle.js, where the compiled worker looks (PREBUILT_WORKFLOW_BUNDLE).
+    expect(scripts['build:bundle']).toBe('node dist/build-workflow-bundle.js');
+    expect(existsSync(path.join(root, 'src', 'build-workflow-bundle.ts'))).toBe(true);
+    // Before the prune: bundling needs the worker's webpack, and the dev dependencies are still there for the build.
+    expect(dockerfile).toMatch(/^RUN npm run build && npm run build:bundle && npm prune --omit=dev$/m);
+    const users = [...dockerfile.matchAll(/^USER (\S+)$/gm)].map((match) => match[1]);
+    expect(users.at(-1)).toBe('node');
+    expect(dockerfile).not.toMatch(/^HEALTHCHECK/m);
+    expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
+  });
+
   it('publishes every port on 127.0.0.1 only', () => {
     const published = Object.entries(services).flatMap(([name, service]) =>
       (service.ports ?? []).map((port) => [name, String(port)]),
