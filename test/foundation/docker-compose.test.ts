@@ -148,6 +148,14 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
   });
 
+  it("lists in the README's compose table exactly the services the file runs", () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Docker compose'));
+    const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| service')));
+    const listed = [...table.matchAll(/^\| `([\w-]+)`/gm)].map((match) => match[1]);
+    expect(listed.sort()).toEqual(Object.keys(services).sort());
+  });
+
   it('publishes every port on 127.0.0.1 only', () => {
     const published = Object.entries(services).flatMap(([name, service]) =>
       (service.ports ?? []).map((port) => [name, String(port)]),
