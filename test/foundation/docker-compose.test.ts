@@ -205,10 +205,10 @@ describe('docker-compose.yml', () => {
     expect(gateway?.healthcheck?.test?.slice(0, 2)).toEqual(['CMD', 'node']);
     expect(port(worker?.environment?.WORKER_HEALTH_PORT)).toBeGreaterThan(0);
     expect(JSON.stringify(worker?.healthcheck?.test)).toContain(
-      `http://localhost:${port(worker?.environment?.WORKER_HEALTH_PORT)}/healthz`,
+      `http://127.0.0.1:${port(worker?.environment?.WORKER_HEALTH_PORT)}/healthz`,
     );
     expect(JSON.stringify(gateway?.healthcheck?.test)).toMatch(
-      new RegExp(`http://localhost:${port(gateway?.environment?.GATEWAY_PORT)}/(healthz|readyz)`),
+      new RegExp(`http://127\\.0\\.0\\.1:${port(gateway?.environment?.GATEWAY_PORT)}/(healthz|readyz)`),
     );
   });
 
