@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   bundleWorkflowCode,
@@ -6,6 +8,7 @@ import {
   type NativeConnection,
   type WorkerOptions,
   type WorkflowBundle,
+  type WorkflowBundleOption,
 } from '@temporalio/worker';
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
@@ -24,6 +27,34 @@ export function workflowBundle(): Promise<WorkflowBundle> {
     logger: new DefaultLogger('WARN'),
   }).then(({ code }) => ({ code }));
   return bundle;
+}
+
+/**
+ * Where `npm run build:bundle` leaves the workflow bundle: beside the compiled entry files (dist/workflow-bundle.js).
+ * Only compiled code looks for one: under tsx or jest the workflows are always bundled from the current source, so a
+ * bundle left over from an earlier build can never stand in for code edited since.
+ */
+export const PREBUILT_WORKFLOW_BUNDLE: string | undefined =
+  path.extname(__filename) === '.js' ? path.join(__dirname, '..', 'workflow-bundle.js') : undefined;
+
+/**
+ * The bundle a worker runs: the one built with the image when it is there, so a production start (and every replica
+ * scaled out) skips webpack, else bundled here from the workflow source.
+ */
+export function workerWorkflowBundle(
+  prebuilt: string | undefined = PREBUILT_WORKFLOW_BUNDLE,
+): Promise<WorkflowBundleOption> {
+  return prebuilt && existsSync(prebuilt) ? Promise.resolve({ codePath: prebuilt }) : workflowBundle();
+}
+
+/** Bundles the workflow code once into `target`, replaced whole so a worker never reads it half-written. */
+export async function writeWorkflowBundle(target: string): Promise<{ bytes: number }> {
+  const { code } = await workflowBundle();
+  await mkdir(path.dirname(target), { recursive: true });
+  const partial = `${target}.${process.pid}.tmp`;
+  await writeFile(partial, code);
+  await rename(partial, target);
+  return { bytes: Buffer.byteLength(code) };
 }
 
 export interface WorkerSetup {
@@ -72,7 +103,7 @@ export async function createWorker({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.invoices,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workerWorkflowBundle(),
     activities,
     ...workerTuning(config),
   });
