@@ -7,7 +7,7 @@ import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { PATHS } from '../../src/providers/bitfinex/constants';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
-import { ensureBuilt } from '../support/build';
+import { BUILD_WAIT_MS, ensureBuilt } from '../support/build';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 import { eventually, waitForStatus } from '../support/wait';
@@ -22,7 +22,7 @@ describe('Bitfinex completion by hand: POST /v1/invoices/:id/complete', () => {
     await ensureBuilt();
     stack = await startTestStack();
     sandbox = stack.sandboxes.get<BitfinexSandbox>('bitfinex').sandbox;
-  });
+  }, BUILD_WAIT_MS);
   afterAll(async () => stack?.stop());
 
   const call = (path: string, body?: unknown, key: string = TEST_KEYS.approver) =>

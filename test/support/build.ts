@@ -6,6 +6,9 @@ import { ROOT } from './processes';
 
 const BUILD_TIMEOUT_MS = 240_000;
 
+/** A hook that builds (or waits for the build) needs longer than jest's default timeout on two busy cores. */
+export const BUILD_WAIT_MS = BUILD_TIMEOUT_MS + 120_000;
+
 function runBuild(): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
