@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the built CLI when `npm run build` has produced it, else the TypeScript source through tsx.
+// Plain JavaScript from `npm run build`: an installed package has no TypeScript source and no tsx to run it with.
 const fs = require('node:fs');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
-const built = path.join(root, 'dist', 'cli', 'main.js');
-if (fs.existsSync(built)) {
-  require(built);
+const built = path.resolve(__dirname, '..', 'dist', 'cli', 'main.js');
+if (!fs.existsSync(built)) {
+  process.stderr.write(`payorch: ${path.relative(process.cwd(), built) || built} is missing: run npm run build\n`);
+  process.exitCode = 1;
 } else {
-  require('tsx/cjs');
-  require(path.join(root, 'src', 'cli', 'main.ts'));
+  require(built);
 }

@@ -5,6 +5,10 @@ import { PROVIDER_NAMES, type ProviderName } from './domain/constants';
 import type { PayOneState } from './providers/payone/mapping';
 import { StatusAliasesSchema } from './providers/payone/schemas';
 import { bitfinexActivitiesPerSecond } from './providers/bitfinex/rate';
+import { encryptionKeys, type PayloadEncryptionKey } from './temporal/encryption-keys';
+import { DEFAULT_INVOICE_TIMING } from './workflows/definitions';
+
+export type { PayloadEncryptionKey } from './temporal/encryption-keys';
 
 /** The project's root folder, wherever the process was started from. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -61,55 +65,6 @@ const webhookTokens = z.string().transform((value, ctx): string[] => {
     }
   });
   return tokens;
-});
-
-const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-export interface PayloadEncryptionKey {
-  readonly id: string;
-  readonly key: Uint8Array;
-}
-
-/** `id:base64key,...`, the first the one new payloads are encrypted with. Messages never echo key material. */
-const encryptionKeys = z.string().transform((value, ctx): PayloadEncryptionKey[] => {
-  const keys: PayloadEncryptionKey[] = [];
-  const seen = new Set<string>();
-  const entries = value.split(',').map((entry) => entry.trim());
-  entries.forEach((entry, index) => {
-    const at = `entry ${index + 1}`;
-    const colon = entry.indexOf(':');
-    const id = colon < 0 ? '' : entry.slice(0, colon);
-    const material = colon < 0 ? '' : entry.slice(colon + 1);
-    if (KEY_ID.test(id) && seen.has(id)) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `${at}: key id "${id}" appears twice` });
-      return;
-    }
-    seen.add(id);
-    if (!KEY_ID.test(id)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [index],
-        message: `${at}: expected id:base64key, the id of [A-Za-z0-9._-]`,
-      });
-      return;
-    }
-    if (!BASE64.test(material)) {
-      ctx.addIssue({ code: 'custom', path: [index], message: `${at} (key id "${id}"): the key is not base64` });
-      return;
-    }
-    const key = Buffer.from(material, 'base64');
-    if (key.length !== 32) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [index],
-        message: `${at} (key id "${id}"): the key must be exactly 32 bytes, got ${key.length} (openssl rand -base64 32)`,
-      });
-      return;
-    }
-    keys.push({ id, key });
-  });
-  return keys;
 });
 
 /** Variables whose values an error message must not repeat. */
@@ -205,9 +160,9 @@ const EnvSchema = z.object({
   /** Overrides the derived task-queue rate; for experiments only, since nothing then checks it against the limit. */
   BITFINEX_MAX_ACTIVITIES_PER_SECOND: z.coerce.number().positive().optional(),
 
-  INVOICE_POLL_AFTER_SECONDS: positiveInt.default(300),
-  INVOICE_POLL_INITIAL_INTERVAL_SECONDS: positiveInt.default(30),
-  INVOICE_POLL_MAX_INTERVAL_SECONDS: positiveInt.default(1800),
+  INVOICE_POLL_AFTER_SECONDS: positiveInt.default(DEFAULT_INVOICE_TIMING.pollAfterSeconds),
+  INVOICE_POLL_INITIAL_INTERVAL_SECONDS: positiveInt.default(DEFAULT_INVOICE_TIMING.pollInitialIntervalSeconds),
+  INVOICE_POLL_MAX_INTERVAL_SECONDS: positiveInt.default(DEFAULT_INVOICE_TIMING.pollMaxIntervalSeconds),
   /** How long a creating or money-moving provider call is retried before the provider is asked what happened. */
   INVOICE_PROVIDER_CALL_BUDGET_SECONDS: positiveInt.optional(),
 

@@ -19,11 +19,12 @@ import {
   type Resolution,
 } from '../domain/invoice';
 import { formatMoney } from '../domain/money';
-import { PROVIDERS, unmetRequirements } from '../providers';
+import { PROVIDER_FACTS, unmetRequirements } from '../providers/facts';
 import type { invoiceWorkflow } from '../workflows/invoice-workflow';
 import {
   approveUpdate,
   cancelUpdate,
+  DEFAULT_INVOICE_TIMING,
   FORCE_COMPLETE_FAILED,
   forceCompleteUpdate,
   INVALID_STATE,
@@ -53,10 +54,24 @@ import {
 } from './errors';
 
 export * from './errors';
+export { invoiceDataConverter, parsePayloadEncryptionKeys, PayloadCodecConfigError } from '../temporal/codec';
+export type { PayloadEncryptionKey } from '../temporal/encryption-keys';
+export { DEFAULT_INVOICE_TIMING, type InvoiceState, type InvoiceTiming } from '../workflows/definitions';
+export {
+  FINAL_STATUSES,
+  INVOICE_STATUSES,
+  isFinalStatus,
+  PROVIDER_NAMES,
+  type FinalStatus,
+  type InvoiceStatus,
+  type ProviderName,
+} from '../domain/constants';
+export type { Decision, ForceCompletion, InvoiceRequest, InvoiceRequestInput, Resolution } from '../domain/invoice';
 
 export interface InvoiceClientOptions {
   client: Client;
-  timing: InvoiceTiming;
+  /** How patiently a quiet provider is polled (production's DEFAULT_INVOICE_TIMING when unset). */
+  timing?: InvoiceTiming;
   /**
    * The tenant whose invoices this client sees. Its invoice ids are the tenant's own; the workflow id and the reference
    * providers see are `<tenant>_<invoiceId>`, so two tenants may use the same id. Without a tenant the client works on
@@ -176,7 +191,8 @@ function isWorkflowNotReady(error: unknown): boolean {
 
 /** The typed door to invoices for TypeScript services; the HTTP gateway uses it too. */
 export function createInvoiceClient(options: InvoiceClientOptions) {
-  const { client, timing, tenant, principal } = options;
+  const { client, tenant, principal } = options;
+  const timing = options.timing ?? DEFAULT_INVOICE_TIMING;
   const invoiceByReference = new Map<string, string>();
   const keyOf = (invoiceId: string): string => tenantInvoiceKey(tenant, invoiceId);
   const localId = (key: string): string =>
@@ -202,7 +218,7 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
     const fingerprint = requestFingerprint(request);
     const createdBy = by.createdBy ?? principal;
     // The provider's limits apply to what starts, not to the fingerprint: the caller's repeat of its request matches.
-    const adjusted = PROVIDERS[request.provider].adjust?.(request) ?? { request, notes: [] };
+    const adjusted = PROVIDER_FACTS[request.provider].adjust?.(request) ?? { request, notes: [] };
     let started: InvoiceRequest = adjusted.request;
     let access: InvoiceAccess | undefined;
     if (tenant) {
@@ -223,7 +239,7 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
         args: [
           {
             request: started,
-            plan: PROVIDERS[request.provider].plan(request.direction),
+            plan: PROVIDER_FACTS[request.provider].plan(request.direction),
             timing,
             ...(access ? { access } : {}),
           },

@@ -169,14 +169,27 @@ export interface FieldIssue {
  */
 export type ProviderRequirements = (request: InvoiceRequest) => readonly FieldIssue[];
 
-/** What the registry holds for a provider: pure facts (directions, plan, requirements) and how to build its adapter. */
-export interface ProviderDefinition {
+/**
+ * A provider's pure facts: what starting an invoice needs to know. Kept apart from the adapter, sandbox and webhooks so
+ * the client library loads none of those (nor their HTTP clients and SDKs).
+ */
+export interface ProviderFacts {
   readonly name: ProviderName;
   readonly directions: readonly Direction[];
   /** Required, so a new provider must say what it needs (even "nothing beyond the shared schema"). */
   readonly requirements: ProviderRequirements;
   /** The steps the workflow runs for this provider and direction. Pure: the client calls it when starting. */
   plan(direction: Direction): InvoicePlan;
+  /**
+   * The request as this provider can honour it, applied by the client before the workflow starts (a limit of the
+   * provider's, such as Xprizo voiding a held pay-out after 24 h); `notes` say what changed and are shown in the
+   * invoice's details. Pure.
+   */
+  adjust?(request: InvoiceRequest): AdjustedRequest;
+}
+
+/** What the registry holds for a provider: its facts and how to build its adapter, sandbox and webhook routes. */
+export interface ProviderDefinition extends ProviderFacts {
   create(deps: ProviderDeps): ProviderAdapter;
   /** A stand-in for the provider's API that behaves as its docs say, for `npm start` and the tests. */
   sandbox(context: SandboxContext): ProviderSandbox;
@@ -187,12 +200,6 @@ export interface ProviderDefinition {
    * throw for a provider that is down: the worker runs the other providers too.
    */
   onWorkerStart?(deps: WorkerStartDeps): Promise<void>;
-  /**
-   * The request as this provider can honour it, applied by the client before the workflow starts (a limit of the
-   * provider's, such as Xprizo voiding a held pay-out after 24 h); `notes` say what changed and are shown in the
-   * invoice's details. Pure.
-   */
-  adjust?(request: InvoiceRequest): AdjustedRequest;
 }
 
 export interface WorkerStartDeps extends ProviderDeps {

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { loadConfig } from '../config';
 import { configProblems } from '../../test/support/production-env';
-import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA, PayloadDecryptionError } from './codec';
+import {
+  ENCRYPTED_ENCODING,
+  EncryptionCodec,
+  invoiceDataConverter,
+  KEY_ID_METADATA,
+  parsePayloadEncryptionKeys,
+  PayloadCodecConfigError,
+  payloadCodec,
+  PayloadDecryptionError,
+} from './codec';
 
 const key = (id: string) => ({ id, key: randomBytes(32) });
 const utf8 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
@@ -116,5 +125,32 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
       expect.stringMatching(/^PAYLOAD_ENCRYPTION_KEYS: entry 4: key id "a" appears twice/),
     ]);
     expect(found.join('\n')).not.toContain(short);
+  });
+});
+
+describe("the client entry's data converter", () => {
+  it('reads PAYLOAD_ENCRYPTION_KEYS as the workers do, so what it seals their codec opens', async () => {
+    const material = randomBytes(32).toString('base64');
+    const converter = invoiceDataConverter(`svc:${material}`);
+    const [sealed] = (await converter.payloadCodecs?.[0]?.encode([defaultPayloadConverter.toPayload(customer)])) ?? [];
+    expect(utf8(sealed?.metadata?.[KEY_ID_METADATA])).toBe('svc');
+    const workers = payloadCodec(loadConfig({ PAYLOAD_ENCRYPTION_KEYS: `svc:${material}` }));
+    const [opened] = await workers.decode([sealed as Payload]);
+    expect(defaultPayloadConverter.fromPayload(opened as Payload)).toEqual(customer);
+  });
+
+  it('refuses bad keys with a typed error that names the entry and never the key', () => {
+    const short = Buffer.from('too-short-to-be-a-key').toString('base64');
+    const refusal = (() => {
+      try {
+        parsePayloadEncryptionKeys(`a:${short}`);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(PayloadCodecConfigError);
+    expect((refusal as PayloadCodecConfigError).type).toBe('PayloadCodecConfigError');
+    expect((refusal as Error).message).toMatch(/entry 1 \(key id "a"\): the key must be exactly 32 bytes/);
+    expect((refusal as Error).message).not.toContain(short);
   });
 });

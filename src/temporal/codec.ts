@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
-import type { Config, PayloadEncryptionKey } from '../config';
+import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { encryptionKeys, type PayloadEncryptionKey } from './encryption-keys';
 
 /** The `encoding` metadata of a payload this codec encrypted; anything else passes through untouched. */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -146,6 +147,26 @@ export function payloadCodec(config: Config): EncryptionCodec {
 /** What every Temporal client and worker of this project is given. */
 export function dataConverter(config: Config): DataConverter {
   return { payloadCodecs: [payloadCodec(config)] };
+}
+
+/**
+ * A data converter for a service of its own (the published client entry): the same codec as the gateway's and the
+ * workers', from keys in PAYLOAD_ENCRYPTION_KEYS's `id:base64key,...` form or already parsed. The workers decrypt
+ * what this client sends and it decrypts their results, so it must hold every key their histories were sealed with.
+ */
+export function invoiceDataConverter(keys: string | readonly PayloadEncryptionKey[]): DataConverter {
+  return { payloadCodecs: [new EncryptionCodec(typeof keys === 'string' ? parsePayloadEncryptionKeys(keys) : keys)] };
+}
+
+/** `id:base64key,...` as PAYLOAD_ENCRYPTION_KEYS holds it; the error names each bad entry and never its key. */
+export function parsePayloadEncryptionKeys(text: string): PayloadEncryptionKey[] {
+  const parsed = encryptionKeys.safeParse(text);
+  if (!parsed.success) {
+    throw new PayloadCodecConfigError(
+      `payload encryption keys: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
+  }
+  return parsed.data;
 }
 
 let warned = false;

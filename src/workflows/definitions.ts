@@ -75,6 +75,16 @@ export interface InvoiceTiming {
   historyBudgetEvents?: number;
 }
 
+/**
+ * Production's timing: the first poll five minutes after a provider went quiet, then every 30 s growing to 30 min.
+ * The configuration's defaults and a client created without `timing` both use it.
+ */
+export const DEFAULT_INVOICE_TIMING = {
+  pollAfterSeconds: 300,
+  pollInitialIntervalSeconds: 30,
+  pollMaxIntervalSeconds: 1800,
+} as const satisfies InvoiceTiming;
+
 /** Who the invoice belongs to and who may approve it, fixed by the client when the invoice starts. */
 export interface InvoiceAccess {
   tenant?: string;

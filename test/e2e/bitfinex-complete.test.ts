@@ -7,6 +7,7 @@ import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { PATHS } from '../../src/providers/bitfinex/constants';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
+import { BUILD_WAIT_MS, ensureBuilt } from '../support/build';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 import { eventually, waitForStatus } from '../support/wait';
@@ -17,9 +18,11 @@ describe('Bitfinex completion by hand: POST /v1/invoices/:id/complete', () => {
   let stack: TestStack;
   let sandbox: BitfinexSandbox;
   beforeAll(async () => {
+    // The payorch test below runs it from dist/, as it does when installed.
+    await ensureBuilt();
     stack = await startTestStack();
     sandbox = stack.sandboxes.get<BitfinexSandbox>('bitfinex').sandbox;
-  });
+  }, BUILD_WAIT_MS);
   afterAll(async () => stack?.stop());
 
   const call = (path: string, body?: unknown, key: string = TEST_KEYS.approver) =>

@@ -6,6 +6,7 @@ import { createAccessRegistry, loadAccessDocument } from '../../src/access/princ
 import { createInvoiceClient } from '../../src/client';
 import { PROJECT_ROOT } from '../../src/config';
 import type { InvoiceState } from '../../src/workflows/definitions';
+import { BUILD_WAIT_MS, ensureBuilt } from '../support/build';
 import { fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { FAST_TIMING, startTestEnv, type TestEnv } from '../support/temporal-env';
@@ -22,9 +23,11 @@ describe('payorch CLI', () => {
   let env: TestEnv;
   let dir: string;
   beforeAll(async () => {
+    // payorch runs from dist/, as it does when installed.
+    await ensureBuilt();
     env = await startTestEnv({ providers: registry });
     dir = await mkdtemp(path.join(os.tmpdir(), 'payorch-'));
-  });
+  }, BUILD_WAIT_MS);
   afterAll(async () => env?.stop());
 
   const payorch = (...args: string[]): Promise<Run> =>

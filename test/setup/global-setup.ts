@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startTemporal, type TemporalServer } from '../../src/temporal/dev-server';
@@ -20,4 +21,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TEMPORAL_UI_URL = server.uiUrl ?? '';
   process.env.TEST_TEMPORAL_CLI = server.cliPath ?? '';
   process.env.TEST_TEMPORAL_EXTERNAL = config.temporal.address ? '1' : '';
+  // Names this run's one `npm run build` (test/support/build.ts).
+  process.env.TEST_RUN_ID = randomUUID();
 }

@@ -5,7 +5,7 @@ import { AlfredClient, alfredClientOptions, alfredWebhookSecret } from './client
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { AlfredSandbox } from './sandbox';
 import { alfredWebhookToEvent, verifyAlfredWebhook } from './webhook';
-import { alfredRequirements } from './requirements';
+import { alfredFacts } from './facts';
 
 function verdict(incoming: IncomingWebhook, config: Config, now: number): WebhookVerdict {
   if (config.env === 'production' && !config.providers.alfred.webhookSecret) {
@@ -48,19 +48,7 @@ const webhook: WebhookRoute = {
 };
 
 export const alfred: ProviderDefinition = {
-  name: 'alfred',
-  directions: ['pay_in', 'pay_out'],
-  requirements: alfredRequirements,
-  plan: (direction) => ({
-    kyc: true,
-    paymentMethod: true,
-    bank: true,
-    // Pay-out: alfred asks us (customer webhook) before it pays; the service's decision goes back as PUT invoice.
-    awaitBeforeApproval: direction === 'pay_out' ? 'approval_requested' : undefined,
-    approveAtProvider: direction === 'pay_out',
-    complete: false,
-    settledAt: 'settled',
-  }),
+  ...alfredFacts,
   create: ({ config }) => {
     refuseSandboxFallbackInProduction(config, 'alfred', config.providers.alfred);
     return createAlfredAdapter(new AlfredClient(alfredClientOptions(config)));

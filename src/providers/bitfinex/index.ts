@@ -4,7 +4,7 @@ import { BitfinexClient } from './client';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { BitfinexSandbox } from './sandbox';
 import { readBitfinexWebhook } from './webhook';
-import { bitfinexRequirements } from './requirements';
+import { bitfinexFacts } from './facts';
 
 /**
  * Bitfinex signs nothing, and the gateway calls no Bitfinex API (only the worker holds the key, so one process signs
@@ -22,17 +22,7 @@ const webhook: WebhookRoute = {
 };
 
 export const bitfinex: ProviderDefinition = {
-  name: 'bitfinex',
-  directions: ['pay_in'],
-  requirements: bitfinexRequirements,
-  plan: () => ({
-    kyc: false,
-    paymentMethod: false,
-    bank: false,
-    approveAtProvider: false,
-    complete: false,
-    settledAt: 'settled',
-  }),
+  ...bitfinexFacts,
   create: ({ config }) => {
     refuseSandboxFallbackInProduction(config, 'bitfinex', config.providers.bitfinex);
     return createBitfinexAdapter(BitfinexClient.fromConfig(config));

@@ -6,8 +6,8 @@ import { XPRIZO_WEBHOOK_ROUTES, type XprizoWebhook } from './constants';
 import { refuseSandboxFallbackInProduction } from '../sandbox/kit';
 import { XprizoSandbox } from './sandbox';
 import { verifyXprizoApprovalWebhook, verifyXprizoPaymentCallback, type XprizoVerification } from './webhook';
-import { xprizoRequirements } from './requirements';
-import { capHeldApprovalDeadline, xprizoReference } from './mapping';
+import { xprizoFacts } from './facts';
+import { xprizoReference } from './mapping';
 import { registerXprizoWebhooks, xprizoWebhookUrlAt } from './registration';
 
 const clients = new WeakMap<Config, XprizoClient>();
@@ -96,19 +96,7 @@ const paymentCallback: WebhookRoute = {
 };
 
 export const xprizo: ProviderDefinition = {
-  name: 'xprizo',
-  directions: ['pay_in', 'pay_out'],
-  requirements: xprizoRequirements,
-  plan: (direction) => ({
-    kyc: false,
-    paymentMethod: false,
-    bank: false,
-    // Pay-out is sent with a hold: Xprizo's payment callback waits for our verdict before the money moves.
-    awaitBeforeApproval: direction === 'pay_out' ? 'approval_requested' : undefined,
-    approveAtProvider: false,
-    complete: false,
-    settledAt: 'settled',
-  }),
+  ...xprizoFacts,
   create: ({ config }) => {
     refuseSandboxFallbackInProduction(config, 'xprizo', config.providers.xprizo);
     return createXprizoAdapter(XprizoClient.fromConfig(config));
@@ -123,5 +111,4 @@ export const xprizo: ProviderDefinition = {
       logger,
     );
   },
-  adjust: capHeldApprovalDeadline,
 };
