@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { configProblems, PRODUCTION_ENV, PRODUCTION_REQUIRED } from '../test/support/production-env';
 import { invoiceRequest } from '../test/support/requests';
 import { ConfigError, loadConfig } from './config';
@@ -32,19 +35,94 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('LOG_LEVEL:'))).toBeDefined();
   });
 
-  it('takes a cluster address, TLS paths and an API key for Temporal Cloud', () => {
+  it("takes a cluster address, TLS paths and an API key for Temporal Cloud under Temporal's standard names", () => {
     const config = loadConfig({
       TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
       TEMPORAL_NAMESPACE: 'my-ns.a1b2c',
-      TEMPORAL_TLS_CERT_PATH: '/certs/client.pem',
-      TEMPORAL_TLS_KEY_PATH: '/certs/client.key',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/client.pem',
+      TEMPORAL_TLS_CLIENT_KEY_PATH: '/certs/client.key',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/certs/ca.pem',
+      TEMPORAL_TLS_SERVER_NAME: 'frontend.internal',
+      TEMPORAL_API_KEY: 'an-api-key',
     });
-    expect(config.temporal).toMatchObject({
+    expect(config.temporal).toEqual({
       address: 'my-ns.a1b2c.tmprl.cloud:7233',
       namespace: 'my-ns.a1b2c',
-      tls: { certPath: '/certs/client.pem', keyPath: '/certs/client.key' },
+      apiKey: 'an-api-key',
+      tls: {
+        clientCert: { path: '/certs/client.pem' },
+        clientKey: { path: '/certs/client.key' },
+        serverCACert: { path: '/certs/ca.pem' },
+        serverName: 'frontend.internal',
+      },
     });
-    expect(() => loadConfig({ TEMPORAL_TLS_CERT_PATH: '/certs/client.pem' })).toThrow(/set both or neither/);
+    expect(() => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/client.pem' })).toThrow(/set both or neither/);
+  });
+
+  it('refuses the old TLS names, naming the standard name to set instead', () => {
+    const problems = configProblems({
+      TEMPORAL_TLS_CERT_PATH: '/certs/client.pem',
+      TEMPORAL_TLS_KEY_PATH: '/certs/client.key',
+      TEMPORAL_TLS_CA_PATH: '/certs/ca.pem',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^TEMPORAL_TLS_CERT_PATH: renamed TEMPORAL_TLS_CLIENT_CERT_PATH\b/),
+        expect.stringMatching(/^TEMPORAL_TLS_KEY_PATH: renamed TEMPORAL_TLS_CLIENT_KEY_PATH\b/),
+        expect.stringMatching(/^TEMPORAL_TLS_CA_PATH: renamed TEMPORAL_TLS_SERVER_CA_CERT_PATH\b/),
+        expect.stringMatching(/^LOG_LEVEL:/),
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
+  it('names the variable to fix when the profile file or profile is wrong', () => {
+    expect(configProblems({ TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' })).toEqual([
+      'TEMPORAL_CONFIG_FILE: no such file (got "/nonexistent/temporal.toml")',
+    ]);
+    const file = profileFile(
+      '[profile.default]\naddress = "nonsense"\n[profile.cloud]\naddress = "a.tmprl.cloud:7233"\n',
+    );
+    expect(configProblems({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' })).toEqual([
+      expect.stringMatching(/^TEMPORAL_PROFILE: no profile "staging" in .*temporal\.toml \(it has default, cloud\)$/),
+    ]);
+    expect(configProblems({ TEMPORAL_CONFIG_FILE: file })).toEqual([
+      expect.stringMatching(/^TEMPORAL_CONFIG_FILE: address of profile "default": expected host:port/),
+    ]);
+    expect(configProblems({ TEMPORAL_CONFIG_FILE: profileFile('[profile.default\n') })).toEqual([
+      expect.stringMatching(/^TEMPORAL_CONFIG_FILE: .* is not a valid profile file: /),
+    ]);
+    // `yes` would otherwise read as TLS off.
+    expect(configProblems({ TEMPORAL_TLS: 'yes' })).toEqual([expect.stringMatching(/^TEMPORAL_TLS: true or false/)]);
+  });
+
+  it('reads the profile file, the variables over it, and never a file the environment does not point at', () => {
+    const file = profileFile(
+      [
+        '[profile.default]',
+        'address = "default.example:7233"',
+        '[profile.cloud]',
+        'address = "cloud.example:7233"',
+        'namespace = "cloud-ns"',
+        'api_key = "from-file"',
+        '[profile.cloud.grpc_meta]',
+        'x-tenant = "t1"',
+      ].join('\n'),
+    );
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: file }).temporal).toEqual({
+      address: 'default.example:7233',
+      namespace: 'payments',
+    });
+    const cloud = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_NAMESPACE: 'env-ns' });
+    expect(cloud.temporal).toEqual({
+      address: 'cloud.example:7233',
+      namespace: 'env-ns',
+      apiKey: 'from-file',
+      grpcMeta: { 'x-tenant': 't1' },
+    });
+    // A test's explicit environment has no HOME, so no user's ~/.config/temporalio/temporal.toml leaks in.
+    expect(loadConfig({}).temporal).toEqual({ address: undefined, namespace: 'payments' });
   });
 
   it('treats empty variables as unset', () => {
@@ -165,3 +243,9 @@ describe('provider clients in production', () => {
     expect(() => refuseSandboxesInProduction(loadConfig({}))).not.toThrow();
   });
 });
+
+function profileFile(toml: string): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'payorch-profile-')), 'temporal.toml');
+  writeFileSync(file, toml);
+  return file;
+}

@@ -1,5 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
+import {
+  loadClientConfig,
+  loadClientConfigProfile,
+  type ClientConfigProfile,
+  type ClientConfigTLS,
+} from '@temporalio/envconfig';
 import { z } from 'zod';
 import { PROVIDER_NAMES, type ProviderName } from './domain/constants';
 import type { PayOneState } from './providers/payone/mapping';
@@ -21,6 +28,8 @@ const hostPort = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'the port must be between 1 and 65535' });
   }
 });
+
+const namespaceName = z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name');
 
 const port = z.coerce.number().int('a port is a whole number').min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -72,6 +81,7 @@ const SECRET_VARIABLES = new Set([
   'PAYLOAD_ENCRYPTION_KEYS',
   'GATEWAY_KEYS',
   'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
   'XPRIZO_WEBHOOK_TOKEN',
   'ALFRED_STELLAR_SECRET',
 ]);
@@ -115,16 +125,14 @@ const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
+  /**
+   * The connection itself is read by Temporal's envconfig (see `temporalConnection`): these entries only check the
+   * values the environment gives, so a typo is named here with the rest.
+   */
   TEMPORAL_ADDRESS: hostPort.optional(),
-  TEMPORAL_NAMESPACE: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'a namespace name')
-    .default('payments'),
-  TEMPORAL_TLS_CERT_PATH: optionalString,
-  TEMPORAL_TLS_KEY_PATH: optionalString,
-  TEMPORAL_TLS_CA_PATH: optionalString,
-  TEMPORAL_TLS_SERVER_NAME: optionalString,
-  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_NAMESPACE: namespaceName.optional(),
+  // envconfig reads anything but `1`/`true` as off, so `yes` would silently mean no TLS.
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0'], 'true or false').optional(),
 
   TEMPORAL_CLI: optionalString,
   TEMPORAL_CLI_CACHE_DIR: optionalString,
@@ -245,16 +253,14 @@ export interface Config {
   readonly env: Env['NODE_ENV'];
   readonly logLevel: Env['LOG_LEVEL'];
   readonly temporal: {
-    /** Set: an existing cluster; nothing is started. */
+    /** Set (by the environment or the profile): an existing cluster; nothing is started. */
     readonly address?: string;
+    /** The profile's, else `payments` (the dev stack's), not the CLI's `default`. */
     readonly namespace: string;
-    readonly tls?: {
-      readonly certPath?: string;
-      readonly keyPath?: string;
-      readonly caPath?: string;
-      readonly serverName?: string;
-    };
+    /** Temporal's own form: files or inline PEM, `disabled` to force plaintext. */
+    readonly tls?: ClientConfigTLS;
     readonly apiKey?: string;
+    readonly grpcMeta?: Readonly<Record<string, string>>;
   };
   readonly devServer: {
     readonly cliPath?: string;
@@ -454,14 +460,97 @@ function splitList(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
+/**
+ * This project's names from before it read Temporal's standard ones. Refused rather than aliased, so a deployment
+ * never runs with two spellings of one setting that disagree, and the message names the variable to set instead.
+ */
+const RENAMED_VARIABLES: Readonly<Record<string, string>> = {
+  TEMPORAL_TLS_CERT_PATH: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY_PATH: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA_PATH: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+
+const DEFAULT_NAMESPACE = 'payments';
+
+const ProfileValuesSchema = z.object({ address: hostPort.optional(), namespace: namespaceName.optional() });
+
+/**
+ * The Temporal connection as Temporal's envconfig reads it: the profile file (TEMPORAL_CONFIG_FILE, else the CLI's
+ * `temporalio/temporal.toml` in the user's config folder), the profile (TEMPORAL_PROFILE, else `default`), then the
+ * standard variables over it. The package's own failures are plain errors, so each step is checked here to name the
+ * variable to fix.
+ */
+function temporalConnection(variables: Record<string, string>): Config['temporal'] {
+  const file = variables.TEMPORAL_CONFIG_FILE;
+  const fileName = file ?? 'the default profile file';
+  // envconfig treats a missing file as no file, which would quietly drop an explicit choice.
+  if (file !== undefined && !existsSync(file)) {
+    throw new ConfigError([`TEMPORAL_CONFIG_FILE: no such file (got ${JSON.stringify(file)})`]);
+  }
+  let profiles: string[];
+  try {
+    profiles = Object.keys(loadClientConfig({ overrideEnvVars: variables }).profiles);
+  } catch (error) {
+    throw new ConfigError([`TEMPORAL_CONFIG_FILE: ${fileName} is not a valid profile file: ${messageOf(error)}`]);
+  }
+  const profileName = variables.TEMPORAL_PROFILE;
+  if (profileName !== undefined && !profiles.includes(profileName)) {
+    const known = profiles.length > 0 ? `it has ${profiles.join(', ')}` : 'it has none';
+    throw new ConfigError([`TEMPORAL_PROFILE: no profile "${profileName}" in ${fileName} (${known})`]);
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: variables });
+  } catch (error) {
+    // What is left is a conflict between the file and the variables, such as a certificate given as path and data.
+    throw new ConfigError([
+      `TEMPORAL_TLS_*: ${messageOf(error)} (the variables over profile "${profileName ?? 'default'}")`,
+    ]);
+  }
+  const checked = ProfileValuesSchema.safeParse(profile);
+  if (!checked.success) {
+    throw new ConfigError(
+      checked.error.issues.map((issue) => {
+        const field = String(issue.path[0]);
+        return `TEMPORAL_CONFIG_FILE: ${field} of profile "${profileName ?? 'default'}": ${issue.message}`;
+      }),
+    );
+  }
+  const tls = profile.tls;
+  if (tls && Boolean(tls.clientCert) !== Boolean(tls.clientKey)) {
+    throw new ConfigError([
+      "TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH (or their _DATA forms, or the profile's " +
+        'client_cert / client_key): set both or neither (mutual TLS)',
+    ]);
+  }
+  return {
+    address: checked.data.address,
+    namespace: checked.data.namespace ?? DEFAULT_NAMESPACE,
+    ...(tls ? { tls } : {}),
+    ...(profile.apiKey !== undefined ? { apiKey: profile.apiKey } : {}),
+    ...(profile.grpcMeta !== undefined ? { grpcMeta: profile.grpcMeta } : {}),
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Parses the environment once. Every problem is reported together, each under its variable's name. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // Empty variables count as unset, as shells and compose files often leave them.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const cleaned: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (value !== undefined && value !== '') cleaned[name] = value;
+  }
+  const renamed = Object.entries(RENAMED_VARIABLES)
+    .filter(([old]) => cleaned[old] !== undefined)
+    .map(([old, current]) => `${old}: renamed ${current}, Temporal's standard name (the CLI reads it too)`);
   const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  if (!parsed.success || renamed.length > 0) {
+    throw new ConfigError([
+      ...renamed,
+      ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
         const name = String(issue.path[0] ?? '(environment)');
         const got =
           typeof source[name] === 'string' && !SECRET_VARIABLES.has(name)
@@ -469,21 +558,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
             : '';
         return `${name}: ${issue.message}${got}`;
       }),
-    );
+    ]);
   }
   const env = parsed.data;
-  const tls =
-    env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_KEY_PATH || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_TLS_SERVER_NAME
-      ? {
-          certPath: env.TEMPORAL_TLS_CERT_PATH,
-          keyPath: env.TEMPORAL_TLS_KEY_PATH,
-          caPath: env.TEMPORAL_TLS_CA_PATH,
-          serverName: env.TEMPORAL_TLS_SERVER_NAME,
-        }
-      : undefined;
-  if (tls && Boolean(tls.certPath) !== Boolean(tls.keyPath)) {
-    throw new ConfigError(['TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH: set both or neither (mutual TLS)']);
-  }
+  const temporal = temporalConnection(cleaned);
   if (env.NODE_ENV === 'production') {
     const problems = productionProblems(env);
     if (problems.length > 0) throw new ConfigError(problems);
@@ -497,7 +575,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const config: Config = {
     env: env.NODE_ENV,
     logLevel: env.LOG_LEVEL,
-    temporal: { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, tls, apiKey: env.TEMPORAL_API_KEY },
+    temporal,
     devServer: {
       cliPath: env.TEMPORAL_CLI,
       cacheDir: env.TEMPORAL_CLI_CACHE_DIR ?? defaultCacheDir(source),

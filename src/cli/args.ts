@@ -33,7 +33,8 @@ Options:
              keys Temporal shows (<tenant>_<invoiceId>)
   --help     this text
 
-Temporal: TEMPORAL_ADDRESS (default 127.0.0.1:TEMPORAL_PORT), TEMPORAL_NAMESPACE, TLS and API key variables.
+Temporal: the CLI's profile file and variables (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE, TEMPORAL_ADDRESS, default
+127.0.0.1:TEMPORAL_PORT, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*).
 Exit codes: 0 ok, 2 usage or validation error, 3 not found, 4 refused (state, permission, conflict), 1 other.`;
 
 export type Decide = 'approve' | 'reject' | 'cancel';

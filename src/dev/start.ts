@@ -80,7 +80,7 @@ async function run(): Promise<void> {
   say(`  Temporal frontend  ${stack.server.address} (namespace ${stack.server.namespace})`);
   if (stack.server.uiUrl)
     say(`  Temporal UI        ${stack.server.uiUrl}/namespaces/${stack.server.namespace}/workflows`);
-  say(`  Gateway            ${stack.gateway.url}  (OpenAPI: ${stack.gateway.url}/openapi.json)`);
+  say(`  Gateway            ${stack.gateway.url}  (API docs: ${stack.gateway.url}/docs, OpenAPI: /openapi.json)`);
   const keys = stack.gateway.devAccess;
   if (keys) {
     say(`  Dev API keys       (tenant ${DEV_TENANT}; Authorization: Bearer <key>)`);

@@ -1,10 +1,17 @@
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { hasRole, type AccessRegistry, type Principal, type Role } from '../access/principals';
 import { scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
 import type { Config } from '../config';
 import { isFinalStatus, type ProviderName } from '../domain/constants';
+import { InvoiceRequestSchema } from '../domain/invoice';
 import type { Logger } from '../logger';
 import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
@@ -12,13 +19,17 @@ import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
-import { buildOpenApiDocument } from './openapi';
-import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
+import { AUTH_PROBLEMS, NO_AUTH, problemResponse, registerDocumentation, WITH_API_KEY } from './documentation';
+import { isTemporalUnavailable, problem, problemFor, sendProblem, type Problem } from './problem';
 import {
   DecisionBodySchema,
   ForceCompleteBodySchema,
+  HealthSchema,
   InvoiceIdParamsSchema,
+  InvoicePageSchema,
+  InvoiceStateSchema,
   ListInvoicesQuerySchema,
+  ReadinessSchema,
   ResolutionBodySchema,
 } from './schemas';
 import { registerWebhooks, type WebhookRoutes } from './webhooks';
@@ -30,6 +41,40 @@ declare module 'fastify' {
     /** The caller of the service API, once its key was recognised. */
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /** The role a `/v1` route needs; checked before the input is validated, so a key without it learns no shapes. */
+    role?: Role;
+    /** How a request this route's schemas refuse is answered: the problem's type and, per part, its detail. */
+    invalid?: { type?: string } & Partial<Record<ValidationPart, string>>;
+  }
+}
+
+type ValidationPart = 'body' | 'params' | 'querystring' | 'headers';
+
+/** An answer with a JSON body, for the document and the serializer alike. */
+function jsonResponse(description: string, schema: z.ZodType) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/**
+ * The type provider's validation failure in the gateway's error contract: 400 problem+json whose `errors` name each
+ * field by its dotted path, with zod's message.
+ */
+function validationProblem(
+  error: FastifyError & { validation: { instancePath: string; message?: string }[] },
+  request: FastifyRequest,
+): Problem {
+  const part = error.validationContext ?? 'body';
+  const invalid = request.routeOptions.config.invalid;
+  return problem(
+    400,
+    invalid?.type ?? 'ValidationError',
+    invalid?.[part] ?? `invalid ${part === 'querystring' ? 'query parameters' : part}`,
+    error.validation.map((issue) => ({
+      path: issue.instancePath.split('/').filter(Boolean).join('.') || '(root)',
+      message: issue.message ?? 'invalid',
+    })),
+  );
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
@@ -70,11 +115,6 @@ function declaredWebhooks(): WebhookRoutes {
   return routes;
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | z.ZodError {
-  const parsed = schema.safeParse(value);
-  return parsed.success ? parsed.data : parsed.error;
-}
-
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -104,6 +144,17 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     requestTimeout: 120_000,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
+  // Every route's schemas are zod: the same ones validate its input, serialize its answers and make the document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRoute', (route) => {
+    const schema: { response?: unknown; hide?: unknown } | undefined = route.schema;
+    if (!schema?.response && !schema?.hide) {
+      throw new Error(
+        `${String(route.method)} ${route.url} declares no response schema, so the OpenAPI document could not describe it`,
+      );
+    }
+  });
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -121,7 +172,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const body = problemFor(error);
+    const body = hasZodFastifySchemaValidationErrors(error) ? validationProblem(error, request) : problemFor(error);
     if (body.status >= 500) {
       request.log.error({ err: error, temporalUnavailable: isTemporalUnavailable(error) }, 'request failed');
     }
@@ -146,170 +197,336 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
   });
 
-  app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const [temporal, worker] = await Promise.all([
-      deps.temporalHealth().catch(() => false),
-      deps.workerHealth ? deps.workerHealth().catch(() => false) : Promise.resolve(undefined),
-    ]);
-    const ready = temporal && worker !== false;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', temporal, worker });
+  registerDocumentation(app, { publicUrl: config.gateway.publicUrl });
+
+  // In a plugin, so the documentation plugin above is loaded and sees every route as it is added.
+  app.register((routes, _options, registered) => {
+    const health = routes.withTypeProvider<ZodTypeProvider>();
+    health.get(
+      '/healthz',
+      {
+        schema: {
+          summary: 'The process is up',
+          tags: ['health'],
+          security: [...NO_AUTH],
+          response: { 200: jsonResponse('Up', HealthSchema) },
+        },
+      },
+      (_request, reply) => reply.send({ status: 'ok' }),
+    );
+    health.get(
+      '/readyz',
+      {
+        schema: {
+          summary: 'Temporal and a worker are reachable',
+          tags: ['health'],
+          security: [...NO_AUTH],
+          response: { 200: jsonResponse('Ready', ReadinessSchema), 503: jsonResponse('Not ready', ReadinessSchema) },
+        },
+      },
+      async (_request, reply) => {
+        const [temporal, worker] = await Promise.all([
+          deps.temporalHealth().catch(() => false),
+          deps.workerHealth ? deps.workerHealth().catch(() => false) : Promise.resolve(undefined),
+        ]);
+        const ready = temporal && worker !== false;
+        return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', temporal, worker });
+      },
+    );
+    routes.register(serviceApi, { prefix: '/v1' });
+    registerCodecServer(routes, { codec: payloadCodec(config), config, access });
+    registerWebhooks(routes, {
+      invoices,
+      providers: deps.providers,
+      config,
+      logger,
+      routes: deps.webhooks ?? declaredWebhooks(),
+      callbackWaitSeconds: deps.callbackWaitSeconds ?? 10,
+      withDeadline,
+      deadlineMs,
+      referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
+    });
+    registered();
   });
-  const openApi = buildOpenApiDocument(config.gateway.publicUrl);
-  app.get('/openapi.json', (_request, reply) => reply.send(openApi));
 
-  app.register(
-    (api, _options, registered) => {
-      const byPrincipal = api.createRateLimit({
-        max: config.gateway.rateLimitPerKey,
-        timeWindow: 60_000,
-        keyGenerator: (r) => `principal:${r.principal?.id ?? r.ip}`,
-      });
-      // onRequest runs before the body is read: an unauthenticated caller cannot make us parse anything.
-      api.addHook('onRequest', async (request, reply) => {
-        const principal = access.authenticate(request.headers.authorization);
-        if (!principal) {
-          reply.header('WWW-Authenticate', 'Bearer');
-          return sendProblem(
-            reply,
-            problem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer)'),
-          );
-        }
-        request.principal = principal;
-        const limit = await byPrincipal(request);
-        if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
-      });
+  function serviceApi(plain: FastifyInstance, _options: unknown, registered: (error?: Error) => void): void {
+    const api = plain.withTypeProvider<ZodTypeProvider>();
+    const byPrincipal = api.createRateLimit({
+      max: config.gateway.rateLimitPerKey,
+      timeWindow: 60_000,
+      keyGenerator: (r) => `principal:${r.principal?.id ?? r.ip}`,
+    });
+    // onRequest runs before the body is read: an unauthenticated caller cannot make us parse anything.
+    api.addHook('onRequest', async (request, reply) => {
+      const principal = access.authenticate(request.headers.authorization);
+      if (!principal) {
+        reply.header('WWW-Authenticate', 'Bearer');
+        return sendProblem(reply, problem(401, 'Unauthorized', 'a valid API key is required (Authorization: Bearer)'));
+      }
+      request.principal = principal;
+      const limit = await byPrincipal(request);
+      if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
+    });
+    api.addHook('preValidation', async (request, reply) => {
+      const role = request.routeOptions.config.role;
+      if (role && !(request.principal && hasRole(request.principal, role))) {
+        return sendProblem(reply, problem(403, 'Forbidden', `this key lacks the role ${role}`));
+      }
+    });
 
-      api.post('/invoices', async (request, reply) => {
-        const caller = authorized(request, reply, 'invoices:create');
-        if (!caller) return reply;
-        const body = request.body;
-        const idempotencyKey = request.headers['idempotency-key'];
-        let input: unknown = body;
-        if (typeof idempotencyKey === 'string' && isRecord(body)) {
-          if (body.invoiceId === undefined) input = { ...body, invoiceId: idempotencyKey };
-          else if (body.invoiceId !== idempotencyKey) {
-            return sendProblem(
-              reply,
-              problem(400, 'ValidationError', 'the Idempotency-Key header and the body name different invoices', [
-                { path: 'invoiceId', message: 'must equal the Idempotency-Key header' },
-              ]),
-            );
-          }
-        }
+    const invoiceState = (description: string) => jsonResponse(description, InvoiceStateSchema);
+    const notFound = problemResponse('InvoiceNotFound: no such invoice, or one of another tenant');
+    const forbidden = (detail: string) => problemResponse(`Forbidden: the key lacks the role; ${detail}`);
+
+    api.post(
+      '/invoices',
+      {
+        config: {
+          role: 'invoices:create',
+          invalid: { type: 'InvalidInvoiceRequest', body: 'the invoice request is invalid' },
+        },
+        preValidation: idempotencyKeyAsInvoiceId,
+        schema: {
+          operationId: 'createInvoice',
+          summary: 'Start an invoice; the same request again returns the same invoice',
+          tags: ['invoices'],
+          security: [...WITH_API_KEY],
+          headers: z.looseObject({
+            'idempotency-key': InvoiceRequestSchema.shape.invoiceId
+              .optional()
+              .describe('Used as invoiceId when the body has none; must equal it otherwise'),
+          }),
+          body: InvoiceRequestSchema,
+          response: {
+            201: invoiceState('Started'),
+            200: invoiceState('Already started with this same request'),
+            400: problemResponse('InvalidInvoiceRequest: the request is invalid; `errors` names the fields'),
+            403: forbidden('invoices:create'),
+            409: problemResponse('InvoiceConflict: the invoice id was used with a different request'),
+            413: problemResponse('The body is too large'),
+            ...AUTH_PROBLEMS,
+          },
+        },
+      },
+      async (request, reply) => {
+        const caller = callerOf(request);
         const started = await withDeadline(deadlineMs, () =>
-          caller.invoices.startInvoice(input, { createdBy: caller.principal.id }),
+          caller.invoices.startInvoice(request.body, { createdBy: caller.principal.id }),
         );
         const state = await currentState(caller.invoices, started);
         return reply
           .status(started.created ? 201 : 200)
           .header('Location', `/v1/invoices/${started.invoiceId}`)
           .send(state);
-      });
+      },
+    );
 
-      api.get('/invoices', async (request, reply) => {
-        const caller = authorized(request, reply, 'invoices:read');
-        if (!caller) return reply;
-        const query = parse(ListInvoicesQuerySchema, request.query);
-        if (query instanceof Error) return sendProblem(reply, zodProblem(query, 'invalid query parameters'));
-        const { pageToken, ...filter } = query;
-        const page = await withDeadline(deadlineMs, () =>
-          caller.invoices.listInvoices({ ...filter, nextPageToken: pageToken }),
-        );
-        return page;
-      });
+    api.get(
+      '/invoices',
+      {
+        config: { role: 'invoices:read' },
+        schema: {
+          operationId: 'listInvoices',
+          summary: "The tenant's invoices, newest first, page by page",
+          tags: ['invoices'],
+          security: [...WITH_API_KEY],
+          querystring: ListInvoicesQuerySchema,
+          response: {
+            200: jsonResponse('A page of invoices', InvoicePageSchema),
+            400: problemResponse('ValidationError: invalid query parameters'),
+            403: forbidden('invoices:read'),
+            ...AUTH_PROBLEMS,
+          },
+        },
+      },
+      async (request) => {
+        const caller = callerOf(request);
+        const { pageToken, ...filter } = request.query;
+        return withDeadline(deadlineMs, () => caller.invoices.listInvoices({ ...filter, nextPageToken: pageToken }));
+      },
+    );
 
-      api.get('/invoices/:invoiceId', async (request, reply) => {
-        const caller = authorized(request, reply, 'invoices:read');
-        if (!caller) return reply;
-        const params = parse(InvoiceIdParamsSchema, request.params);
-        if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-        return withDeadline(deadlineMs, () => caller.invoices.getInvoice(params.invoiceId));
-      });
+    api.get(
+      '/invoices/:invoiceId',
+      {
+        config: { role: 'invoices:read', invalid: { params: 'invalid invoice id' } },
+        schema: {
+          operationId: 'getInvoice',
+          summary: "The invoice's state",
+          tags: ['invoices'],
+          security: [...WITH_API_KEY],
+          params: InvoiceIdParamsSchema,
+          response: {
+            200: invoiceState('The invoice'),
+            400: problemResponse('ValidationError: invalid invoice id'),
+            403: forbidden('invoices:read'),
+            404: notFound,
+            ...AUTH_PROBLEMS,
+          },
+        },
+      },
+      async (request) => {
+        const caller = callerOf(request);
+        return withDeadline(deadlineMs, () => caller.invoices.getInvoice(request.params.invoiceId));
+      },
+    );
 
-      const decisions = {
-        approve: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.approveInvoice },
-        reject: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.rejectInvoice },
-        cancel: { role: 'invoices:cancel', decide: (c: InvoiceClient) => c.cancelInvoice },
-      } as const;
-      for (const [action, { role, decide }] of Object.entries(decisions)) {
-        api.post(`/invoices/:invoiceId/${action}`, async (request, reply: FastifyReply) => {
-          const caller = authorized(request, reply, role);
-          if (!caller) return reply;
-          const params = parse(InvoiceIdParamsSchema, request.params);
-          if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-          const decision = parse(DecisionBodySchema, request.body ?? {});
-          if (decision instanceof Error) return sendProblem(reply, zodProblem(decision, `invalid ${action} decision`));
-          if (impersonates(decision.by, caller.principal, reply)) return reply;
+    const decisions = {
+      approve: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.approveInvoice },
+      reject: { role: 'invoices:approve', decide: (c: InvoiceClient) => c.rejectInvoice },
+      cancel: { role: 'invoices:cancel', decide: (c: InvoiceClient) => c.cancelInvoice },
+    } as const;
+    for (const [action, { role, decide }] of Object.entries(decisions)) {
+      api.post(
+        `/invoices/:invoiceId/${action}`,
+        {
+          config: { role, invalid: { params: 'invalid invoice id', body: `invalid ${action} decision` } },
+          // The decision's fields are all optional, so a request may send no body at all.
+          preValidation: emptyBodyAsObject,
+          schema: {
+            operationId: `${action}Invoice`,
+            summary: `${action[0]?.toUpperCase()}${action.slice(1)} the invoice`,
+            tags: ['decisions'],
+            security: [...WITH_API_KEY],
+            params: InvoiceIdParamsSchema,
+            body: DecisionBodySchema,
+            response: {
+              200: invoiceState('The invoice after the decision'),
+              400: problemResponse('ValidationError: the decision is invalid'),
+              403: forbidden(
+                `${role}, or \`by\` names another principal; NotAllowed: this principal may not take this decision ` +
+                  '(the creator approving, an approver twice, one not in `approval.approvers`)',
+              ),
+              404: notFound,
+              409: problemResponse('InvalidState: the invoice cannot take this decision in its current state'),
+              ...AUTH_PROBLEMS,
+            },
+          },
+        },
+        async (request, reply) => {
+          const caller = callerOf(request);
+          if (impersonates(request.body.by, caller.principal, reply)) return reply;
           return withDeadline(deadlineMs, () =>
-            decide(caller.invoices)(params.invoiceId, { by: caller.principal.id, reason: decision.reason }),
+            decide(caller.invoices)(request.params.invoiceId, { by: caller.principal.id, reason: request.body.reason }),
           );
-        });
-      }
-      api.post('/invoices/:invoiceId/resolve', async (request, reply: FastifyReply) => {
+        },
+      );
+    }
+
+    api.post(
+      '/invoices/:invoiceId/resolve',
+      {
         // Resolving says what happened to money at the provider: an operator's word, not a service's.
-        const caller = authorized(request, reply, 'admin');
-        if (!caller) return reply;
-        const params = parse(InvoiceIdParamsSchema, request.params);
-        if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-        const resolution = parse(ResolutionBodySchema, request.body);
-        if (resolution instanceof Error) return sendProblem(reply, zodProblem(resolution, 'invalid resolution'));
-        if (impersonates(resolution.by, caller.principal, reply)) return reply;
+        config: { role: 'admin', invalid: { params: 'invalid invoice id', body: 'invalid resolution' } },
+        schema: {
+          operationId: 'resolveInvoice',
+          summary: 'Resolve an invoice in NEEDS_REVIEW with what the provider shows happened (operators only)',
+          tags: ['decisions'],
+          security: [...WITH_API_KEY],
+          params: InvoiceIdParamsSchema,
+          body: ResolutionBodySchema,
+          response: {
+            200: invoiceState('The invoice after the resolution'),
+            400: problemResponse('ValidationError: the resolution is invalid'),
+            403: forbidden('admin, or `by` names another principal'),
+            404: notFound,
+            409: problemResponse('InvalidState: the invoice is not in NEEDS_REVIEW'),
+            ...AUTH_PROBLEMS,
+          },
+        },
+      },
+      async (request, reply) => {
+        const caller = callerOf(request);
+        if (impersonates(request.body.by, caller.principal, reply)) return reply;
         return withDeadline(deadlineMs, () =>
-          caller.invoices.resolveInvoice(params.invoiceId, { ...resolution, by: caller.principal.id }),
+          caller.invoices.resolveInvoice(request.params.invoiceId, { ...request.body, by: caller.principal.id }),
         );
-      });
-      api.post('/invoices/:invoiceId/complete', async (request, reply: FastifyReply) => {
+      },
+    );
+
+    api.post(
+      '/invoices/:invoiceId/complete',
+      {
         // Completing by hand vouches that the payment arrived: the word of one who may approve.
-        const caller = authorized(request, reply, 'invoices:approve');
-        if (!caller) return reply;
-        const params = parse(InvoiceIdParamsSchema, request.params);
-        if (params instanceof Error) return sendProblem(reply, zodProblem(params, 'invalid invoice id'));
-        const completion = parse(ForceCompleteBodySchema, request.body ?? {});
-        if (completion instanceof Error) return sendProblem(reply, zodProblem(completion, 'invalid completion'));
-        if (impersonates(completion.by, caller.principal, reply)) return reply;
+        config: { role: 'invoices:approve', invalid: { params: 'invalid invoice id', body: 'invalid completion' } },
+        preValidation: emptyBodyAsObject,
+        schema: {
+          operationId: 'completeInvoice',
+          summary: 'Complete a Bitfinex invoice still waiting for its payment, by hand (Bitfinex Complete Invoice)',
+          description:
+            'Links the deposit or ledger entry that paid the invoice (exactly one of `depositId` and `ledgerId`); ' +
+            'Bitfinex marks it force-completed and the invoice records `forcedCompletion` (who, when, with what). ' +
+            'A repeated request while one runs joins it.',
+          tags: ['decisions'],
+          security: [...WITH_API_KEY],
+          params: InvoiceIdParamsSchema,
+          body: ForceCompleteBodySchema,
+          response: {
+            200: invoiceState('The invoice, COMPLETED'),
+            202: invoiceState(
+              'Accepted, still on its way to Bitfinex (its rate-limited queue): the invoice with ' +
+                '`forcedCompletion.outcome` pending; GET it for the outcome',
+            ),
+            400: problemResponse('ValidationError: the completion is invalid; `errors` names the fields'),
+            403: forbidden(
+              'invoices:approve, or `by` names another principal; NotAllowed: the creator of the invoice may not ' +
+                'complete it',
+            ),
+            404: notFound,
+            409: problemResponse(
+              'InvalidState: not a Bitfinex invoice, or not waiting for its payment (AWAITING_SETTLEMENT), or ' +
+                'already final, or being completed with another deposit',
+            ),
+            502: problemResponse('ForceCompleteFailed: Bitfinex refused the completion or could not be reached'),
+            ...AUTH_PROBLEMS,
+          },
+        },
+      },
+      async (request, reply) => {
+        const caller = callerOf(request);
+        if (impersonates(request.body.by, caller.principal, reply)) return reply;
         // Half the deadline to wait: the rest is for reading the state of a completion still on its way (202).
         const state = await withDeadline(deadlineMs, () =>
           caller.invoices.forceCompleteInvoice(
-            params.invoiceId,
-            { ...completion, by: caller.principal.id },
+            request.params.invoiceId,
+            { ...request.body, by: caller.principal.id },
             { waitMs: deadlineMs / 2 },
           ),
         );
         return isFinalStatus(state.status) ? state : reply.code(202).send(state);
-      });
-      registered();
-    },
-    { prefix: '/v1' },
-  );
+      },
+    );
+    registered();
+  }
 
-  registerCodecServer(app, { codec: payloadCodec(config), config, access });
+  /** Before validation, so a body without an invoice id is validated with the header's. */
+  async function idempotencyKeyAsInvoiceId(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const idempotencyKey = request.headers['idempotency-key'];
+    const body = request.body;
+    if (typeof idempotencyKey !== 'string' || !isRecord(body)) return;
+    if (body.invoiceId === undefined) {
+      request.body = { ...body, invoiceId: idempotencyKey };
+    } else if (body.invoiceId !== idempotencyKey) {
+      await sendProblem(
+        reply,
+        problem(400, 'ValidationError', 'the Idempotency-Key header and the body name different invoices', [
+          { path: 'invoiceId', message: 'must equal the Idempotency-Key header' },
+        ]),
+      );
+    }
+  }
 
-  registerWebhooks(app, {
-    invoices,
-    providers: deps.providers,
-    config,
-    logger,
-    routes: deps.webhooks ?? declaredWebhooks(),
-    callbackWaitSeconds: deps.callbackWaitSeconds ?? 10,
-    withDeadline,
-    deadlineMs,
-    referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
-  });
+  function emptyBodyAsObject(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+    request.body ??= {};
+    done();
+  }
 
-  /**
-   * The caller and its tenant's view of invoices, when its principal holds `role`; otherwise the reply is sent (403)
-   * and nothing is returned. The tenant scope is what makes another tenant's invoice a 404, like a missing one.
-   */
-  function authorized(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    role: Role,
-  ): { principal: Principal; invoices: InvoiceClient } | undefined {
+  /** The caller authenticated by the `/v1` hooks, with its tenant's view of invoices. */
+  function callerOf(request: FastifyRequest): { principal: Principal; invoices: InvoiceClient } {
     const principal = request.principal;
-    if (principal && hasRole(principal, role)) return { principal, invoices: invoicesOf(principal) };
-    sendProblem(reply, problem(403, 'Forbidden', `this key lacks the role ${role}`));
-    return undefined;
+    // The onRequest hook answered 401 already; reaching here without one is a wiring fault.
+    if (!principal) throw new Error('a /v1 handler ran without an authenticated principal');
+    return { principal, invoices: invoicesOf(principal) };
   }
 
   /** One client per principal, made on its first request: the principals are fixed for the gateway's life. */

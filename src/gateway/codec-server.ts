@@ -4,7 +4,9 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { PayloadDecryptionError } from '../temporal/codec';
 import { hasRole, type AccessRegistry } from '../access/principals';
-import { problem, sendProblem, zodProblem } from './problem';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { problem, sendProblem } from './problem';
+import { AUTH_PROBLEMS, problemResponse, WITH_API_KEY } from './documentation';
 
 /** Temporal caps one payload at 2 MiB; the UI sends a whole event's payloads in one request. */
 export const CODEC_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -82,7 +84,11 @@ export function registerCodecServer(app: FastifyInstance, options: CodecServerOp
   };
 
   app.register(
-    (codec, _options, registered) => {
+    (plain, _options, registered) => {
+      // The zod compilers of its own, so the routes' schemas work wherever the codec server is mounted.
+      plain.setValidatorCompiler(validatorCompiler);
+      plain.setSerializerCompiler(serializerCompiler);
+      const codec = plain.withTypeProvider<ZodTypeProvider>();
       codec.addHook('onRequest', (request, reply, done) => {
         // CORS headers first: a browser must be able to read even a 401, or the UI shows a bare network error.
         allowOrigin(request, reply);
@@ -109,7 +115,8 @@ export function registerCodecServer(app: FastifyInstance, options: CodecServerOp
       });
 
       for (const action of ['encode', 'decode'] as const) {
-        codec.options(`/${action}`, (request, reply) => {
+        // The CORS preflight is the browser's, not part of the API a caller would read about.
+        codec.options(`/${action}`, { schema: { hide: true, response: { 204: z.undefined() } } }, (request, reply) => {
           if (allowOrigin(request, reply)) {
             reply
               .header('Access-Control-Allow-Methods', 'POST, OPTIONS')
@@ -118,21 +125,43 @@ export function registerCodecServer(app: FastifyInstance, options: CodecServerOp
           }
           return reply.status(204).send();
         });
-        codec.post(`/${action}`, { bodyLimit: CODEC_BODY_LIMIT_BYTES }, async (request, reply) => {
-          const parsed = CodecBodySchema.safeParse(request.body);
-          if (!parsed.success) return sendProblem(reply, zodProblem(parsed.error, `invalid ${action} request`));
-          const payloads = parsed.data.payloads.map(fromJson);
-          try {
-            const result =
-              action === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
-            return reply.header('Cache-Control', 'no-store').send({ payloads: result.map(toJson) });
-          } catch (error) {
-            if (error instanceof PayloadDecryptionError) {
-              return sendProblem(reply, problem(422, error.type, error.message));
+        codec.post(
+          `/${action}`,
+          {
+            bodyLimit: CODEC_BODY_LIMIT_BYTES,
+            config: { invalid: { body: `invalid ${action} request` } },
+            schema: {
+              operationId: `${action}Payloads`,
+              summary: `Temporal's remote codec: ${action} payloads (for the Temporal UI and CLI)`,
+              tags: ['codec'],
+              security: [...WITH_API_KEY],
+              body: CodecBodySchema,
+              response: {
+                200: {
+                  description: `The ${action}d payloads`,
+                  content: { 'application/json': { schema: CodecBodySchema } },
+                },
+                400: problemResponse('ValidationError: not a payloads document'),
+                403: problemResponse('Forbidden: the key lacks payloads:decode (or admin)'),
+                422: problemResponse('PayloadDecryptionError: a payload names a key this deployment does not hold'),
+                ...AUTH_PROBLEMS,
+              },
+            },
+          },
+          async (request, reply) => {
+            const payloads = request.body.payloads.map(fromJson);
+            try {
+              const result =
+                action === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+              return reply.header('Cache-Control', 'no-store').send({ payloads: result.map(toJson) });
+            } catch (error) {
+              if (error instanceof PayloadDecryptionError) {
+                return sendProblem(reply, problem(422, error.type, error.message));
+              }
+              throw error;
             }
-            throw error;
-          }
-        });
+          },
+        );
       }
       registered();
     },

@@ -50,15 +50,6 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
-export function zodProblem(error: z.ZodError, detail: string): Problem {
-  return problem(
-    400,
-    'ValidationError',
-    detail,
-    error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message })),
-  );
-}
-
 // CANCELLED is what a call cut short by our own deadline (withDeadline) reports.
 const GRPC_CANCELLED = 1;
 const GRPC_UNAVAILABLE = 14;

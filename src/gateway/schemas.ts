@@ -35,3 +35,45 @@ export const ProblemSchema = z.object({
   detail: z.string().optional(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
+
+/**
+ * The schemas the OpenAPI document names as components (`#/components/schemas/<id>`). A registry of our own rather than
+ * zod's global one, so naming a schema for the document changes nothing else that renders it.
+ */
+export const documentedSchemas = z.registry<{ id: string; description?: string }>();
+
+documentedSchemas.add(InvoiceRequestSchema, { id: 'InvoiceRequest' });
+documentedSchemas.add(DecisionBodySchema, { id: 'Decision' });
+documentedSchemas.add(ResolutionBodySchema, { id: 'Resolution' });
+documentedSchemas.add(ForceCompleteBodySchema, { id: 'ForceCompletion' });
+documentedSchemas.add(InvoiceStatusSchema, { id: 'InvoiceStatus' });
+documentedSchemas.add(ProblemSchema, {
+  id: 'Problem',
+  description: 'RFC 9457 problem details; `type` is a stable token to switch on, `errors` names the invalid fields',
+});
+
+/**
+ * The invoice's state is a TypeScript interface of the workflow (zod stays out of its bundle), so only its key fields
+ * are described; loose, so the serializer passes every other field through unchanged.
+ */
+export const InvoiceStateSchema = z.looseObject({ invoiceId: z.string(), status: InvoiceStatusSchema });
+documentedSchemas.add(InvoiceStateSchema, { id: 'InvoiceState' });
+
+export const InvoicePageSchema = z.object({
+  invoices: z.array(
+    z.looseObject({
+      invoiceId: z.string(),
+      workflowId: z.string(),
+      status: InvoiceStatusSchema.optional(),
+      provider: z.enum(PROVIDER_NAMES).optional(),
+    }),
+  ),
+  nextPageToken: z.string().optional(),
+});
+
+export const HealthSchema = z.object({ status: z.literal('ok') });
+export const ReadinessSchema = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  temporal: z.boolean(),
+  worker: z.boolean().optional(),
+});

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { InvoiceClient } from '../client';
 import type { Config } from '../config';
 import type { ProviderName } from '../domain/constants';
@@ -17,6 +19,7 @@ import {
 } from '../workflows/definitions';
 import { DELIVERED_MAX_ENTRIES, DELIVERED_TTL_MS, DeliveredEvents } from './delivered-events';
 import { isTemporalUnavailable, problem, sendProblem } from './problem';
+import { NO_AUTH, problemResponse } from './documentation';
 
 export type WebhookRoutes = Partial<Record<ProviderName, readonly WebhookRoute[]>>;
 
@@ -138,38 +141,87 @@ async function checkOwnership(
   return { ok: true };
 }
 
+const DELIVERY: Record<WebhookRoute['delivery'], string> = {
+  signal: 'the verified event is handed to the invoice',
+  callback: 'the invoice decides, and the answer carries its verdict',
+  look: 'the webhook proves nothing: the invoice is told to fetch its own object from the provider',
+};
+
+/**
+ * What the document says of a webhook route. No body schema: the signature is checked over the raw bytes first, and
+ * the provider's own format is read by its adapter, so nothing is refused before it is authenticated.
+ */
+function webhookRouteOptions(provider: ProviderName, route: WebhookRoute, token: boolean) {
+  return {
+    schema: {
+      summary: `${provider} webhook: ${DELIVERY[route.delivery]}`,
+      description:
+        'Called by the provider, in its own format. Answered 2xx only once Temporal holds the event; anything else ' +
+        'makes the provider retry.',
+      tags: ['webhooks'],
+      security: [...NO_AUTH],
+      ...(token
+        ? { params: z.object({ token: z.string().describe('The secret URL segment registered with the provider') }) }
+        : {}),
+      response: {
+        '2xx': {
+          description: 'Delivered; the body is the acknowledgement the provider expects',
+          content: { 'application/json': { schema: z.unknown() } },
+        },
+        401: problemResponse('WebhookRefused: the signature, or the URL token, does not authenticate the webhook'),
+        404: problemResponse('InvoiceNotFound: no invoice of this provider for this webhook'),
+        503: problemResponse('VerificationUnavailable or TemporalUnavailable: retry'),
+      },
+    },
+  };
+}
+
 /**
  * Mounts `POST /webhooks/<provider><path>` for each route: verify, find the invoice, hand the event to its workflow,
  * and answer 2xx only once Temporal holds it, so that anything short of that makes the provider retry.
  */
-export function registerWebhooks(app: FastifyInstance, deps: WebhookDeps): void {
-  const now = deps.now ?? Date.now;
-  const withMemory: HandlerDeps = {
-    ...deps,
-    now,
-    delivered: deps.delivered ?? new DeliveredEvents(DELIVERED_TTL_MS, DELIVERED_MAX_ENTRIES, now),
-  };
-  for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
-    for (const route of routes) {
-      // The configuration is frozen, so the accepted tokens are read once, not on every request.
-      const urlTokens = route.urlTokens?.(deps.config);
-      const url = webhookUrlPath(provider, route, urlTokens ? ':token' : undefined);
-      const log = deps.logger.child({ component: 'webhook', provider, route: url });
-      const handler = (request: FastifyRequest, reply: FastifyReply) =>
-        handleWebhook(provider, route, request, reply, withMemory, log);
-      if (!urlTokens) {
-        app.post(url, handler);
-        continue;
+export function registerWebhooks(parent: FastifyInstance, deps: WebhookDeps): void {
+  // In a plugin with the zod compilers of its own, so the routes' schemas work wherever they are mounted.
+  parent.register((app, _options, registered) => {
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    const now = deps.now ?? Date.now;
+    const withMemory: HandlerDeps = {
+      ...deps,
+      now,
+      delivered: deps.delivered ?? new DeliveredEvents(DELIVERED_TTL_MS, DELIVERED_MAX_ENTRIES, now),
+    };
+    for (const [provider, routes] of Object.entries(deps.routes) as [ProviderName, readonly WebhookRoute[]][]) {
+      for (const route of routes) {
+        // The configuration is frozen, so the accepted tokens are read once, not on every request.
+        const urlTokens = route.urlTokens?.(deps.config);
+        const url = webhookUrlPath(provider, route, urlTokens ? ':token' : undefined);
+        const log = deps.logger.child({ component: 'webhook', provider, route: url });
+        const handler = (request: FastifyRequest, reply: FastifyReply) =>
+          handleWebhook(provider, route, request, reply, withMemory, log);
+        if (!urlTokens) {
+          app.post(url, webhookRouteOptions(provider, route, false), handler);
+          continue;
+        }
+        const onRequest = urlTokenCheck(urlTokens, log);
+        // Fastify logs each request's URL, which here holds the secret: the route's pattern is logged instead.
+        const logSerializers = {
+          req: (request: FastifyRequest) => ({ method: request.method, url, remoteAddress: request.ip }),
+        };
+        app.post(url, { onRequest, logSerializers, ...webhookRouteOptions(provider, route, true) }, handler);
+        // Only ever answers 401 (the token is missing): not a route to document.
+        app.post(
+          webhookUrlPath(provider, route),
+          {
+            onRequest,
+            schema: { hide: true, response: { 401: problemResponse('No URL token') } },
+          },
+          handler,
+        );
       }
-      const onRequest = urlTokenCheck(urlTokens, log);
-      // Fastify logs each request's URL, which here holds the secret: the route's pattern is logged instead.
-      const logSerializers = {
-        req: (request: FastifyRequest) => ({ method: request.method, url, remoteAddress: request.ip }),
-      };
-      app.post(url, { onRequest, logSerializers }, handler);
-      app.post(webhookUrlPath(provider, route), { onRequest }, handler);
     }
-  }
+    registered();
+  });
 }
 
 /**

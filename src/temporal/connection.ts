@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { toClientOptions } from '@temporalio/envconfig';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { dataConverter } from './codec';
@@ -9,19 +9,13 @@ interface TemporalTarget {
   namespace: string;
 }
 
-async function tlsOptions(config: Config): Promise<ConnectionOptions['tls']> {
-  const tls = config.temporal.tls;
-  if (!tls) return config.temporal.apiKey ? true : undefined;
-  const [crt, key, ca] = await Promise.all([
-    tls.certPath ? readFile(tls.certPath) : undefined,
-    tls.keyPath ? readFile(tls.keyPath) : undefined,
-    tls.caPath ? readFile(tls.caPath) : undefined,
-  ]);
-  return {
-    serverNameOverride: tls.serverName,
-    serverRootCACertificate: ca,
-    clientCertPair: crt && key ? { crt, key } : undefined,
-  };
+/**
+ * envconfig's own conversion, so TLS from files or inline PEM, `tls.disabled`, the API key implying TLS and the gRPC
+ * metadata mean here what they mean to the CLI. The target's address wins: the dev stack supplies one when the
+ * profile names none.
+ */
+function connectionOptions(config: Config, target: TemporalTarget): NativeConnectionOptions {
+  return toClientOptions({ ...config.temporal, address: target.address }).connectionOptions;
 }
 
 /**
@@ -29,19 +23,11 @@ async function tlsOptions(config: Config): Promise<ConnectionOptions['tls']> {
  * it sends (workflow input, signals, updates) and decrypts what it reads (results, queries).
  */
 export async function connectClient(config: Config, target: TemporalTarget): Promise<Client> {
-  const connection = await Connection.connect({
-    address: target.address,
-    tls: await tlsOptions(config),
-    apiKey: config.temporal.apiKey,
-  });
+  const { address, tls, apiKey, metadata } = connectionOptions(config, target);
+  const connection = await Connection.connect({ address, tls, apiKey, metadata });
   return new Client({ connection, namespace: target.namespace, dataConverter: dataConverter(config) });
 }
 
 export async function connectWorker(config: Config, target: TemporalTarget): Promise<NativeConnection> {
-  const options: NativeConnectionOptions = {
-    address: target.address,
-    tls: await tlsOptions(config),
-    apiKey: config.temporal.apiKey,
-  };
-  return NativeConnection.connect(options);
+  return NativeConnection.connect(connectionOptions(config, target));
 }

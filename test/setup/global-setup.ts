@@ -11,7 +11,7 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
-  const config = loadConfig({ ...process.env, NODE_ENV: 'test' });
+  const config = loadConfig({ ...withoutUnchosenProfile(process.env), NODE_ENV: 'test' });
   // The dev server's own stderr is logged at warn: loud under the load some tests create on purpose.
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
   const server = await startTemporal(config, logger, { ephemeral: true, extraNamespaces: TEST_NAMESPACES });
@@ -23,4 +23,14 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TEMPORAL_EXTERNAL = config.temporal.address ? '1' : '';
   // Names this run's one `npm run build` (test/support/build.ts).
   process.env.TEST_RUN_ID = randomUUID();
+}
+
+/**
+ * The tests use an existing cluster only when told to (TEMPORAL_ADDRESS, TEMPORAL_CONFIG_FILE or TEMPORAL_PROFILE),
+ * never the default profile a developer's Temporal CLI happens to keep in ~/.config/temporalio/temporal.toml: without
+ * its config folder, envconfig finds no default file.
+ */
+function withoutUnchosenProfile(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.TEMPORAL_CONFIG_FILE || env.TEMPORAL_PROFILE) return env;
+  return Object.fromEntries(Object.entries(env).filter(([name]) => name !== 'HOME' && name !== 'XDG_CONFIG_HOME'));
 }
