@@ -12,6 +12,7 @@ import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
+import { GatewayMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
 import {
@@ -55,6 +56,8 @@ export interface GatewayDeps {
   callbackWaitSeconds?: number;
   /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
   referenceWaitMs?: number;
+  /** The counters served at `GET /metrics`; default a registry of this gateway's own. */
+  metrics?: GatewayMetrics;
 }
 
 function tooManyRequests(reply: FastifyReply, retryAfterSeconds: number, who: string): FastifyReply {
@@ -84,6 +87,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config, logger } = deps;
+  const metrics = deps.metrics ?? new GatewayMetrics();
   // Providers name an invoice by its full key, whatever tenant it belongs to: webhooks use a client of no tenant, and
   // each service request one of its caller's tenant (see `authorized`).
   const invoices = deps.invoices.tenant
@@ -133,17 +137,21 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   // One limiter store for the whole gateway; the limits themselves are made below, per address and per principal.
   app.register(rateLimit, { global: false });
+  metrics.register(app);
   let byAddress: ReturnType<FastifyInstance['createRateLimit']> | undefined;
   app.addHook('onRequest', async (request, reply) => {
-    // Health checks come from the platform itself, at its own pace.
-    if (request.url === '/healthz' || request.url === '/readyz') return;
+    // Health checks and scrapes come from the platform itself, at its own pace.
+    if (request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics') return;
     byAddress ??= app.createRateLimit({
       max: config.gateway.rateLimitPerAddress,
       timeWindow: 60_000,
       keyGenerator: (r) => `address:${r.ip}`,
     });
     const limit = await byAddress(request);
-    if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
+    if (!limit.isAllowed && limit.isExceeded) {
+      metrics.rateLimited('address');
+      return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
+    }
   });
 
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
@@ -177,7 +185,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         }
         request.principal = principal;
         const limit = await byPrincipal(request);
-        if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
+        if (!limit.isAllowed && limit.isExceeded) {
+          metrics.rateLimited('principal');
+          return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
+        }
       });
 
       api.post('/invoices', async (request, reply) => {
@@ -200,6 +211,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         const started = await withDeadline(deadlineMs, () =>
           caller.invoices.startInvoice(input, { createdBy: caller.principal.id }),
         );
+        if (started.created) metrics.invoiceStarted(started.request.provider);
         const state = await currentState(caller.invoices, started);
         return reply
           .status(started.created ? 201 : 200)
@@ -295,6 +307,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     withDeadline,
     deadlineMs,
     referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
+    metrics,
   });
 
   /**

@@ -4,6 +4,7 @@ import { createProviders } from '../providers';
 import { connectClient } from '../temporal/connection';
 import { AccessConfigError } from '../access/principals';
 import { accessFromConfig, GatewayConfigError } from './auth';
+import { GatewayMetrics } from './metrics';
 import { startGateway } from './server';
 
 /** The gateway alone, for a Temporal cluster and workers run elsewhere (docker-compose, Temporal Cloud). */
@@ -19,7 +20,7 @@ async function run(): Promise<void> {
     logger,
     client,
     providers: createProviders(config, logger),
-    overrides: { access },
+    overrides: { access, metrics: new GatewayMetrics({ processMetrics: true }) },
   });
   logger.info({ url: gateway.url, temporal: address, namespace: config.temporal.namespace }, 'gateway listening');
 

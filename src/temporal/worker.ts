@@ -12,6 +12,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { PROVIDERS } from '../providers';
 import { dataConverter, warnIfDevelopmentKey } from './codec';
+import type { WorkerHealth } from './worker-health';
 import { TASK_QUEUES } from '../workflows/definitions';
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -41,6 +42,8 @@ export interface InvoiceWorkers {
   run(): Promise<void>;
   runUntil<T>(work: Promise<T> | (() => Promise<T>)): Promise<T>;
   shutdown(): void;
+  /** Each worker's state by task queue, for the health endpoint. */
+  states(): WorkerHealth['workers'];
 }
 
 /** The worker options that come from config (`WORKER_*`, the payload codec); the benchmark's baseline worker takes the same. */
@@ -53,6 +56,8 @@ export function workerTuning(config: Config) {
     maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
     maxConcurrentActivityTaskPolls: tuning.activityPollers,
     reuseV8Context: tuning.reuseV8Context,
+    // On SIGTERM the worker stops polling and lets the activities in flight finish for this long before cancelling them.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
     // Activity inputs and results and the workflow's own payloads are encrypted before they reach the history.
     dataConverter: dataConverter(config),
   } satisfies Partial<WorkerOptions>;
@@ -92,6 +97,7 @@ export async function createWorker({
         // Few at once: tasks a starved worker accepted all go out together when it wakes, and the rate leaves room for
         // only this many. The calls of one key go one at a time anyway (see KeyLane).
         maxConcurrentActivityTaskExecutions: tuning.bitfinexMaxConcurrentRequests,
+        shutdownGraceTime: tuning.shutdownGraceMs,
       }),
     );
   }
@@ -110,6 +116,9 @@ export async function createWorker({
       for (const worker of workers) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
       }
+    },
+    states() {
+      return workers.map((worker) => ({ taskQueue: worker.options.taskQueue, state: worker.getState() }));
     },
   };
 }
