@@ -5,6 +5,7 @@ import { createProviders } from './providers';
 import { connectWorker } from './temporal/connection';
 import { createWorker } from './temporal/worker';
 import { startWorkerHealth } from './temporal/worker-health';
+import { tracingFromConfig } from './telemetry/tracing';
 
 /** A worker alone, for a cluster run elsewhere (docker-compose, Temporal Cloud): scale it out by running more. */
 async function run(): Promise<void> {
@@ -13,9 +14,10 @@ async function run(): Promise<void> {
   installTemporalRuntimeLogger(logger, { metricsBind: config.telemetry.temporalMetricsBind });
   const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
   const namespace = config.temporal.namespace;
+  const tracing = tracingFromConfig(config, 'payment-orchestrator-worker');
   const connection = await connectWorker(config, { address, namespace });
   const activities = createActivities({ providers: createProviders(config, logger), logger });
-  const workers = await createWorker({ config, connection, namespace, activities, logger });
+  const workers = await createWorker({ config, connection, namespace, activities, logger, tracing });
   const health =
     config.worker.healthPort === undefined
       ? undefined
@@ -25,6 +27,7 @@ async function run(): Promise<void> {
   await workers.run();
   await health?.close();
   await connection.close();
+  await tracing?.shutdown();
 }
 
 run().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
+import type { Span } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { hasRole, type AccessRegistry, type Principal, type Role } from '../access/principals';
@@ -12,6 +13,7 @@ import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { accessFromConfig } from './auth';
 import { registerCodecServer } from './codec-server';
+import { SpanKind, traced } from '../telemetry/tracing';
 import { GatewayMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, zodProblem } from './problem';
@@ -191,7 +193,23 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         }
       });
 
-      api.post('/invoices', async (request, reply) => {
+      api.post('/invoices', (request: FastifyRequest, reply: FastifyReply) =>
+        traced(
+          'POST /v1/invoices',
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'http.request.method': 'POST', 'http.route': '/v1/invoices' },
+            parent: request.headers,
+          },
+          async (span) => {
+            await createInvoice(request, reply, span);
+            span.setAttribute('http.response.status_code', reply.statusCode);
+            return reply;
+          },
+        ),
+      );
+
+      async function createInvoice(request: FastifyRequest, reply: FastifyReply, span: Span): Promise<FastifyReply> {
         const caller = authorized(request, reply, 'invoices:create');
         if (!caller) return reply;
         const body = request.body;
@@ -212,12 +230,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           caller.invoices.startInvoice(input, { createdBy: caller.principal.id }),
         );
         if (started.created) metrics.invoiceStarted(started.request.provider);
+        span.setAttributes({ 'payment.invoice_id': started.invoiceId, 'payment.provider': started.request.provider });
         const state = await currentState(caller.invoices, started);
         return reply
           .status(started.created ? 201 : 200)
           .header('Location', `/v1/invoices/${started.invoiceId}`)
           .send(state);
-      });
+      }
 
       api.get('/invoices', async (request, reply) => {
         const caller = authorized(request, reply, 'invoices:read');

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Context } from '@temporalio/activity';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -7,24 +8,58 @@ import {
   type WorkerOptions,
   type WorkflowBundle,
 } from '@temporalio/worker';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Tracing } from '../telemetry/tracing';
 import { PROVIDERS } from '../providers';
 import { dataConverter, warnIfDevelopmentKey } from './codec';
 import type { WorkerHealth } from './worker-health';
 import { TASK_QUEUES } from '../workflows/definitions';
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundle>>();
 
-/** Bundling takes seconds: done once per process and shared by every worker it creates. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
-    // webpack's report is noise at every start; problems still surface as WARN and ERROR.
-    logger: new DefaultLogger('WARN'),
-  }).then(({ code }) => ({ code }));
+/** Temporal's workflow interceptors: a span per workflow run, activity start and handler, exported through a sink. */
+const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/**
+ * Bundling takes seconds: done once per process and flavour, and shared by every worker it creates. With `tracing` the
+ * bundle carries the OpenTelemetry workflow interceptors (they change no command: a trace header on scheduled activities
+ * and SDK flags in task metadata); without it the workflow code has no tracer at all.
+ */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  const tracing = options.tracing ?? false;
+  let bundle = bundles.get(tracing);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
+      workflowInterceptorModules: tracing ? [WORKFLOW_TRACING_MODULE] : [],
+      // webpack's report is noise at every start; problems still surface as WARN and ERROR.
+      logger: new DefaultLogger('WARN'),
+    }).then(({ code }) => ({ code }));
+    bundles.set(tracing, bundle);
+  }
   return bundle;
+}
+
+/** What a worker needs for tracing: activity interceptors, and the sink that exports the workflows' spans. */
+export function tracingOptions(tracing: Tracing) {
+  return {
+    interceptors: {
+      activity: [
+        (ctx: Context) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  } satisfies Partial<WorkerOptions>;
 }
 
 export interface WorkerSetup {
@@ -35,6 +70,8 @@ export interface WorkerSetup {
   logger: Logger;
   /** The gateway as providers reach it, for the webhook URLs registered at start; default GATEWAY_PUBLIC_URL. */
   gatewayUrl?: string;
+  /** Set when the process traces: workflows and activities continue the trace their caller started. */
+  tracing?: Tracing;
 }
 
 /** The workflow worker and the Bitfinex activity worker, started and stopped together. */
@@ -70,6 +107,7 @@ export async function createWorker({
   activities,
   logger,
   gatewayUrl = config.gateway.publicUrl,
+  tracing,
 }: WorkerSetup): Promise<InvoiceWorkers> {
   const tuning = config.worker;
   warnIfDevelopmentKey(config, logger);
@@ -77,9 +115,10 @@ export async function createWorker({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.invoices,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle({ tracing: tracing !== undefined }),
     activities,
     ...workerTuning(config),
+    ...(tracing ? tracingOptions(tracing) : {}),
   });
   // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
   // Bitfinex's limit: each activity attempt here makes at most one request (see `bitfinexActivitiesPerSecond`).
@@ -98,6 +137,7 @@ export async function createWorker({
         // only this many. The calls of one key go one at a time anyway (see KeyLane).
         maxConcurrentActivityTaskExecutions: tuning.bitfinexMaxConcurrentRequests,
         shutdownGraceTime: tuning.shutdownGraceMs,
+        ...(tracing ? { interceptors: tracingOptions(tracing).interceptors } : {}),
       }),
     );
   }
