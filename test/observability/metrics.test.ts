@@ -3,6 +3,7 @@ import { driveSample } from '../../src/dev/samples';
 import { GATEWAY_METRICS, WORKER_METRICS } from '../../src/domain/metric-names';
 import { freePort } from '../../src/temporal/dev-server';
 import type { WorkerHealth } from '../../src/temporal/worker-health';
+import { dashboardMetrics } from './dashboard';
 import { spawnGroup, type Spawned } from '../support/processes';
 import { scrape, total, type PromSample } from '../support/prometheus';
 import { uniqueId } from '../support/requests';
@@ -82,6 +83,14 @@ describe('metrics: the gateway at /metrics and the worker on the SDK Prometheus 
     expect(moved(sdkBefore, sdkAfter, calls, { ...bitfinex, operation: 'submit', outcome: 'ok' })).toBe(1);
     // Every Bitfinex call waits its turn on the rate-limited queue, and that wait is measured.
     expect(moved(sdkBefore, sdkAfter, `${WORKER_METRICS.rateLimitWait}_count`, bitfinex)).toBeGreaterThanOrEqual(1);
+    // Every metric the dashboard reads that we do not declare ourselves is one the SDK really exports.
+    const exported = new Set(
+      [...sdkAfter, ...gatewayAfter].map((sample) => sample.name.replace(/_(bucket|count|sum)$/, '')),
+    );
+    const ours = new Set<string>([...Object.values(WORKER_METRICS), ...Object.values(GATEWAY_METRICS)]);
+    for (const name of dashboardMetrics()) {
+      if (!ours.has(name)) expect({ name, exported: exported.has(name) }).toEqual({ name, exported: true });
+    }
     // The SDK's own metrics are on the same endpoint.
     expect(total(sdkAfter, 'temporal_workflow_completed')).toBeGreaterThan(
       total(sdkBefore, 'temporal_workflow_completed'),

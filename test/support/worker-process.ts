@@ -40,14 +40,19 @@ async function run(): Promise<void> {
     logger,
   });
   const running = workers.run();
-  if (config.worker.healthPort !== undefined) {
-    await startWorkerHealth(() => workers.states(), { port: config.worker.healthPort, host: '127.0.0.1' });
-  }
+  const health =
+    config.worker.healthPort === undefined
+      ? undefined
+      : await startWorkerHealth(() => workers.states(), { port: config.worker.healthPort, host: '127.0.0.1' });
   // The test holds our stdin: when it ends, however it ends, the pipe closes and this worker goes with it.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
   process.stdout.write('worker ready\n');
   await running;
+  // SIGTERM drained the workers (the SDK's own handler); the open stdin would keep the process alive, so it exits.
+  await health?.close();
+  await connection.close();
+  process.exit(0);
 }
 
 run().catch((error: unknown) => {
