@@ -125,6 +125,30 @@ describe('loadConfig', () => {
     expect(loadConfig({}).temporal).toEqual({ address: undefined, namespace: 'payments' });
   });
 
+  it('turns metrics, the worker health port and tracing on only when their variables are set', () => {
+    const off = loadConfig({});
+    expect(off.telemetry).toEqual({});
+    expect(off.worker).toMatchObject({ healthPort: undefined, shutdownGraceMs: 30_000 });
+    const on = loadConfig({
+      TEMPORAL_METRICS_BIND: '0.0.0.0:9464',
+      WORKER_HEALTH_PORT: '8081',
+      WORKER_SHUTDOWN_GRACE_MS: '45000',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/',
+    });
+    expect(on.telemetry).toEqual({
+      temporalMetricsBind: '0.0.0.0:9464',
+      otlpTracesUrl: 'http://otel-collector:4318/v1/traces',
+    });
+    expect(on.worker).toMatchObject({ healthPort: 8081, shutdownGraceMs: 45_000 });
+    // The signal-specific variable is the whole URL, as OpenTelemetry's exporters read it.
+    const traces = 'http://tempo:4318/custom/traces';
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces }).telemetry
+        .otlpTracesUrl,
+    ).toBe(traces);
+    expect(() => loadConfig({ TEMPORAL_METRICS_BIND: '9464' })).toThrow(/TEMPORAL_METRICS_BIND: expected host:port/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ TEMPORAL_ADDRESS: '', GATEWAY_PORT: '' }).temporal.address).toBeUndefined();
   });

@@ -156,6 +156,19 @@ const EnvSchema = z.object({
   WORKER_WORKFLOW_POLLERS: positiveInt.optional(),
   WORKER_ACTIVITY_POLLERS: positiveInt.optional(),
   WORKER_REUSE_V8_CONTEXT: bool.default(true),
+  /** `GET /healthz` of the worker process on this port (all interfaces); no health server when unset. */
+  WORKER_HEALTH_PORT: port.optional(),
+  /**
+   * How long a stopping worker lets activities in flight finish before it cancels them: a provider call cut short is
+   * an outcome the invoice must then ask the provider about. Keep the platform's stop grace period above it.
+   */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** `host:port` where the Temporal SDK serves its Prometheus metrics (e.g. 0.0.0.0:9464); none when unset. */
+  TEMPORAL_METRICS_BIND: hostPort.optional(),
+  /** OpenTelemetry's standard names: traces go over OTLP/HTTP when either is set, and nowhere otherwise. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url.optional(),
+  OTEL_SERVICE_NAME: optionalString,
   /**
    * Bitfinex allows 90 requests a minute per key (UNCONFIRMED). Every request, webhook verification included, is one
    * activity attempt on the Bitfinex task queue, whose rate the server holds for all workers together; that rate is
@@ -280,6 +293,16 @@ export interface Config {
     readonly bitfinexMaxActivitiesPerSecond: number;
     /** Activities the Bitfinex worker runs at once: each one a request that a stalled worker could send late. */
     readonly bitfinexMaxConcurrentRequests: number;
+    readonly healthPort?: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly telemetry: {
+    /** Where the SDK's Prometheus exporter listens (TEMPORAL_METRICS_BIND). */
+    readonly temporalMetricsBind?: string;
+    /** The OTLP/HTTP traces URL; tracing is off when unset. */
+    readonly otlpTracesUrl?: string;
+    /** OTEL_SERVICE_NAME, else each process names itself (gateway, worker). */
+    readonly serviceName?: string;
   };
   readonly invoiceTiming: {
     readonly pollAfterSeconds: number;
@@ -453,6 +476,16 @@ function bitfinexRate(env: Env): number {
   return rate;
 }
 
+/**
+ * As OpenTelemetry's exporters read the two variables: the signal-specific one is the full URL, the general one a base
+ * that the traces path is appended to.
+ */
+function otlpTracesUrl(env: Env): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`;
+}
+
 function splitList(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
@@ -595,6 +628,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       reuseV8Context: env.WORKER_REUSE_V8_CONTEXT,
       bitfinexMaxActivitiesPerSecond: env.BITFINEX_MAX_ACTIVITIES_PER_SECOND ?? bitfinexRate(env),
       bitfinexMaxConcurrentRequests: env.BITFINEX_MAX_CONCURRENT_REQUESTS,
+      healthPort: env.WORKER_HEALTH_PORT,
+      shutdownGraceMs: env.WORKER_SHUTDOWN_GRACE_MS,
+    },
+    telemetry: {
+      temporalMetricsBind: env.TEMPORAL_METRICS_BIND,
+      otlpTracesUrl: otlpTracesUrl(env),
+      serviceName: env.OTEL_SERVICE_NAME,
     },
     invoiceTiming: {
       pollAfterSeconds: env.INVOICE_POLL_AFTER_SECONDS,

@@ -2,6 +2,7 @@ import pino, { type Logger as PinoLogger } from 'pino';
 import { Runtime, type Logger as TemporalLogger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { z } from 'zod';
 import { BankAccountSchema, CustomerSchema } from './domain/invoice';
+import { WORKER_METRICS } from './domain/metric-names';
 
 export type Logger = PinoLogger;
 
@@ -133,13 +134,39 @@ export class PinoTemporalLogger implements TemporalLogger {
 
 let runtimeInstalled = false;
 
-/** The SDK runtime is a process-wide singleton: install it once, before the first worker or native connection. */
-export function installTemporalRuntimeLogger(logger: Logger): void {
+export interface TemporalRuntimeOptions {
+  /** `host:port` for the SDK's Prometheus exporter (TEMPORAL_METRICS_BIND); no metrics are exported when unset. */
+  metricsBind?: string;
+}
+
+/** Upper bounds (ms) of our latency histograms: provider calls take tens of ms to tens of seconds. */
+const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+
+/**
+ * The SDK runtime is a process-wide singleton: install it once, before the first worker or native connection. Its
+ * options are fixed from then on, so the process that serves metrics must say so at this first call.
+ */
+export function installTemporalRuntimeLogger(logger: Logger, options: TemporalRuntimeOptions = {}): void {
   if (runtimeInstalled) return;
   Runtime.install({
     logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })),
-    // The SDK core's own warnings (slow workflow tasks, expired queries) go through pino too, not straight to stderr.
-    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    telemetryOptions: {
+      // The SDK core's own warnings (slow workflow tasks, expired queries) go through pino too, not straight to stderr.
+      logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+      ...(options.metricsBind
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: options.metricsBind,
+                histogramBucketOverrides: {
+                  [WORKER_METRICS.providerCallLatency]: LATENCY_BUCKETS_MS,
+                  [WORKER_METRICS.rateLimitWait]: LATENCY_BUCKETS_MS,
+                },
+              },
+            },
+          }
+        : {}),
+    },
   });
   runtimeInstalled = true;
 }

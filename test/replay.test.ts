@@ -1,7 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import { Worker } from '@temporalio/worker';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { loadConfig } from '../src/config';
 import { dataConverter } from '../src/temporal/codec';
 import { workflowBundle } from '../src/temporal/worker';
@@ -46,5 +49,26 @@ describe('determinism guard', () => {
       if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('replays them as well with the OpenTelemetry workflow interceptors in the bundle (tracing on)', async () => {
+    const histories = readdirSync(dir)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => ({
+        workflowId: file.replace(/\.json$/, ''),
+        history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
+      }));
+    const exporter = new InMemorySpanExporter();
+    const options = {
+      workflowBundle: await workflowBundle({ tracing: true }),
+      dataConverter: dataConverter(loadConfig({ NODE_ENV: 'test' })),
+      sinks: { exporter: makeWorkflowExporter(new SimpleSpanProcessor(exporter), Resource.default()) },
+    };
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(options, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
+    }
+    expect(failures).toEqual([]);
+    expect(histories.length).toBeGreaterThanOrEqual(RELEASED.length);
   });
 });

@@ -1,6 +1,9 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { WORKER_METRICS } from '../domain/metric-names';
 import { FAILURE_TYPES, providerRefusal } from '../errors';
 import type { Logger } from '../logger';
+import { TASK_QUEUES } from '../workflows/definitions';
 import type {
   CompensationInput,
   ForceCompleteResult,
@@ -45,14 +48,19 @@ export function createActivities({ providers, logger }: ActivityDeps) {
     input.attempt = context.info.attempt;
     const stepLog = log(step, input);
     stepLog.debug('provider step started');
+    const startedAt = Date.now();
+    const metrics = providerCallMetrics(context, input.invoice.provider, step);
+    metrics.queueWait(startedAt);
     // A creating or money-moving call is scheduled with a heartbeat timeout, so a worker that dies mid-call is
     // noticed in seconds rather than at the start-to-close timeout. The SDK throttles these to the timeout's pace.
     const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       const result = await call();
+      metrics.ended(Date.now() - startedAt);
       stepLog.info('provider step done');
       return result;
     } catch (error) {
+      metrics.ended(Date.now() - startedAt, error);
       stepLog.warn({ err: error }, 'provider step failed');
       throw error;
     } finally {
@@ -94,3 +102,41 @@ export function createActivities({ providers, logger }: ActivityDeps) {
 }
 
 export type InvoiceActivities = ReturnType<typeof createActivities>;
+
+/** The stable failure type for an ApplicationFailure (what retry policies see), else the error's class name. */
+export function errorClass(error: unknown): string {
+  if (error instanceof ApplicationFailure) return error.type ?? 'ApplicationFailure';
+  return error instanceof Error ? error.name : 'Unknown';
+}
+
+/**
+ * One provider step's metrics, through the activity's metric meter: they go out on the SDK's Prometheus endpoint with
+ * its namespace, task queue and activity type tags. A step is one attempt, so a retried call counts each attempt.
+ */
+function providerCallMetrics(context: Context, provider: string, operation: string) {
+  const meter = context.metricMeter;
+  const tags = { provider, operation };
+  return {
+    /**
+     * The wait between scheduling and start on a provider's own task queue, whose rate the server holds for every
+     * worker: that is where a rate-limited provider's calls queue. Local attempts and the general queue have none.
+     */
+    queueWait(startedAt: number): void {
+      const { info } = context;
+      if (info.isLocal || info.taskQueue === TASK_QUEUES.invoices) return;
+      const waited = Math.max(0, startedAt - info.currentAttemptScheduledTimestampMs);
+      meter
+        .createHistogram(WORKER_METRICS.rateLimitWait, 'int', 'ms', 'Wait on a rate-limited provider task queue')
+        .record(waited, { provider });
+    },
+    ended(elapsedMs: number, error?: unknown): void {
+      meter
+        .createHistogram(WORKER_METRICS.providerCallLatency, 'int', 'ms', 'Provider step latency, one attempt')
+        .record(elapsedMs, { ...tags, outcome: error === undefined ? 'ok' : 'error' });
+      if (error === undefined) return;
+      meter
+        .createCounter(WORKER_METRICS.providerCallErrors, '', 'Provider step attempts that failed, by error class')
+        .add(1, { ...tags, error_class: errorClass(error) });
+    },
+  };
+}

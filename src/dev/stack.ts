@@ -11,6 +11,8 @@ import { startSandboxes, type SandboxServer } from '../providers/sandbox/server'
 import { connectClient, connectWorker } from '../temporal/connection';
 import { startTemporal, type StartOptions, type TemporalServer } from '../temporal/dev-server';
 import { createWorker } from '../temporal/worker';
+import { startWorkerHealth } from '../temporal/worker-health';
+import { tracingFromConfig } from '../telemetry/tracing';
 
 export interface Stack {
   server: TemporalServer;
@@ -30,13 +32,16 @@ export interface StackOptions {
 
 /** Temporal (found, built or external), the provider sandboxes, the workers and the gateway: what `npm start` runs. */
 export async function startStack(config: Config, logger: Logger, options: StackOptions = {}): Promise<Stack> {
-  installTemporalRuntimeLogger(logger);
+  installTemporalRuntimeLogger(logger, { metricsBind: config.telemetry.temporalMetricsBind });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse())
       await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   try {
+    // Off unless OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; stopped last, so every other part's spans are flushed.
+    const tracing = tracingFromConfig(config, 'payment-orchestrator');
+    if (tracing) stops.push(() => tracing.shutdown());
     const server = await startTemporal(config, logger, {
       uiCodecEndpoint: `${config.gateway.url}/codec`,
       ...options.temporal,
@@ -71,14 +76,20 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       activities,
       logger,
       gatewayUrl: config.gateway.url,
+      tracing,
     });
     const running = workers.run();
     stops.push(async () => {
       workers.shutdown();
       await running;
     });
+    const healthPort = config.worker.healthPort;
+    if (healthPort !== undefined) {
+      const health = await startWorkerHealth(() => workers.states(), { port: healthPort });
+      stops.push(() => health.close());
+    }
 
-    const temporal = await connectClient(config, target);
+    const temporal = await connectClient(config, target, { tracing: tracing !== undefined });
     stops.push(() => temporal.connection.close());
     const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
 

@@ -1,4 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
+import type { Span } from '@opentelemetry/api';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -18,8 +19,10 @@ import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
 import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
 import { accessFromConfig } from './auth';
+import { SpanKind, traced } from '../telemetry/tracing';
 import { registerCodecServer } from './codec-server';
 import { AUTH_PROBLEMS, NO_AUTH, problemResponse, registerDocumentation, WITH_API_KEY } from './documentation';
+import { GatewayMetrics } from './metrics';
 import { isTemporalUnavailable, problem, problemFor, sendProblem, type Problem } from './problem';
 import {
   DecisionBodySchema,
@@ -100,6 +103,8 @@ export interface GatewayDeps {
   callbackWaitSeconds?: number;
   /** Overrides `GATEWAY_REFERENCE_WAIT_MS`. */
   referenceWaitMs?: number;
+  /** The counters served at `GET /metrics`; default a registry of this gateway's own. */
+  metrics?: GatewayMetrics;
 }
 
 function tooManyRequests(reply: FastifyReply, retryAfterSeconds: number, who: string): FastifyReply {
@@ -187,17 +192,22 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   let byAddress: ReturnType<FastifyInstance['createRateLimit']> | undefined;
   app.addHook('onRequest', async (request, reply) => {
     // Health checks come from the platform itself, at its own pace.
-    if (request.url === '/healthz' || request.url === '/readyz') return;
+    if (request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics') return;
     byAddress ??= app.createRateLimit({
       max: config.gateway.rateLimitPerAddress,
       timeWindow: 60_000,
       keyGenerator: (r) => `address:${r.ip}`,
     });
     const limit = await byAddress(request);
-    if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
+    if (!limit.isAllowed && limit.isExceeded) {
+      metrics.rateLimited('address');
+      return tooManyRequests(reply, limit.ttlInSeconds, 'this address');
+    }
   });
 
   registerDocumentation(app, { publicUrl: config.gateway.publicUrl });
+  const metrics = deps.metrics ?? new GatewayMetrics();
+  metrics.register(app);
 
   // In a plugin, so the documentation plugin above is loaded and sees every route as it is added.
   app.register((routes, _options, registered) => {
@@ -245,6 +255,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       withDeadline,
       deadlineMs,
       referenceWaitMs: deps.referenceWaitMs ?? config.gateway.referenceWaitMs,
+      metrics,
     });
     registered();
   });
@@ -265,7 +276,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       }
       request.principal = principal;
       const limit = await byPrincipal(request);
-      if (!limit.isAllowed && limit.isExceeded) return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
+      if (!limit.isAllowed && limit.isExceeded) {
+        metrics.rateLimited('principal');
+        return tooManyRequests(reply, limit.ttlInSeconds, 'this key');
+      }
     });
     api.addHook('preValidation', async (request, reply) => {
       const role = request.routeOptions.config.role;
@@ -308,17 +322,32 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           },
         },
       },
-      async (request, reply) => {
-        const caller = callerOf(request);
-        const started = await withDeadline(deadlineMs, () =>
-          caller.invoices.startInvoice(request.body, { createdBy: caller.principal.id }),
-        );
-        const state = await currentState(caller.invoices, started);
-        return reply
-          .status(started.created ? 201 : 200)
-          .header('Location', `/v1/invoices/${started.invoiceId}`)
-          .send(state);
-      },
+      (request, reply) =>
+        traced(
+          'POST /v1/invoices',
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'http.request.method': 'POST', 'http.route': '/v1/invoices' },
+            parent: request.headers,
+          },
+          async (span: Span) => {
+            const caller = callerOf(request);
+            const started = await withDeadline(deadlineMs, () =>
+              caller.invoices.startInvoice(request.body, { createdBy: caller.principal.id }),
+            );
+            if (started.created) metrics.invoiceStarted(started.request.provider);
+            span.setAttributes({
+              'payment.invoice_id': started.invoiceId,
+              'payment.provider': started.request.provider,
+            });
+            const state = await currentState(caller.invoices, started);
+            span.setAttribute('http.response.status_code', started.created ? 201 : 200);
+            return reply
+              .status(started.created ? 201 : 200)
+              .header('Location', `/v1/invoices/${started.invoiceId}`)
+              .send(state);
+          },
+        ),
     );
 
     api.get(

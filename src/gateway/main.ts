@@ -4,7 +4,9 @@ import { createProviders } from '../providers';
 import { connectClient } from '../temporal/connection';
 import { AccessConfigError } from '../access/principals';
 import { accessFromConfig, GatewayConfigError } from './auth';
+import { GatewayMetrics } from './metrics';
 import { startGateway } from './server';
+import { tracingFromConfig } from '../telemetry/tracing';
 
 /** The gateway alone, for a Temporal cluster and workers run elsewhere (docker-compose, Temporal Cloud). */
 async function run(): Promise<void> {
@@ -13,13 +15,18 @@ async function run(): Promise<void> {
   // Refuse before connecting: a missing key is the operator's mistake, not a Temporal outage.
   const access = accessFromConfig(config);
   const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
-  const client = await connectClient(config, { address, namespace: config.temporal.namespace });
+  const tracing = tracingFromConfig(config, 'payment-orchestrator-gateway');
+  const client = await connectClient(
+    config,
+    { address, namespace: config.temporal.namespace },
+    { tracing: tracing !== undefined },
+  );
   const gateway = await startGateway({
     config,
     logger,
     client,
     providers: createProviders(config, logger),
-    overrides: { access },
+    overrides: { access, metrics: new GatewayMetrics({ processMetrics: true }) },
   });
   logger.info({ url: gateway.url, temporal: address, namespace: config.temporal.namespace }, 'gateway listening');
 
@@ -28,6 +35,7 @@ async function run(): Promise<void> {
     gateway
       .close()
       .then(() => client.connection.close())
+      .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),
         () => process.exit(1),

@@ -17,6 +17,7 @@ import {
   type CallbackVerdict,
   type ProviderEvent,
 } from '../workflows/definitions';
+import type { GatewayMetrics } from './metrics';
 import { DELIVERED_MAX_ENTRIES, DELIVERED_TTL_MS, DeliveredEvents } from './delivered-events';
 import { isTemporalUnavailable, problem, sendProblem } from './problem';
 import { NO_AUTH, problemResponse } from './documentation';
@@ -40,6 +41,8 @@ export interface WebhookDeps {
   delivered?: DeliveredEvents;
   /** The clock signatures' ages and the delivered-event memory go by; a test's fake clock, else Date.now. */
   now?: () => number;
+  /** Counts the requests left unanswered on purpose; answered ones are counted where every response is. */
+  metrics?: GatewayMetrics;
 }
 
 /** The route's URL path; with `token` (a value, or `:token` for the route pattern) the token segment comes first. */
@@ -197,8 +200,12 @@ export function registerWebhooks(parent: FastifyInstance, deps: WebhookDeps): vo
         const urlTokens = route.urlTokens?.(deps.config);
         const url = webhookUrlPath(provider, route, urlTokens ? ':token' : undefined);
         const log = deps.logger.child({ component: 'webhook', provider, route: url });
-        const handler = (request: FastifyRequest, reply: FastifyReply) =>
-          handleWebhook(provider, route, request, reply, withMemory, log);
+        const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+          const answered = await handleWebhook(provider, route, request, reply, withMemory, log);
+          // A dropped connection never reaches the response hooks, so it is counted here.
+          if (reply.raw.destroyed && !reply.raw.writableFinished) deps.metrics?.webhookAnswered(provider, 'no_answer');
+          return answered;
+        };
         if (!urlTokens) {
           app.post(url, webhookRouteOptions(provider, route, false), handler);
           continue;

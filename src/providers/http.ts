@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { FAILURE_TYPES, providerRefusal, providerTransient } from '../errors';
+import { SpanKind, SpanStatusCode, traced, withTraceHeaders } from '../telemetry/tracing';
 
 export interface HttpResponse {
   status: number;
@@ -17,10 +18,28 @@ export interface HttpRequest {
 }
 
 /**
- * One HTTP call to a provider. Network faults and timeouts become retryable failures; the caller classifies the
- * answer with `classifyStatus`. Headers are never logged here: they carry the credentials.
+ * One HTTP call to a provider, in a client span of its own whose context goes out as `traceparent`. Network faults and
+ * timeouts become retryable failures; the caller classifies the answer with `classifyStatus`. Headers are never logged
+ * or put on the span: they carry the credentials.
  */
-export async function sendRequest(provider: string, request: HttpRequest): Promise<HttpResponse> {
+export function sendRequest(provider: string, request: HttpRequest): Promise<HttpResponse> {
+  // The URL itself stays out of the span: paths and queries can carry references and webhook tokens.
+  const target = new URL(request.url);
+  const attributes = {
+    'payment.provider': provider,
+    'http.request.method': request.method,
+    'server.address': target.hostname,
+    ...(target.port ? { 'server.port': Number(target.port) } : {}),
+  };
+  return traced(request.method, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const response = await sendUntraced(provider, { ...request, headers: withTraceHeaders(request.headers) });
+    span.setAttribute('http.response.status_code', response.status);
+    if (response.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${response.status}` });
+    return response;
+  });
+}
+
+async function sendUntraced(provider: string, request: HttpRequest): Promise<HttpResponse> {
   // A timer cleared as soon as the body is read, not AbortSignal.timeout: that one lives its full term and holds the
   // activity's context (the invoice, the customer) until then, which under load is most of a worker's heap.
   const abort = new AbortController();

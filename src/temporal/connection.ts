@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { toClientOptions } from '@temporalio/envconfig';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { dataConverter } from './codec';
@@ -20,12 +21,23 @@ function connectionOptions(config: Config, target: TemporalTarget): NativeConnec
 
 /**
  * The same address, namespace, TLS and API key for the client, the worker and the gateway; every client encrypts what
- * it sends (workflow input, signals, updates) and decrypts what it reads (results, queries).
+ * it sends (workflow input, signals, updates) and decrypts what it reads (results, queries). `tracing`: the process has
+ * started tracing (see src/telemetry/tracing.ts), and the client carries the trace into the workflows it calls.
  */
-export async function connectClient(config: Config, target: TemporalTarget): Promise<Client> {
+export async function connectClient(
+  config: Config,
+  target: TemporalTarget,
+  options: { tracing?: boolean } = {},
+): Promise<Client> {
   const { address, tls, apiKey, metadata } = connectionOptions(config, target);
   const connection = await Connection.connect({ address, tls, apiKey, metadata });
-  return new Client({ connection, namespace: target.namespace, dataConverter: dataConverter(config) });
+  return new Client({
+    connection,
+    namespace: target.namespace,
+    dataConverter: dataConverter(config),
+    // With tracing on, starts, signals, updates and queries get spans whose context travels in the Temporal headers.
+    ...(options.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+  });
 }
 
 export async function connectWorker(config: Config, target: TemporalTarget): Promise<NativeConnection> {

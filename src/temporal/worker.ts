@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Context } from '@temporalio/activity';
 import {
   bundleWorkflowCode,
   DefaultLogger,
@@ -10,22 +11,42 @@ import {
   type WorkflowBundle,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry';
 import type { InvoiceActivities } from '../activities';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Tracing } from '../telemetry/tracing';
 import { PROVIDERS } from '../providers';
 import { dataConverter, warnIfDevelopmentKey } from './codec';
+import type { WorkerHealth } from './worker-health';
 import { TASK_QUEUES } from '../workflows/definitions';
 
-let bundle: Promise<WorkflowBundle> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundle>>();
 
-/** Bundling takes seconds: done once per process and shared by every worker it creates. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
-    // webpack's report is noise at every start; problems still surface as WARN and ERROR.
-    logger: new DefaultLogger('WARN'),
-  }).then(({ code }) => ({ code }));
+/** Temporal's workflow interceptors: a span per workflow run, activity start and handler, exported through a sink. */
+const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/**
+ * Bundling takes seconds: done once per process and flavour, and shared by every worker it creates. With `tracing` the
+ * bundle carries the OpenTelemetry workflow interceptors (they change no command: a trace header on scheduled activities
+ * and SDK flags in task metadata); without it the workflow code has no tracer at all.
+ */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  const tracing = options.tracing ?? false;
+  let bundle = bundles.get(tracing);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: require.resolve(path.join(__dirname, '..', 'workflows')),
+      workflowInterceptorModules: tracing ? [WORKFLOW_TRACING_MODULE] : [],
+      // webpack's report is noise at every start; problems still surface as WARN and ERROR.
+      logger: new DefaultLogger('WARN'),
+    }).then(({ code }) => ({ code }));
+    bundles.set(tracing, bundle);
+  }
   return bundle;
 }
 
@@ -37,24 +58,48 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 export const PREBUILT_WORKFLOW_BUNDLE: string | undefined =
   path.extname(__filename) === '.js' ? path.join(__dirname, '..', 'workflow-bundle.js') : undefined;
 
+/** The prebuilt bundle of one flavour: the tracing one carries the OpenTelemetry workflow interceptors. */
+export function prebuiltWorkflowBundle(tracing: boolean): string | undefined {
+  return tracing ? PREBUILT_WORKFLOW_BUNDLE?.replace(/\.js$/, '-tracing.js') : PREBUILT_WORKFLOW_BUNDLE;
+}
+
 /**
  * The bundle a worker runs: the one built with the image when it is there, so a production start (and every replica
  * scaled out) skips webpack, else bundled here from the workflow source.
  */
 export function workerWorkflowBundle(
   prebuilt: string | undefined = PREBUILT_WORKFLOW_BUNDLE,
+  options: { tracing?: boolean } = {},
 ): Promise<WorkflowBundleOption> {
-  return prebuilt && existsSync(prebuilt) ? Promise.resolve({ codePath: prebuilt }) : workflowBundle();
+  return prebuilt && existsSync(prebuilt) ? Promise.resolve({ codePath: prebuilt }) : workflowBundle(options);
 }
 
 /** Bundles the workflow code once into `target`, replaced whole so a worker never reads it half-written. */
-export async function writeWorkflowBundle(target: string): Promise<{ bytes: number }> {
-  const { code } = await workflowBundle();
+export async function writeWorkflowBundle(
+  target: string,
+  options: { tracing?: boolean } = {},
+): Promise<{ bytes: number }> {
+  const { code } = await workflowBundle(options);
   await mkdir(path.dirname(target), { recursive: true });
   const partial = `${target}.${process.pid}.tmp`;
   await writeFile(partial, code);
   await rename(partial, target);
   return { bytes: Buffer.byteLength(code) };
+}
+
+/** What a worker needs for tracing: activity interceptors, and the sink that exports the workflows' spans. */
+export function tracingOptions(tracing: Tracing) {
+  return {
+    interceptors: {
+      activity: [
+        (ctx: Context) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  } satisfies Partial<WorkerOptions>;
 }
 
 export interface WorkerSetup {
@@ -65,6 +110,8 @@ export interface WorkerSetup {
   logger: Logger;
   /** The gateway as providers reach it, for the webhook URLs registered at start; default GATEWAY_PUBLIC_URL. */
   gatewayUrl?: string;
+  /** Set when the process traces: workflows and activities continue the trace their caller started. */
+  tracing?: Tracing;
 }
 
 /** The workflow worker and the Bitfinex activity worker, started and stopped together. */
@@ -72,6 +119,8 @@ export interface InvoiceWorkers {
   run(): Promise<void>;
   runUntil<T>(work: Promise<T> | (() => Promise<T>)): Promise<T>;
   shutdown(): void;
+  /** Each worker's state by task queue, for the health endpoint. */
+  states(): WorkerHealth['workers'];
 }
 
 /** The worker options that come from config (`WORKER_*`, the payload codec); the benchmark's baseline worker takes the same. */
@@ -84,6 +133,8 @@ export function workerTuning(config: Config) {
     maxConcurrentWorkflowTaskPolls: tuning.workflowPollers,
     maxConcurrentActivityTaskPolls: tuning.activityPollers,
     reuseV8Context: tuning.reuseV8Context,
+    // On SIGTERM the worker stops polling and lets the activities in flight finish for this long before cancelling them.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
     // Activity inputs and results and the workflow's own payloads are encrypted before they reach the history.
     dataConverter: dataConverter(config),
   } satisfies Partial<WorkerOptions>;
@@ -96,6 +147,7 @@ export async function createWorker({
   activities,
   logger,
   gatewayUrl = config.gateway.publicUrl,
+  tracing,
 }: WorkerSetup): Promise<InvoiceWorkers> {
   const tuning = config.worker;
   warnIfDevelopmentKey(config, logger);
@@ -103,9 +155,12 @@ export async function createWorker({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.invoices,
-    workflowBundle: await workerWorkflowBundle(),
+    workflowBundle: await workerWorkflowBundle(prebuiltWorkflowBundle(tracing !== undefined), {
+      tracing: tracing !== undefined,
+    }),
     activities,
     ...workerTuning(config),
+    ...(tracing ? tracingOptions(tracing) : {}),
   });
   // The server enforces this rate across every worker polling the queue, so scaling workers out cannot exceed
   // Bitfinex's limit: each activity attempt here makes at most one request (see `bitfinexActivitiesPerSecond`).
@@ -123,6 +178,8 @@ export async function createWorker({
         // Few at once: tasks a starved worker accepted all go out together when it wakes, and the rate leaves room for
         // only this many. The calls of one key go one at a time anyway (see KeyLane).
         maxConcurrentActivityTaskExecutions: tuning.bitfinexMaxConcurrentRequests,
+        shutdownGraceTime: tuning.shutdownGraceMs,
+        ...(tracing ? { interceptors: tracingOptions(tracing).interceptors } : {}),
       }),
     );
   }
@@ -141,6 +198,9 @@ export async function createWorker({
       for (const worker of workers) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
       }
+    },
+    states() {
+      return workers.map((worker) => ({ taskQueue: worker.options.taskQueue, state: worker.getState() }));
     },
   };
 }

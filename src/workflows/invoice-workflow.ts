@@ -8,6 +8,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  metricMeter,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -31,6 +32,7 @@ import {
   type ProviderStatus,
   type StepName,
 } from '../domain/constants';
+import { WORKER_METRICS } from '../domain/metric-names';
 import type { CompensationInput, StatusResult, StepInput, StepResult } from '../providers/types';
 import { FAILURE_TYPES } from '../errors';
 import {
@@ -1171,11 +1173,20 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       index();
       await condition(allHandlersFinished);
     });
+    countEnd();
     return state;
   }
   await run();
   index();
+  countEnd();
   return state;
+
+  /** The SDK's workflow meter records nothing while replaying and writes nothing to history: one count per end. */
+  function countEnd(): void {
+    metricMeter
+      .createCounter(WORKER_METRICS.invoicesEnded, '', 'Invoices that reached a final state')
+      .add(1, { provider: request.provider, status: state.status });
+  }
 
   async function run(): Promise<void> {
     try {

@@ -7,6 +7,7 @@ import { startSandboxes, type SandboxServer } from '../../src/providers/sandbox/
 import type { ProviderRegistry } from '../../src/providers/types';
 import { freePort } from '../../src/temporal/dev-server';
 import type { ProviderName } from '../../src/domain/constants';
+import type { Tracing } from '../../src/telemetry/tracing';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { TEST_KEYS, TEST_TENANT, testAccessEnv } from './access';
 import { FAST_TIMING, startTestEnv, testConfig, type TestEnv } from './temporal-env';
@@ -42,6 +43,8 @@ export async function startTestStack(
     timeScale?: number;
     /** False when the test runs the invoice workers in their own processes (see worker-process.ts). */
     workers?: boolean;
+    /** The test's tracing, carried by the gateway's client and the workers (see src/telemetry/tracing.ts). */
+    tracing?: Tracing;
   } = {},
 ): Promise<TestStack> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'error' });
@@ -81,6 +84,7 @@ export async function startTestStack(
     timing: FAST_TIMING,
     workers: options.workers,
     tenant: TEST_TENANT,
+    tracing: options.tracing,
   });
   const gateway = await startGateway({ config: testEnv.config, logger, client: testEnv.temporal, providers });
   return {

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger, installTemporalRuntimeLogger, type Logger } from '../../src/logger';
 import type { ProviderRegistry } from '../../src/providers/types';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
+import type { Tracing } from '../../src/telemetry/tracing';
 import { createWorker, type InvoiceWorkers } from '../../src/temporal/worker';
 import type { InvoiceTiming } from '../../src/workflows/definitions';
 import { TEST_NAMESPACES } from '../setup/global-setup';
@@ -56,13 +57,15 @@ export async function startTestEnv(options: {
   workers?: boolean;
   /** Scopes `invoices` to a tenant, as the gateway's principals of that tenant see them. */
   tenant?: string;
+  /** The test's tracing: the client and the workers carry the trace, as the gateway's and the worker's processes do. */
+  tracing?: Tracing;
 }): Promise<TestEnv> {
   const config = testConfig(options.env);
   const namespace = config.temporal.namespace;
   const address = config.temporal.address ?? '';
   const logger = createLogger({ level: config.logLevel });
   installTemporalRuntimeLogger(logger);
-  const temporal = await connectClient(config, { address, namespace });
+  const temporal = await connectClient(config, { address, namespace }, { tracing: options.tracing !== undefined });
   await terminateRunning(temporal);
   const connection = await connectWorker(config, { address, namespace });
   const activities = createActivities({ providers: options.providers, logger });
@@ -80,7 +83,7 @@ export async function startTestEnv(options: {
       ...(options.tenant ? { tenant: options.tenant, policyFor: () => TEST_POLICY } : {}),
     }),
     async startWorkers() {
-      workers = await createWorker({ config, connection, namespace, activities, logger });
+      workers = await createWorker({ config, connection, namespace, activities, logger, tracing: options.tracing });
       running = workers.run();
     },
     async stopWorkers() {

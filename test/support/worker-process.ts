@@ -7,6 +7,7 @@ import { createProviders } from '../../src/providers';
 import type { ProviderRegistry } from '../../src/providers/types';
 import { connectWorker } from '../../src/temporal/connection';
 import { createWorker } from '../../src/temporal/worker';
+import { startWorkerHealth } from '../../src/temporal/worker-health';
 import { fakeRegistry } from './fake-provider';
 import { testConfig } from './temporal-env';
 
@@ -16,7 +17,7 @@ async function run(): Promise<void> {
   // STACK_ENV: the configuration of the test stack this worker joins (its sandboxes' port, timing), as JSON.
   const config = testConfig(JSON.parse(process.env.STACK_ENV ?? '{}') as Record<string, string>);
   const logger = createLogger({ level: 'error' });
-  installTemporalRuntimeLogger(logger);
+  installTemporalRuntimeLogger(logger, { metricsBind: config.telemetry.temporalMetricsBind });
   // WORKER_PROVIDERS=sandboxes: the real provider clients, pointed by the inherited config at a test's sandboxes.
   let registry: ProviderRegistry;
   if (process.env.WORKER_PROVIDERS === 'sandboxes') {
@@ -39,11 +40,19 @@ async function run(): Promise<void> {
     logger,
   });
   const running = workers.run();
+  const health =
+    config.worker.healthPort === undefined
+      ? undefined
+      : await startWorkerHealth(() => workers.states(), { port: config.worker.healthPort, host: '127.0.0.1' });
   // The test holds our stdin: when it ends, however it ends, the pipe closes and this worker goes with it.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
   process.stdout.write('worker ready\n');
   await running;
+  // SIGTERM drained the workers (the SDK's own handler); the open stdin would keep the process alive, so it exits.
+  await health?.close();
+  await connection.close();
+  process.exit(0);
 }
 
 run().catch((error: unknown) => {
