@@ -78,9 +78,16 @@ describe('metrics: the gateway at /metrics and the worker on the SDK Prometheus 
       const ended = moved(sdkBefore, samples, WORKER_METRICS.invoicesEnded, { ...bitfinex, status: 'COMPLETED' });
       return ended >= 1 ? samples : undefined;
     });
-    expect(moved(sdkBefore, sdkAfter, WORKER_METRICS.invoicesEnded, { ...bitfinex, status: 'COMPLETED' })).toBe(1);
+    // At least once, not exactly once: on two busy cores a workflow task that timed out is run again, its last step
+    // (and the count) with it, and an activity attempt that timed out is retried and measured again. Nothing else
+    // ends or submits in this worker meanwhile, so only those repeats can add to the one.
+    const ended = moved(sdkBefore, sdkAfter, WORKER_METRICS.invoicesEnded, { ...bitfinex, status: 'COMPLETED' });
+    expect(ended).toBeGreaterThanOrEqual(1);
+    expect(ended).toBeLessThanOrEqual(2);
     const calls = `${WORKER_METRICS.providerCallLatency}_count`;
-    expect(moved(sdkBefore, sdkAfter, calls, { ...bitfinex, operation: 'submit', outcome: 'ok' })).toBe(1);
+    expect(
+      moved(sdkBefore, sdkAfter, calls, { ...bitfinex, operation: 'submit', outcome: 'ok' }),
+    ).toBeGreaterThanOrEqual(1);
     // Every Bitfinex call waits its turn on the rate-limited queue, and that wait is measured.
     expect(moved(sdkBefore, sdkAfter, `${WORKER_METRICS.rateLimitWait}_count`, bitfinex)).toBeGreaterThanOrEqual(1);
     // Every metric the dashboard reads that we do not declare ourselves is one the SDK really exports.
