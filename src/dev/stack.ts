@@ -6,6 +6,7 @@ import { createInvoiceClient, type InvoiceClient } from '../client';
 import type { Config } from '../config';
 import { installTemporalRuntimeLogger, type Logger } from '../logger';
 import { createProviders } from '../providers';
+import type { ProviderRegistry } from '../providers/types';
 import { refuseSandboxesInProduction } from '../providers/sandbox/kit';
 import { startSandboxes, type SandboxServer } from '../providers/sandbox/server';
 import { connectClient, connectWorker } from '../temporal/connection';
@@ -26,6 +27,10 @@ export interface StackOptions {
   /** Run the provider sandboxes (default: when any provider has no real base URL configured). */
   sandboxes?: boolean;
   sandboxTimeScale?: number;
+  /** A Temporal already running (`npm run cluster`'s): used as is, and left running by `stop()`. */
+  server?: TemporalServer;
+  /** False when the invoice workers run as processes of their own (`npm run cluster`). */
+  workers?: boolean;
 }
 
 /** Temporal (found, built or external), the provider sandboxes, the workers and the gateway: what `npm start` runs. */
@@ -37,11 +42,13 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       await stop().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
   };
   try {
-    const server = await startTemporal(config, logger, {
-      uiCodecEndpoint: `${config.gateway.url}/codec`,
-      ...options.temporal,
-    });
-    stops.push(() => server.stop());
+    const server =
+      options.server ??
+      (await startTemporal(config, logger, {
+        uiCodecEndpoint: `${config.gateway.url}/codec`,
+        ...options.temporal,
+      }));
+    if (!options.server) stops.push(() => server.stop());
     const target = { address: server.address, namespace: server.namespace };
 
     const needsSandboxes =
@@ -59,24 +66,8 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       stops.push(() => started.close());
     }
 
-    const connection: NativeConnection = await connectWorker(config, target);
-    stops.push(() => connection.close());
     const providers = createProviders(config, logger);
-    const activities = createActivities({ providers, logger });
-    // The dev gateway is public to the local sandboxes, so the worker registers its Xprizo webhook URLs there.
-    const workers = await createWorker({
-      config,
-      connection,
-      namespace: server.namespace,
-      activities,
-      logger,
-      gatewayUrl: config.gateway.url,
-    });
-    const running = workers.run();
-    stops.push(async () => {
-      workers.shutdown();
-      await running;
-    });
+    if (options.workers !== false) stops.push(await runWorkers(config, logger, target, providers));
 
     const temporal = await connectClient(config, target);
     stops.push(() => temporal.connection.close());
@@ -87,6 +78,36 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {
     await stopAll();
+    throw error;
+  }
+}
+
+/** The invoice workers in this process; the returned function drains them and closes their connection. */
+async function runWorkers(
+  config: Config,
+  logger: Logger,
+  target: { address: string; namespace: string },
+  providers: ProviderRegistry,
+): Promise<() => Promise<void>> {
+  const connection: NativeConnection = await connectWorker(config, target);
+  try {
+    // The dev gateway is public to the local sandboxes, so the worker registers its Xprizo webhook URLs there.
+    const workers = await createWorker({
+      config,
+      connection,
+      namespace: target.namespace,
+      activities: createActivities({ providers, logger }),
+      logger,
+      gatewayUrl: config.gateway.url,
+    });
+    const running = workers.run();
+    return async () => {
+      workers.shutdown();
+      await running;
+      await connection.close();
+    };
+  } catch (error) {
+    await connection.close();
     throw error;
   }
 }

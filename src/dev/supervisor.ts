@@ -56,6 +56,9 @@ export class Supervisor {
   /** Called when a process that must stay up exits while the cluster is starting or running. */
   onUnexpectedExit: (name: string, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
 
+  /** Called after a process was started again (its pid changed). */
+  onRestarted: (name: string) => void = () => undefined;
+
   constructor(private readonly logger: Logger) {}
 
   start(spec: ProcessSpec): Supervised {
@@ -136,6 +139,7 @@ export class Supervisor {
         if (this.stopping) return;
         entry.restartCount += 1;
         this.spawnInto(entry);
+        this.onRestarted(entry.spec.name);
       }, 1000).unref();
       return;
     }
