@@ -228,6 +228,13 @@ async function startLocalPostgres(
     if (account.uid !== undefined && account.gid !== undefined) chownSync(dir, account.uid, account.gid);
   }
   const identity = account.user ? ['--reuid', account.user, '--regid', account.user, '--init-groups', '--'] : ['--'];
+  // A checkout under /root (mode 700) is out of the unprivileged account's reach, whatever we chown inside it.
+  if (account.user && spawnSync('setpriv', [...identity, 'test', '-w', pgData]).status !== 0) {
+    throw new ClusterStartError(
+      `PostgreSQL runs as ${account.user} (it refuses root), and ${account.user} cannot reach ${pgData}: set ` +
+        `CLUSTER_DATA_DIR to a folder it can reach (e.g. /var/tmp/payment-orchestrator), or DATABASE_URL.`,
+    );
+  }
   if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
     logger.info({ pgData }, 'initdb');
     // Trust on loopback and our own socket only: a local development database with no password to leak.
