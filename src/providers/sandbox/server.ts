@@ -71,7 +71,7 @@ export async function startSandboxes(options: SandboxServerOptions): Promise<San
         });
         sandbox.register(instance);
         // The sandbox's own record of what it created, for a test driving a stack in another process.
-        instance.get('/_sandbox/counts', async () => counter.snapshot());
+        instance.get('/_sandbox/counts', (_request, reply) => reply.send(counter.snapshot()));
         done();
       },
       { prefix: `/${definition.name}` },
