@@ -28,7 +28,9 @@ export default async function globalSetup(): Promise<void> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
   };
   for (const name of ['TEMPORAL_ADDRESS', 'START_SAMPLES']) delete process.env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/cluster-main.ts'], {
+  // A parent-death signal: if jest is killed before its teardown, the cluster still gets its Ctrl-C (SIGTERM).
+  const command = [process.execPath, '--import', 'tsx', 'src/dev/cluster-main.ts'];
+  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', ...command], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     // Its own process group, as in a terminal: the teardown's SIGINT is Ctrl-C.
