@@ -78,7 +78,7 @@ export function findOrBuildServerBinaries(cacheDir: string, logger: Logger): Ser
         `Building the Temporal server ${TEMPORAL_SERVER_VERSION} and its SQL tool with Go, once (4-14 minutes on 2 ` +
           'cores); later runs reuse them.',
       );
-    const env = { ...process.env, GOBIN: staging, GOFLAGS: '-mod=mod' };
+    const env = { ...process.env, GOBIN: staging };
     for (const [name, target] of [
       ['server', wanted.server],
       ['sql', wanted.sqlTool],
@@ -106,10 +106,8 @@ export function findOrBuildServerBinaries(cacheDir: string, logger: Logger): Ser
       if (!moduleDir.success) throw new TemporalUnavailableError(`go mod download ${SERVER_MODULE} failed.`);
       const copy = path.join(staging, 'schema');
       cpSync(path.join(moduleDir.data.Dir, 'schema', 'postgresql', 'v12'), copy, { recursive: true });
-      const schemaRoot = path.dirname(path.dirname(wanted.schemaDir));
       mkdirSync(path.dirname(wanted.schemaDir), { recursive: true });
       renameSync(copy, wanted.schemaDir);
-      logger.debug({ schemaRoot }, 'schema copied');
     }
     if (building) logger.warn({ seconds: Math.round((Date.now() - started) / 1000) }, 'Temporal server built');
   } finally {
