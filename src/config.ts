@@ -145,6 +145,18 @@ const EnvSchema = z.object({
   /** Comma-separated PRAGMA=VALUE pairs for the dev server's SQLite file. */
   TEMPORAL_SQLITE_PRAGMAS: z.string().default('journal_mode=wal,synchronous=normal'),
 
+  /** `npm run cluster`: an existing PostgreSQL (postgres://user:password@host:port/db) instead of a local one. */
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user:password@host:port/database' })
+    .optional(),
+  /** `npm run cluster`: where the machine's PostgreSQL server binaries are (initdb, postgres, pg_isready). */
+  POSTGRES_BIN_DIR: z.string().min(1).default('/usr/lib/postgresql/15/bin'),
+  /** `npm run cluster`: its PostgreSQL data, server configuration and logs. */
+  CLUSTER_DATA_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(PROJECT_ROOT, '.data', 'cluster')),
+
   /**
    * Invoices kept in the worker's memory between their steps. Each costs about 1 MiB of worker RSS (measured by the
    * benchmark's waiting mode); one not cached replays its short history when it next moves, a few milliseconds. 500 keeps
@@ -282,6 +294,12 @@ export interface Config {
     readonly uiPort: number;
     readonly dbFile: string;
     readonly sqlitePragmas: readonly string[];
+  };
+  /** `npm run cluster`: Temporal's services as separate processes on PostgreSQL. */
+  readonly cluster: {
+    readonly databaseUrl?: string;
+    readonly postgresBinDir: string;
+    readonly dataDir: string;
   };
   readonly worker: {
     readonly maxCachedWorkflows: number;
@@ -618,6 +636,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       sqlitePragmas: env.TEMPORAL_SQLITE_PRAGMAS.split(',')
         .map((pragma) => pragma.trim())
         .filter(Boolean),
+    },
+    cluster: {
+      databaseUrl: env.DATABASE_URL,
+      postgresBinDir: env.POSTGRES_BIN_DIR,
+      dataDir: path.resolve(env.CLUSTER_DATA_DIR),
     },
     worker: {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,

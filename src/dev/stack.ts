@@ -6,13 +6,14 @@ import { createInvoiceClient, type InvoiceClient } from '../client';
 import type { Config } from '../config';
 import { installTemporalRuntimeLogger, type Logger } from '../logger';
 import { createProviders } from '../providers';
+import type { ProviderRegistry } from '../providers/types';
 import { refuseSandboxesInProduction } from '../providers/sandbox/kit';
 import { startSandboxes, type SandboxServer } from '../providers/sandbox/server';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { startTemporal, type StartOptions, type TemporalServer } from '../temporal/dev-server';
 import { createWorker } from '../temporal/worker';
 import { startWorkerHealth } from '../temporal/worker-health';
-import { tracingFromConfig } from '../telemetry/tracing';
+import { tracingFromConfig, type Tracing } from '../telemetry/tracing';
 
 export interface Stack {
   server: TemporalServer;
@@ -28,6 +29,10 @@ export interface StackOptions {
   /** Run the provider sandboxes (default: when any provider has no real base URL configured). */
   sandboxes?: boolean;
   sandboxTimeScale?: number;
+  /** A Temporal already running (`npm run cluster`'s): used as is, and left running by `stop()`. */
+  server?: TemporalServer;
+  /** False when the invoice workers run as processes of their own (`npm run cluster`). */
+  workers?: boolean;
 }
 
 /** Temporal (found, built or external), the provider sandboxes, the workers and the gateway: what `npm start` runs. */
@@ -42,11 +47,13 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     // Off unless OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; stopped last, so every other part's spans are flushed.
     const tracing = tracingFromConfig(config, 'payment-orchestrator');
     if (tracing) stops.push(() => tracing.shutdown());
-    const server = await startTemporal(config, logger, {
-      uiCodecEndpoint: `${config.gateway.url}/codec`,
-      ...options.temporal,
-    });
-    stops.push(() => server.stop());
+    const server =
+      options.server ??
+      (await startTemporal(config, logger, {
+        uiCodecEndpoint: `${config.gateway.url}/codec`,
+        ...options.temporal,
+      }));
+    if (!options.server) stops.push(() => server.stop());
     const target = { address: server.address, namespace: server.namespace };
 
     const needsSandboxes =
@@ -64,30 +71,8 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       stops.push(() => started.close());
     }
 
-    const connection: NativeConnection = await connectWorker(config, target);
-    stops.push(() => connection.close());
     const providers = createProviders(config, logger);
-    const activities = createActivities({ providers, logger });
-    // The dev gateway is public to the local sandboxes, so the worker registers its Xprizo webhook URLs there.
-    const workers = await createWorker({
-      config,
-      connection,
-      namespace: server.namespace,
-      activities,
-      logger,
-      gatewayUrl: config.gateway.url,
-      tracing,
-    });
-    const running = workers.run();
-    stops.push(async () => {
-      workers.shutdown();
-      await running;
-    });
-    const healthPort = config.worker.healthPort;
-    if (healthPort !== undefined) {
-      const health = await startWorkerHealth(() => workers.states(), { port: healthPort });
-      stops.push(() => health.close());
-    }
+    if (options.workers !== false) stops.push(await runWorkers(config, logger, target, providers, tracing));
 
     const temporal = await connectClient(config, target, { tracing: tracing !== undefined });
     stops.push(() => temporal.connection.close());
@@ -98,6 +83,42 @@ export async function startStack(config: Config, logger: Logger, options: StackO
     return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {
     await stopAll();
+    throw error;
+  }
+}
+
+/** The invoice workers in this process; the returned function drains them and closes their connection. */
+async function runWorkers(
+  config: Config,
+  logger: Logger,
+  target: { address: string; namespace: string },
+  providers: ProviderRegistry,
+  tracing: Tracing | undefined,
+): Promise<() => Promise<void>> {
+  const connection: NativeConnection = await connectWorker(config, target);
+  try {
+    // The dev gateway is public to the local sandboxes, so the worker registers its Xprizo webhook URLs there.
+    const workers = await createWorker({
+      config,
+      connection,
+      namespace: target.namespace,
+      activities: createActivities({ providers, logger }),
+      logger,
+      gatewayUrl: config.gateway.url,
+      tracing,
+    });
+    const running = workers.run();
+    const healthPort = config.worker.healthPort;
+    const health =
+      healthPort === undefined ? undefined : await startWorkerHealth(() => workers.states(), { port: healthPort });
+    return async () => {
+      await health?.close();
+      workers.shutdown();
+      await running;
+      await connection.close();
+    };
+  } catch (error) {
+    await connection.close();
     throw error;
   }
 }

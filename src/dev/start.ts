@@ -5,20 +5,9 @@ import { createLogger, type Logger } from '../logger';
 import { TemporalUnavailableError } from '../temporal/dev-server';
 import { DEV_TENANT } from '../gateway/auth';
 import { invoiceWorkflowId, tenantInvoiceKey } from '../workflows/definitions';
+import { DEV_DEFAULTS } from './defaults';
 import { driveSample, SAMPLES } from './samples';
 import { startStack, type Stack } from './stack';
-
-/**
- * Timings for a local stack: the sandboxes answer in milliseconds, so a lost webhook is looked for after seconds,
- * not the production defaults' minutes. Any variable set in the environment wins.
- */
-const DEV_DEFAULTS = {
-  // The summary below is what a developer reads; set LOG_LEVEL=info to see every request and step.
-  LOG_LEVEL: 'error',
-  INVOICE_POLL_AFTER_SECONDS: '5',
-  INVOICE_POLL_INITIAL_INTERVAL_SECONDS: '2',
-  INVOICE_POLL_MAX_INTERVAL_SECONDS: '30',
-};
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);

@@ -177,6 +177,11 @@ export class Counter {
       .map(([key]) => key.slice(kind.length + 1));
   }
 
+  /** Every count, `kind:reference` → times: what another process reads over HTTP (`GET /<provider>/_sandbox/counts`). */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
   total(kind: string): number {
     let sum = 0;
     for (const [key, count] of this.counts) if (key.startsWith(`${kind}:`)) sum += count;

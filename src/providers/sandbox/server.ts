@@ -70,6 +70,8 @@ export async function startSandboxes(options: SandboxServerOptions): Promise<San
           return payload;
         });
         sandbox.register(instance);
+        // The sandbox's own record of what it created, for a test driving a stack in another process.
+        instance.get('/_sandbox/counts', (_request, reply) => reply.send(counter.snapshot()));
         done();
       },
       { prefix: `/${definition.name}` },
