@@ -145,6 +145,19 @@ export function sandboxCustomer(api: PublicApi) {
   };
 }
 
+/** Calls again after a 503 (Temporal busy or away, the answer unknown) until `timeoutMs` has passed, as a service should. */
+export async function whileUnavailable<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof HttpError && error.status === 503 && Date.now() < deadline)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 export async function waitUntil(
   api: PublicApi,
   invoiceId: string,
@@ -217,7 +230,8 @@ export async function driveSample(api: PublicApi, options: SampleOptions, timeou
   }
   if (sampleRequest(options).approval?.required || options.direction === 'pay_out') {
     const state = await waitUntil(api, id, at('AWAITING_APPROVAL'), timeoutMs);
-    if (state.status === 'AWAITING_APPROVAL') await gateway.decide(id, 'approve');
+    // An approval the gateway could not confirm in time (503) is sent again: approving twice is approving once.
+    if (state.status === 'AWAITING_APPROVAL') await whileUnavailable(() => gateway.decide(id, 'approve'), timeoutMs);
   }
   return waitUntil(api, id, (s) => FINAL.includes(s.status), timeoutMs);
 }
