@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -219,15 +220,30 @@ async function startLocalPostgres(
     }
   }
   const account = postgresAccount();
-  const pgData = path.join(dataDir, 'postgres');
-  const socketDir = path.join(dataDir, 'postgres-run');
-  for (const dir of [pgData, socketDir]) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (account.uid !== undefined && account.gid !== undefined) chownSync(dir, account.uid, account.gid);
-  }
   const identity = account.user ? ['--reuid', account.user, '--regid', account.user, '--init-groups', '--'] : ['--'];
-  // A checkout under /root (mode 700) is out of the unprivileged account's reach, whatever we chown inside it.
-  if (account.user && spawnSync('setpriv', [...identity, 'test', '-w', pgData]).status !== 0) {
+  const prepare = (base: string) => {
+    const dirs = { pgData: path.join(base, 'postgres'), socketDir: path.join(base, 'postgres-run') };
+    for (const dir of Object.values(dirs)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (account.uid !== undefined && account.gid !== undefined) chownSync(dir, account.uid, account.gid);
+    }
+    const reachable = !account.user || spawnSync('setpriv', [...identity, 'test', '-w', dirs.pgData]).status === 0;
+    return { ...dirs, reachable };
+  };
+  let { pgData, socketDir, reachable } = prepare(dataDir);
+  // A checkout under a folder only root may enter (/root, a CI workspace of mode 700) is out of the unprivileged
+  // account's reach, whatever we chown inside it: the database then lives in /var/tmp, one folder per checkout.
+  if (!reachable) {
+    const elsewhere = path.join(
+      '/var/tmp/payment-orchestrator',
+      createHash('sha256').update(dataDir).digest('hex').slice(0, 12),
+    );
+    mkdirSync(path.dirname(elsewhere), { recursive: true, mode: 0o755 });
+    ({ pgData, socketDir, reachable } = prepare(elsewhere));
+    if (reachable)
+      logger.warn({ pgData }, `${account.user ?? 'postgres'} cannot reach ${dataDir}: the database lives elsewhere`);
+  }
+  if (!reachable) {
     throw new ClusterStartError(
       `PostgreSQL runs as ${account.user} (it refuses root), and ${account.user} cannot reach ${pgData}: set ` +
         `CLUSTER_DATA_DIR to a folder it can reach (e.g. /var/tmp/payment-orchestrator), or DATABASE_URL.`,
