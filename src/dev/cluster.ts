@@ -238,7 +238,7 @@ async function startLocalPostgres(
       '/var/tmp/payment-orchestrator',
       createHash('sha256').update(dataDir).digest('hex').slice(0, 12),
     );
-    mkdirSync(path.dirname(elsewhere), { recursive: true, mode: 0o755 });
+    mkdirSync(elsewhere, { recursive: true, mode: 0o755 });
     ({ pgData, socketDir, reachable } = prepare(elsewhere));
     if (reachable)
       logger.warn({ pgData }, `${account.user ?? 'postgres'} cannot reach ${dataDir}: the database lives elsewhere`);
