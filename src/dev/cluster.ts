@@ -11,6 +11,7 @@ import type { Logger } from '../logger';
 import {
   findOrBuildTemporalCli,
   freePort,
+  portInUse,
   TemporalUnavailableError,
   waitForTemporal,
   type TemporalServer,
@@ -345,17 +346,6 @@ async function freeMembershipPort(taken: Set<number>): Promise<number> {
   throw new ClusterStartError('no free port below 32768 for Temporal membership');
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 type Ports = Record<TemporalService, { grpc: number; membership: number }> & { frontendHttp: number };
 
 function datastore(database: Database, name: string, maxConns: number) {
@@ -534,7 +524,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
       if (service === 'history') {
         await waitUntil(
           'Temporal history',
-          () => listening(ports.history.grpc),
+          () => portInUse(ports.history.grpc),
           () => watch.failure,
         );
       }

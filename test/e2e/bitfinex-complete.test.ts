@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../../src/config';
 import { isFinalStatus } from '../../src/domain/constants';
 import type { Problem } from '../../src/gateway/problem';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
@@ -8,6 +5,7 @@ import { PATHS } from '../../src/providers/bitfinex/constants';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
 import { BUILD_WAIT_MS, ensureBuilt } from '../support/build';
+import { payorchAgainst } from '../support/processes';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 import { eventually, waitForStatus } from '../support/wait';
@@ -215,24 +213,7 @@ describe('Bitfinex completion by hand: POST /v1/invoices/:id/complete', () => {
     expect(completions(invoiceId)).toBe(1);
   });
 
-  function payorch(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'payorch.js'), ...args], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: stack.env.config.temporal.address,
-          TEMPORAL_NAMESPACE: stack.env.namespace,
-          LOG_LEVEL: 'error',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  function payorch(...args: string[]) {
+    return payorchAgainst({ address: stack.env.config.temporal.address, namespace: stack.env.namespace })(...args);
   }
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,13 +6,7 @@ import { DEVELOPMENT_ENCRYPTION_KEY } from '../../src/config';
 import { freePort } from '../../src/temporal/dev-server';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { ensureBuilt } from '../support/build';
-import { processesMatching, ROOT, spawnGroup, type Spawned } from '../support/processes';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { processesMatching, ROOT, runCaptured, spawnGroup, type Run, type Spawned } from '../support/processes';
 
 /**
  * npm's own variables (npm_config_local_prefix among them, when jest runs under npm) would point a nested npm at this
@@ -27,15 +20,7 @@ function withoutNpmVariables(extra: Record<string, string> = {}): NodeJS.Process
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = withoutNpmVariables()) {
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCaptured(command, args, { cwd, env });
 }
 
 function succeeded(what: string, result: Run): Run {

@@ -1,22 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createAccessRegistry, loadAccessDocument } from '../../src/access/principals';
 import { createInvoiceClient } from '../../src/client';
-import { PROJECT_ROOT } from '../../src/config';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { BUILD_WAIT_MS, ensureBuilt } from '../support/build';
+import { payorchAgainst } from '../support/processes';
 import { fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest, uniqueId } from '../support/requests';
 import { FAST_TIMING, startTestEnv, type TestEnv } from '../support/temporal-env';
 import { waitForStatus } from '../support/wait';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('payorch CLI', () => {
   const { registry, fakes } = fakeRegistry();
@@ -30,25 +23,8 @@ describe('payorch CLI', () => {
   }, BUILD_WAIT_MS);
   afterAll(async () => env?.stop());
 
-  const payorch = (...args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'payorch.js'), ...args], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: env.config.temporal.address,
-          TEMPORAL_NAMESPACE: env.namespace,
-          LOG_LEVEL: 'error',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const payorch = (...args: string[]) =>
+    payorchAgainst({ address: env.config.temporal.address, namespace: env.namespace })(...args);
 
   it('creates from a file, shows it as JSON and as text, and lists it', async () => {
     const request = invoiceRequest({ customer: { ...invoiceRequest().customer, id: `cus_${uniqueId()}` } });

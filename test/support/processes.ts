@@ -3,6 +3,44 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
+/** What a finished command printed, and how it exited. */
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end and collects what it printed, for tests that check a CLI's output. */
+export function runCaptured(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv },
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `payorch` as installed (bin/payorch.js, from dist/) against one Temporal namespace, with nothing else from our env. */
+export function payorchAgainst(target: { address?: string; namespace: string }) {
+  return (...args: string[]): Promise<Run> =>
+    runCaptured(process.execPath, [path.join(ROOT, 'bin', 'payorch.js'), ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TEMPORAL_ADDRESS: target.address,
+        TEMPORAL_NAMESPACE: target.namespace,
+        LOG_LEVEL: 'error',
+      },
+    });
+}
+
 export interface Spawned {
   child: ChildProcess;
   output(): string;
