@@ -1,21 +1,16 @@
 import path from 'node:path';
-import { ConfigError, loadConfig, PROJECT_ROOT, type Config } from '../config';
-import { GatewayConfigError } from '../gateway/auth';
+import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { createLogger, type Logger } from '../logger';
-import { TemporalUnavailableError } from '../temporal/dev-server';
 import { TASK_QUEUES } from '../workflows/definitions';
 import { ClusterStartError, startCluster, type Cluster } from './cluster';
 import { writeClusterState } from './cluster-state';
+import { exitFailedStart, say } from './console';
 import { DEV_DEFAULTS } from './defaults';
 import { startStack, type Stack } from './stack';
 
 /** Two, so a test (or a developer) can kill one and watch the other carry every invoice on. */
 const INVOICE_WORKERS = 2;
 const WORKER_READY_TIMEOUT_MS = 180_000;
-
-function say(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
 /** The worker entry (src/worker.ts) in its own process, as a deployment runs it, joined to this cluster. */
 function startInvoiceWorkers(config: Config, cluster: Cluster, stack: Stack): void {
@@ -139,18 +134,4 @@ async function run(): Promise<void> {
   say('Press Ctrl-C to stop all of it.');
 }
 
-run().catch((error: unknown) => {
-  if (
-    error instanceof ConfigError ||
-    error instanceof TemporalUnavailableError ||
-    error instanceof GatewayConfigError ||
-    error instanceof ClusterStartError
-  ) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `npm run cluster failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
-  process.exit(1);
-});
+run().catch((error: unknown) => exitFailedStart('npm run cluster', error));

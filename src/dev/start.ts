@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError, loadConfig, type Config } from '../config';
-import { GatewayConfigError } from '../gateway/auth';
+import { loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../logger';
-import { TemporalUnavailableError } from '../temporal/dev-server';
 import { DEV_TENANT } from '../gateway/auth';
 import { invoiceWorkflowId, tenantInvoiceKey } from '../workflows/definitions';
+import { exitFailedStart, say } from './console';
 import { DEV_DEFAULTS } from './defaults';
 import { driveSample, SAMPLES } from './samples';
 import { startStack, type Stack } from './stack';
-
-function say(line = ''): void {
-  process.stdout.write(`${line}\n`);
-}
 
 async function runSamples(config: Config, stack: Stack, logger: Logger): Promise<void> {
   // With configured keys the samples would have to hold one; only the development principals' keys are known here.
@@ -86,17 +81,4 @@ async function run(): Promise<void> {
   if (!stopping) say('Press Ctrl-C to stop.');
 }
 
-run().catch((error: unknown) => {
-  if (
-    error instanceof ConfigError ||
-    error instanceof TemporalUnavailableError ||
-    error instanceof GatewayConfigError
-  ) {
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    process.stderr.write(
-      `npm start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-  }
-  process.exit(1);
-});
+run().catch((error: unknown) => exitFailedStart('npm start', error));
