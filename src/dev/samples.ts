@@ -153,7 +153,7 @@ export async function whileUnavailable<T>(call: () => Promise<T>, timeoutMs: num
       return await call();
     } catch (error) {
       if (!(error instanceof HttpError && error.status === 503 && Date.now() < deadline)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
 }
@@ -167,15 +167,11 @@ export async function waitUntil(
   const gateway = gatewayClient(api);
   const deadline = Date.now() + timeoutMs;
   // A 503 means "Temporal is busy or away, try again": a patient service does exactly that.
-  const read = () =>
-    gateway.get(invoiceId).catch((error: unknown) => {
-      if (error instanceof HttpError && error.status === 503 && Date.now() < deadline) return undefined;
-      throw error;
-    });
+  const read = () => whileUnavailable(() => gateway.get(invoiceId), deadline - Date.now());
   let state = await read();
-  while (!state || !done(state)) {
+  while (!done(state)) {
     if (Date.now() > deadline) {
-      throw new Error(`invoice ${invoiceId} stuck in ${state?.status}: ${JSON.stringify(state?.lastError ?? {})}`);
+      throw new Error(`invoice ${invoiceId} stuck in ${state.status}: ${JSON.stringify(state.lastError ?? {})}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
     state = await read();

@@ -3,27 +3,15 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../logger';
+import { isAlive } from '../../test/support/processes';
+import { eventually } from '../../test/support/wait';
 import { Supervisor } from './supervisor';
 
 const logger = createLogger({ level: 'silent' });
 const logFile = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'supervisor-')), 'out.log');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Until `check` holds, as the shared helper polls for a value. */
+const until = (check: () => boolean) => eventually(() => check() || undefined);
 
 describe('Supervisor', () => {
   it('stops each process with its own children (the whole group), newest first', async () => {
@@ -37,13 +25,13 @@ describe('Supervisor', () => {
       logFile: file,
     });
     const other = supervisor.start({ name: 'other', command: 'sleep', args: ['300'], logFile: file });
-    await eventually(
+    await until(
       () => parent.running() && other.running() && existsSync(file) && /\d+/.test(readFileSync(file, 'utf8')),
     );
     const grandchild = Number(readFileSync(file, 'utf8').trim());
     await supervisor.stopAll();
-    await eventually(() => !alive(grandchild));
-    expect([parent.running(), other.running(), alive(parent.pid()), alive(other.pid())]).toEqual([
+    await until(() => !isAlive(grandchild));
+    expect([parent.running(), other.running(), isAlive(parent.pid()), isAlive(other.pid())]).toEqual([
       false,
       false,
       false,
@@ -63,7 +51,7 @@ describe('Supervisor', () => {
       restart: true,
     });
     await failing.exited();
-    await eventually(() => exits.length > 0);
+    await until(() => exits.length > 0);
     expect({ exits, restarts: failing.restarts() }).toEqual({ exits: ['failing:3'], restarts: 0 });
     await supervisor.stopAll();
   });
@@ -80,10 +68,10 @@ describe('Supervisor', () => {
     supervisor.markUp();
     const first = service.pid();
     process.kill(-first, 'SIGKILL');
-    await eventually(() => service.restarts() === 1 && service.running());
+    await until(() => service.restarts() === 1 && service.running());
     expect(service.pid()).not.toBe(first);
     await supervisor.stopAll();
-    expect(alive(service.pid())).toBe(false);
+    expect(isAlive(service.pid())).toBe(false);
   });
 
   it('leaves nothing behind when the supervising process itself is killed with SIGKILL', async () => {
@@ -102,8 +90,8 @@ describe('Supervisor', () => {
     const pid = await new Promise<number>((resolve) =>
       parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString()))),
     );
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     parent.kill('SIGKILL');
-    await eventually(() => !alive(pid));
+    await until(() => !isAlive(pid));
   });
 });

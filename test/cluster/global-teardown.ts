@@ -1,14 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readClusterState } from '../../src/dev/cluster-state';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive } from '../support/processes';
 
 /** Ctrl-C, then the proof that nothing is left: no recorded process alive, nothing running from the data folder. */
 export default async function globalTeardown(): Promise<void> {
@@ -20,7 +12,7 @@ export default async function globalTeardown(): Promise<void> {
   await cluster.exited;
   clearTimeout(timer);
   const left = [
-    ...state.processes.filter((entry) => alive(entry.pid)).map((entry) => `${entry.name} (pid ${entry.pid})`),
+    ...state.processes.filter((entry) => isAlive(entry.pid)).map((entry) => `${entry.name} (pid ${entry.pid})`),
     ...spawnSync('pgrep', ['-af', cluster.dataDir], { encoding: 'utf8' })
       .stdout.split('\n')
       .filter((line) => line && !line.includes('pgrep')),
