@@ -41,10 +41,10 @@ describe('the workflow bundle built ahead of the worker', () => {
 
   it('is the file a worker loads when it exists; running from source, the workflows are bundled afresh', async () => {
     expect(statSync(codePath).size).toBeGreaterThan(100_000);
-    expect(await workerWorkflowBundle(codePath)).toEqual({ codePath });
+    expect(await workerWorkflowBundle({ prebuilt: codePath })).toEqual({ codePath });
     // Under jest (as under tsx) no prebuilt file is looked for, so an old build can never stand in for edited code.
     expect(PREBUILT_WORKFLOW_BUNDLE).toBeUndefined();
-    const fresh = await workerWorkflowBundle(path.join(dir, 'absent.js'));
+    const fresh = await workerWorkflowBundle({ prebuilt: path.join(dir, 'absent.js') });
     expect('code' in fresh && fresh.code.length > 100_000).toBe(true);
   });
 

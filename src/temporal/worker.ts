@@ -68,9 +68,9 @@ export function prebuiltWorkflowBundle(tracing: boolean): string | undefined {
  * scaled out) skips webpack, else bundled here from the workflow source.
  */
 export function workerWorkflowBundle(
-  prebuilt: string | undefined = PREBUILT_WORKFLOW_BUNDLE,
-  options: { tracing?: boolean } = {},
+  options: { tracing?: boolean; prebuilt?: string } = {},
 ): Promise<WorkflowBundleOption> {
+  const prebuilt = options.prebuilt ?? prebuiltWorkflowBundle(options.tracing ?? false);
   return prebuilt && existsSync(prebuilt) ? Promise.resolve({ codePath: prebuilt }) : workflowBundle(options);
 }
 
@@ -155,9 +155,7 @@ export async function createWorker({
     connection,
     namespace,
     taskQueue: TASK_QUEUES.invoices,
-    workflowBundle: await workerWorkflowBundle(prebuiltWorkflowBundle(tracing !== undefined), {
-      tracing: tracing !== undefined,
-    }),
+    workflowBundle: await workerWorkflowBundle({ tracing: tracing !== undefined }),
     activities,
     ...workerTuning(config),
     ...(tracing ? tracingOptions(tracing) : {}),
