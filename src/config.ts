@@ -79,6 +79,7 @@ const webhookTokens = z.string().transform((value, ctx): string[] => {
 /** Variables whose values an error message must not repeat. */
 const SECRET_VARIABLES = new Set([
   'PAYLOAD_ENCRYPTION_KEYS',
+  'STORE_DATABASE_URL',
   'GATEWAY_KEYS',
   'TEMPORAL_API_KEY',
   'TEMPORAL_TLS_CLIENT_KEY_DATA',
@@ -222,6 +223,32 @@ const EnvSchema = z.object({
    */
   GATEWAY_REFERENCE_WAIT_MS: z.coerce.number().int().min(0).default(2000),
 
+  /**
+   * The orchestrator's own PostgreSQL store (event log, created invoice ids, webhook endpoints and their deliveries,
+   * reconciliation reports). Required in production. Unset in development: `npm start` serves an embedded one
+   * (PGlite, PostgreSQL compiled to WebAssembly) from STORE_DATA_DIR on STORE_PORT.
+   */
+  STORE_DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: 'expected postgres://user:password@host:port/database' })
+    .optional(),
+  STORE_DATA_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(PROJECT_ROOT, '.data', 'store')),
+  STORE_PORT: port.default(5433),
+  /** Outgoing webhooks: the first retry's delay, the longest delay between retries, and when a delivery gives up. */
+  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().positive().default(30),
+  WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: z.coerce.number().positive().default(3_600),
+  WEBHOOK_GIVE_UP_AFTER_SECONDS: z.coerce
+    .number()
+    .positive()
+    .default(4 * 24 * 3_600),
+  /** An endpoint's answer must come within this; a slower one counts as failed and is retried. */
+  WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+  /** The reconciliation schedule (a cron expression, UTC) and how far back each run looks. */
+  RECONCILIATION_CRON: z.string().min(1).default('15 3 * * *'),
+  RECONCILIATION_LOOKBACK_HOURS: positiveInt.default(48),
+
   SANDBOX_PORT: port.default(4010),
   /** `npm start` drives one sample invoice per provider and direction once the stack is up. */
   START_SAMPLES: bool.default(true),
@@ -300,6 +327,22 @@ export interface Config {
     readonly databaseUrl?: string;
     readonly postgresBinDir: string;
     readonly dataDir: string;
+  };
+  /** The orchestrator's own store; `databaseUrl` unset means the development stack's embedded one. */
+  readonly store: {
+    readonly databaseUrl?: string;
+    readonly dataDir: string;
+    readonly port: number;
+  };
+  readonly webhooks: {
+    readonly retryInitialSeconds: number;
+    readonly retryMaxIntervalSeconds: number;
+    readonly giveUpAfterSeconds: number;
+    readonly timeoutMs: number;
+  };
+  readonly reconciliation: {
+    readonly cron: string;
+    readonly lookbackHours: number;
   };
   readonly worker: {
     readonly maxCachedWorkflows: number;
@@ -424,6 +467,7 @@ function productionProblems(env: Env): string[] {
   const required = (name: keyof Env, why: string) => {
     if (env[name] === undefined) problems.push(`${name}: required when NODE_ENV=production (${why})`);
   };
+  required('STORE_DATABASE_URL', 'the event log, webhook endpoints and reconciliation reports live there');
   if (env.PROVIDERS === undefined) {
     required('PROVIDERS', `the comma-separated providers this deployment serves, of ${PROVIDER_NAMES.join(', ')}`);
   } else if (env.PROVIDERS.length === 0) {
@@ -642,6 +686,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       postgresBinDir: env.POSTGRES_BIN_DIR,
       dataDir: path.resolve(env.CLUSTER_DATA_DIR),
     },
+    store: { databaseUrl: env.STORE_DATABASE_URL, dataDir: path.resolve(env.STORE_DATA_DIR), port: env.STORE_PORT },
+    webhooks: {
+      retryInitialSeconds: env.WEBHOOK_RETRY_INITIAL_SECONDS,
+      retryMaxIntervalSeconds: env.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
+      giveUpAfterSeconds: env.WEBHOOK_GIVE_UP_AFTER_SECONDS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    },
+    reconciliation: { cron: env.RECONCILIATION_CRON, lookbackHours: env.RECONCILIATION_LOOKBACK_HOURS },
     worker: {
       maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,

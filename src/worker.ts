@@ -2,7 +2,8 @@ import { createActivities } from './activities';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, installTemporalRuntimeLogger } from './logger';
 import { createProviders } from './providers';
-import { connectWorker } from './temporal/connection';
+import { connectClient, connectWorker } from './temporal/connection';
+import { openStore } from './store/database';
 import { createWorker } from './temporal/worker';
 import { startWorkerHealth } from './temporal/worker-health';
 import { tracingFromConfig } from './telemetry/tracing';
@@ -15,8 +16,15 @@ async function run(): Promise<void> {
   const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
   const namespace = config.temporal.namespace;
   const tracing = tracingFromConfig(config, 'payment-orchestrator-worker');
+  if (!config.store.databaseUrl) {
+    throw new ConfigError([
+      'STORE_DATABASE_URL: required by a worker of its own (the event log and webhook deliveries)',
+    ]);
+  }
+  const store = await openStore(config.store.databaseUrl, logger.child({ component: 'store' }));
+  const temporal = await connectClient(config, { address, namespace });
   const connection = await connectWorker(config, { address, namespace });
-  const activities = createActivities({ providers: createProviders(config, logger), logger });
+  const activities = createActivities({ providers: createProviders(config, logger), logger, config, store, temporal });
   const workers = await createWorker({ config, connection, namespace, activities, logger, tracing });
   const health =
     config.worker.healthPort === undefined
@@ -27,6 +35,8 @@ async function run(): Promise<void> {
   await workers.run();
   await health?.close();
   await connection.close();
+  await temporal.connection.close();
+  await store.close();
   await tracing?.shutdown();
 }
 

@@ -10,6 +10,10 @@ export const ROLES = [
   'invoices:approve',
   'invoices:cancel',
   'payloads:decode',
+  'events:read',
+  'webhooks:manage',
+  'reconciliations:read',
+  'reconciliations:run',
   'admin',
 ] as const;
 export type Role = (typeof ROLES)[number];

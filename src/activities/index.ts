@@ -1,4 +1,10 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Store } from '../store/database';
+import { deliveryActivities } from './deliveries';
+import { eventActivities } from './events';
+import { reconciliationActivities } from './reconciliation';
 import { ApplicationFailure } from '@temporalio/common';
 import { WORKER_METRICS } from '../domain/metric-names';
 import { FAILURE_TYPES, providerRefusal } from '../errors';
@@ -18,6 +24,13 @@ import type {
 export interface ActivityDeps {
   providers: ProviderRegistry;
   logger: Logger;
+  /**
+   * The orchestrator's store and a Temporal client, for the event log, the webhook deliveries and reconciliation.
+   * A worker without them runs invoices only (tests of the invoice workflow alone); `src/worker.ts` always has them.
+   */
+  store?: Store;
+  temporal?: Client;
+  config?: Config;
 }
 
 /** Well inside the workflow's 20-second heartbeat timeout for money-moving calls. */
@@ -28,7 +41,8 @@ type OptionalStep = 'kyc' | 'paymentMethod' | 'bank' | 'approveAtProvider' | 'co
 /**
  * The provider-neutral steps. Each dispatches to the provider named in the invoice; the workflow sees only these.
  */
-export function createActivities({ providers, logger }: ActivityDeps) {
+export function createActivities(deps: ActivityDeps) {
+  const { providers, logger } = deps;
   function adapterFor(input: StepInput): ProviderAdapter {
     return providers[input.invoice.provider];
   }
@@ -98,6 +112,9 @@ export function createActivities({ providers, logger }: ActivityDeps) {
         }
         return adapter.forceComplete(input);
       }),
+    ...eventActivities(deps),
+    ...deliveryActivities(deps),
+    ...reconciliationActivities(deps),
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { Store } from '../store/database';
+import { openStackStore, type StackStore } from './store';
 import { startGateway, type RunningGateway } from '../gateway/server';
 import { createInvoiceClient, type InvoiceClient } from '../client';
 import type { Config } from '../config';
@@ -17,6 +19,7 @@ import { tracingFromConfig, type Tracing } from '../telemetry/tracing';
 
 export interface Stack {
   server: TemporalServer;
+  store: StackStore;
   sandboxes?: SandboxServer;
   gateway: RunningGateway;
   temporal: Client;
@@ -71,16 +74,27 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       stops.push(() => started.close());
     }
 
-    const providers = createProviders(config, logger);
-    if (options.workers !== false) stops.push(await runWorkers(config, logger, target, providers, tracing));
+    const store = await openStackStore(config, logger.child({ component: 'store' }));
+    stops.push(() => store.close());
 
     const temporal = await connectClient(config, target, { tracing: tracing !== undefined });
     stops.push(() => temporal.connection.close());
+    const providers = createProviders(config, logger);
+    if (options.workers !== false) {
+      stops.push(await runWorkers(config, logger, target, providers, tracing, { store: store.store, temporal }));
+    }
     const invoices = createInvoiceClient({ client: temporal, timing: config.invoiceTiming });
 
-    const gateway = await startGateway({ config, logger, client: temporal, providers, allowDevAccess: true });
+    const gateway = await startGateway({
+      config,
+      logger,
+      client: temporal,
+      providers,
+      store: store.store,
+      allowDevAccess: true,
+    });
     stops.push(() => gateway.close());
-    return { server, sandboxes, gateway, temporal, invoices, stop: stopAll };
+    return { server, store, sandboxes, gateway, temporal, invoices, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -94,6 +108,7 @@ async function runWorkers(
   target: { address: string; namespace: string },
   providers: ProviderRegistry,
   tracing: Tracing | undefined,
+  shared: { store: Store; temporal: Client },
 ): Promise<() => Promise<void>> {
   const connection: NativeConnection = await connectWorker(config, target);
   try {
@@ -102,7 +117,7 @@ async function runWorkers(
       config,
       connection,
       namespace: target.namespace,
-      activities: createActivities({ providers, logger }),
+      activities: createActivities({ providers, logger, config, ...shared }),
       logger,
       gatewayUrl: config.gateway.url,
       tracing,

@@ -36,6 +36,12 @@ import {
   ResolutionBodySchema,
 } from './schemas';
 import { registerWebhooks, type WebhookRoutes } from './webhooks';
+import { registerEventRoutes } from './events';
+import { registerReconciliationRoutes } from './reconciliations';
+import type { ServiceRouteDeps } from './service-routes';
+import { registerWebhookEndpointRoutes } from './webhook-endpoints';
+import type { Store } from '../store/database';
+import type { Client } from '@temporalio/client';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -105,6 +111,10 @@ export interface GatewayDeps {
   referenceWaitMs?: number;
   /** The counters served at `GET /metrics`; default a registry of this gateway's own. */
   metrics?: GatewayMetrics;
+  /** The orchestrator's store: event log, created invoice ids, webhook endpoints, reconciliation reports. */
+  store?: Store;
+  /** The whole client (schedules, other workflow types), for the routes beside the invoice routes. */
+  temporal?: Client;
 }
 
 function tooManyRequests(reply: FastifyReply, retryAfterSeconds: number, who: string): FastifyReply {
@@ -525,6 +535,17 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
         return isFinalStatus(state.status) ? state : reply.code(202).send(state);
       },
     );
+    const routeDeps: ServiceRouteDeps = {
+      store: deps.store,
+      temporal: deps.temporal,
+      config,
+      logger,
+      withDeadline,
+      deadlineMs,
+    };
+    registerEventRoutes(api, routeDeps);
+    registerWebhookEndpointRoutes(api, routeDeps);
+    registerReconciliationRoutes(api, routeDeps);
     registered();
   }
 

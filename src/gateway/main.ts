@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createProviders } from '../providers';
 import { connectClient } from '../temporal/connection';
+import { openStore } from '../store/database';
 import { AccessConfigError } from '../access/principals';
 import { accessFromConfig, GatewayConfigError } from './auth';
 import { GatewayMetrics } from './metrics';
@@ -21,10 +22,15 @@ async function run(): Promise<void> {
     { address, namespace: config.temporal.namespace },
     { tracing: tracing !== undefined },
   );
+  // Without a store the gateway still serves invoices; events, webhook endpoints and reports answer 503.
+  const store = config.store.databaseUrl
+    ? await openStore(config.store.databaseUrl, logger.child({ component: 'store' }))
+    : undefined;
   const gateway = await startGateway({
     config,
     logger,
     client,
+    store,
     providers: createProviders(config, logger),
     overrides: { access, metrics: new GatewayMetrics({ processMetrics: true }) },
   });
@@ -35,6 +41,7 @@ async function run(): Promise<void> {
     gateway
       .close()
       .then(() => client.connection.close())
+      .then(() => store?.close())
       .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { warnIfDevelopmentKey } from '../temporal/codec';
 import type { ProviderRegistry } from '../providers/types';
+import type { Store } from '../store/database';
 import { buildGateway, type GatewayDeps } from './app';
 import { accessFromConfig, createDevAccess, type DevAccess } from './auth';
 import { temporalHealthCheck, workerHealthCheck } from './health';
@@ -24,6 +25,8 @@ export interface StartGatewayOptions {
   providers: ProviderRegistry;
   /** `npm start` only: make development principals when no keys are configured, instead of refusing to start. */
   allowDevAccess?: boolean;
+  /** The orchestrator's store (see src/store); without it the event, webhook-endpoint and reconciliation routes answer 503. */
+  store?: Store;
   overrides?: Partial<Omit<GatewayDeps, 'invoices' | 'providers' | 'config' | 'logger'>>;
 }
 
@@ -41,6 +44,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     logger,
     temporalHealth: temporalHealthCheck(client),
     workerHealth: workerHealthCheck(client),
+    temporal: client,
+    store: options.store,
     ...options.overrides,
     access,
   });

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedStore } from '../../src/store/embedded';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startTemporal, type TemporalServer } from '../../src/temporal/dev-server';
@@ -23,6 +26,11 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TEMPORAL_EXTERNAL = config.temporal.address ? '1' : '';
   // Names this run's one `npm run build` (test/support/build.ts).
   process.env.TEST_RUN_ID = randomUUID();
+  // One initdb per run; every test store starts from a copy of it (test/support/store.ts).
+  const template = path.join(os.tmpdir(), `payorch-store-template-${process.env.TEST_RUN_ID}`);
+  const embedded = await startEmbeddedStore({ dataDir: template });
+  await embedded.close();
+  process.env.TEST_STORE_TEMPLATE = template;
 }
 
 /**

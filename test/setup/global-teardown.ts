@@ -7,4 +7,5 @@ export default async function globalTeardown(): Promise<void> {
   // The markers of this run's build (test/support/build.ts), if a test asked for one.
   const base = path.join(os.tmpdir(), `payorch-build-${process.env.TEST_RUN_ID}`);
   for (const suffix of ['.lock', '.done', '.failed']) rmSync(`${base}${suffix}`, { recursive: true, force: true });
+  if (process.env.TEST_STORE_TEMPLATE) rmSync(process.env.TEST_STORE_TEMPLATE, { recursive: true, force: true });
 }

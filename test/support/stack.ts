@@ -9,6 +9,8 @@ import { freePort } from '../../src/temporal/dev-server';
 import type { ProviderName } from '../../src/domain/constants';
 import type { Tracing } from '../../src/telemetry/tracing';
 import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
+import type { Store } from '../../src/store/database';
+import { startTestStore } from './store';
 import { TEST_KEYS, TEST_TENANT, testAccessEnv } from './access';
 import { FAST_TIMING, startTestEnv, testConfig, type TestEnv } from './temporal-env';
 
@@ -23,6 +25,8 @@ const TEST_BITFINEX_LIMIT = { BITFINEX_RATE_LIMIT_REQUESTS: '90', BITFINEX_RATE_
 
 export interface TestStack {
   env: TestEnv;
+  /** The stack's own store (test/support/store.ts); `childEnv` names it for worker processes. */
+  store: Store;
   sandboxes: SandboxServer;
   gateway: RunningGateway;
   providers: ProviderRegistry;
@@ -56,7 +60,9 @@ export async function startTestStack(
     timeScale: options.timeScale ?? 0.01,
     faults: options.faults,
   });
-  const env = {
+  const testStore = await startTestStore();
+  const env: Record<string, string> = {
+    STORE_DATABASE_URL: testStore.url,
     SANDBOX_PORT: new URL(sandboxes.url).port,
     GATEWAY_PORT: String(gatewayPort),
     ...testAccessEnv(),
@@ -79,6 +85,7 @@ export async function startTestStack(
   const config = testConfig(env);
   const providers = createProviders(config, logger);
   const testEnv = await startTestEnv({
+    store: testStore.store,
     providers,
     env,
     timing: FAST_TIMING,
@@ -86,9 +93,16 @@ export async function startTestStack(
     tenant: TEST_TENANT,
     tracing: options.tracing,
   });
-  const gateway = await startGateway({ config: testEnv.config, logger, client: testEnv.temporal, providers });
+  const gateway = await startGateway({
+    config: testEnv.config,
+    logger,
+    client: testEnv.temporal,
+    providers,
+    store: testStore.store,
+  });
   return {
     env: testEnv,
+    store: testStore.store,
     sandboxes,
     gateway,
     providers,
@@ -104,6 +118,7 @@ export async function startTestStack(
       await testEnv.stop();
       await gateway.close();
       await sandboxes.close();
+      await testStore.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Store } from '../../src/store/database';
 import { createActivities } from '../../src/activities';
 import { createInvoiceClient, type InvoiceClient } from '../../src/client';
 import { loadConfig, type Config } from '../../src/config';
@@ -59,6 +60,8 @@ export async function startTestEnv(options: {
   tenant?: string;
   /** The test's tracing: the client and the workers carry the trace, as the gateway's and the worker's processes do. */
   tracing?: Tracing;
+  /** The store the workers record events in and deliver webhooks from (the test stack's own). */
+  store?: Store;
 }): Promise<TestEnv> {
   const config = testConfig(options.env);
   const namespace = config.temporal.namespace;
@@ -68,7 +71,13 @@ export async function startTestEnv(options: {
   const temporal = await connectClient(config, { address, namespace }, { tracing: options.tracing !== undefined });
   await terminateRunning(temporal);
   const connection = await connectWorker(config, { address, namespace });
-  const activities = createActivities({ providers: options.providers, logger });
+  const activities = createActivities({
+    providers: options.providers,
+    logger,
+    config,
+    temporal,
+    ...(options.store ? { store: options.store } : {}),
+  });
   let workers: InvoiceWorkers | undefined;
   let running: Promise<void> | undefined;
 

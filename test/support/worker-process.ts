@@ -5,7 +5,8 @@ import { createActivities } from '../../src/activities';
 import { createLogger, installTemporalRuntimeLogger } from '../../src/logger';
 import { createProviders } from '../../src/providers';
 import type { ProviderRegistry } from '../../src/providers/types';
-import { connectWorker } from '../../src/temporal/connection';
+import { connectClient, connectWorker } from '../../src/temporal/connection';
+import { openStore } from '../../src/store/database';
 import { createWorker } from '../../src/temporal/worker';
 import { startWorkerHealth } from '../../src/temporal/worker-health';
 import { fakeRegistry } from './fake-provider';
@@ -32,11 +33,19 @@ async function run(): Promise<void> {
   const address = config.temporal.address ?? '';
   const namespace = config.temporal.namespace;
   const connection = await connectWorker(config, { address, namespace });
+  // Joining a test stack: its store (the event log, webhook deliveries) and a client to start deliveries with.
+  const store = config.store.databaseUrl ? await openStore(config.store.databaseUrl, logger) : undefined;
+  const temporal = store ? await connectClient(config, { address, namespace }) : undefined;
   const workers = await createWorker({
     config,
     connection,
     namespace,
-    activities: createActivities({ providers: registry, logger }),
+    activities: createActivities({
+      providers: registry,
+      logger,
+      config,
+      ...(store && temporal ? { store, temporal } : {}),
+    }),
     logger,
   });
   const running = workers.run();

@@ -1,0 +1,2 @@
+// The delivery workflow: see issue 13.
+export {};

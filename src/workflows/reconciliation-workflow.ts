@@ -1,0 +1,2 @@
+// The reconciliation workflow: see issue 13.
+export {};
