@@ -13,10 +13,11 @@ export interface StackStore {
 }
 
 /** STORE_DATABASE_URL's server when set; otherwise the embedded one, in STORE_DATA_DIR on STORE_PORT. */
-export async function openStackStore(config: Config, logger: Logger): Promise<StackStore> {
-  if (config.store.databaseUrl) {
-    const store = await openStore(config.store.databaseUrl, logger);
-    return { store, url: config.store.databaseUrl, close: () => store.close() };
+export async function openStackStore(config: Config, logger: Logger, url?: string): Promise<StackStore> {
+  const server = url ?? config.store.databaseUrl;
+  if (server) {
+    const store = await openStore(server, logger);
+    return { store, url: server, close: () => store.close() };
   }
   const embedded = await startEmbeddedStore({ dataDir: config.store.dataDir, port: config.store.port });
   try {
