@@ -15,6 +15,34 @@ export interface Store extends Queryable {
 /** Any lock id will do as long as nothing else on the server takes it: it serialises concurrent migrations. */
 const MIGRATION_LOCK = 724_113_905;
 
+/**
+ * The embedded store (src/store/embedded.ts) runs one protocol message at a time from a queue shared by every
+ * connection, and keeps one connection's messages together only inside a transaction: two parameterized statements of
+ * two connections could interleave their Parse and Bind, and one would bind the other's statement ("unnamed prepared
+ * statement does not exist"). There, each parameterized statement outside a transaction runs in one of its own.
+ */
+const EMBEDDED_VERSION = /wasm32|emscripten/i;
+
+function singleStatementTransactions(pool: Pool): Queryable {
+  return {
+    async query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      if (!params.length) return (await pool.query<R>(sql)).rows;
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await client.query<R>(sql, [...params]);
+        await client.query('COMMIT');
+        return result.rows;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
 function queryable(client: Pool | PoolClient): Queryable {
   return {
     async query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -57,6 +85,8 @@ export async function openStore(
   };
   try {
     await migrate(store, logger);
+    const [server] = await store.query<{ version: string }>('SELECT version() AS version');
+    if (server && EMBEDDED_VERSION.test(server.version)) Object.assign(store, singleStatementTransactions(pool));
   } catch (error) {
     await pool.end();
     throw error;
