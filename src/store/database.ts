@@ -65,8 +65,10 @@ export async function openStore(
   const pool = new Pool({ connectionString: url, max: options.maxConnections ?? 8 });
   // An idle connection dropped by the server is an error event on the pool; without a listener it would crash.
   pool.on('error', (error) => logger.warn({ err: error }, 'store connection lost'));
+  // Plain statements until the server is known: the migration runs in a transaction either way.
+  let statements = queryable(pool);
   const store: Store = {
-    ...queryable(pool),
+    query: <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) => statements.query<R>(sql, params),
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
@@ -86,7 +88,7 @@ export async function openStore(
   try {
     await migrate(store, logger);
     const [server] = await store.query<{ version: string }>('SELECT version() AS version');
-    if (server && EMBEDDED_VERSION.test(server.version)) Object.assign(store, singleStatementTransactions(pool));
+    if (server && EMBEDDED_VERSION.test(server.version)) statements = singleStatementTransactions(pool);
   } catch (error) {
     await pool.end();
     throw error;
