@@ -5,6 +5,7 @@ import type { InvoiceState } from '../../src/workflows/definitions';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
+import { startTestGateway } from '../gateway/gateway-env';
 import { eventually } from '../support/wait';
 
 interface EventPage {
@@ -122,6 +123,18 @@ describe('GET /v1/events', () => {
       const body = (await response.json()) as Problem;
       expect(body.type).toBe('ValidationError');
       expect(body.errors?.map((error) => error.path.split('.')[0])).toContain(path);
+    }
+  });
+
+  it('answers 503 StoreUnavailable from a gateway started without a store', async () => {
+    const storeless = await startTestGateway(stack.env);
+    try {
+      const response = await storeless.call('/v1/events');
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).not.toBeNull();
+      expect(((await response.json()) as Problem).type).toBe('StoreUnavailable');
+    } finally {
+      await storeless.close();
     }
   });
 });
