@@ -128,11 +128,12 @@ const LOCAL_FIRST: LocalActivityOptions = {
  * Recording the invoice's new events in the store. Retried until it succeeds, however long the store is away: the
  * invoice then waits at its next step rather than go on without its events, because a skipped event would be a hole
  * in every subscriber's log for good, while a late one is only late. A repeat is harmless: the log keeps the first
- * record of each sequence. Local: no task-queue round trip, and its marker is the only trace in the history.
+ * record of each sequence. Local: no task-queue round trip, and its marker is the only trace in the history. Attempts
+ * stay at most 10 s apart, so a store that comes back releases its invoices within seconds.
  */
 const EVENT_RECORDING: LocalActivityOptions = {
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
 
 /** One look at the provider's status while polling; the polling loop itself is the retry. */
