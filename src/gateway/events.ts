@@ -12,11 +12,12 @@ export const MAX_EVENT_PAGE = 500;
 
 /**
  * The cursor is the position of the last event read, in decimal. Opaque to callers, but stable: positions are stored,
- * so a cursor saved before a restart (of the gateway, the workers, the whole stack) reads on from the same event.
+ * so a cursor saved before a restart (of the gateway, the workers, the whole stack) reads on from the same event. At
+ * most 15 digits, so it is exact as a JavaScript number.
  */
 const CursorSchema = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,15})$/, 'a cursor as `next` returned it (or 0 for the start)')
+  .regex(/^(0|[1-9][0-9]{0,14})$/, 'a cursor as `next` returned it (or 0 for the start)')
   .transform(Number);
 
 const EventTypeListSchema = z

@@ -114,6 +114,7 @@ describe('GET /v1/events', () => {
     for (const [query, path] of [
       ['?after=abc', 'after'],
       ['?after=-1', 'after'],
+      ['?after=9007199254740993', 'after'],
       ['?type=invoice.nonsense', 'type'],
       ['?limit=501', 'limit'],
     ] as const) {
