@@ -38,7 +38,12 @@ export const DEV_TENANT = 'dev';
 export function createDevAccess(tenant = DEV_TENANT): DevAccess {
   const keys = { service: createApiKey(), approver: createApiKey(), operator: createApiKey() };
   const document = accessDocumentFor([
-    { id: 'dev-service', tenant, roles: ['invoices:create', 'invoices:read', 'invoices:cancel'], key: keys.service },
+    {
+      id: 'dev-service',
+      tenant,
+      roles: ['invoices:create', 'invoices:read', 'invoices:cancel', 'webhooks:manage'],
+      key: keys.service,
+    },
     { id: 'dev-approver', tenant, roles: ['invoices:read', 'invoices:approve', 'invoices:cancel'], key: keys.approver },
     { id: 'dev-operator', tenant, roles: ['admin'], key: keys.operator },
   ]);
