@@ -37,8 +37,17 @@ export async function openStore(
   const pool = new Pool({ connectionString: url, max: options.maxConnections ?? 8 });
   // An idle connection dropped by the server is an error event on the pool; without a listener it would crash.
   pool.on('error', (error) => logger.warn({ err: error }, 'store connection lost'));
+  const plain = queryable(pool);
   const store: Store = {
-    ...queryable(pool),
+    query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      if (!params.length) return plain.query<R>(sql);
+      // A statement with parameters is several protocol messages (parse, bind, execute); the embedded store (PGlite
+      // behind one socket server) runs every connection's messages on one session and keeps one connection's
+      // messages together only inside a transaction, so outside one, two connections' unnamed statements get mixed
+      // up ("bind message supplies 1 parameters, but prepared statement requires 2"). On PostgreSQL this costs a
+      // BEGIN and a COMMIT.
+      return store.transaction((tx) => tx.query<R>(sql, params));
+    },
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
