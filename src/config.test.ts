@@ -236,6 +236,7 @@ describe('provider clients in production', () => {
   const bitfinexOnly = loadConfig({
     NODE_ENV: 'production',
     PROVIDERS: 'bitfinex',
+    STORE_DATABASE_URL: 'postgres://payorch@db.example:5432/payment_orchestrator',
     PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
     GATEWAY_PUBLIC_URL: 'https://payments.example.com',
     GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',

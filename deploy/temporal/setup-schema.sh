@@ -19,3 +19,6 @@ for db in temporal temporal_visibility; do
   fi
   sql --db "$db" update-schema -d "$dir"
 done
+
+# The orchestrator's own database; its processes create their tables themselves (src/store/migrations.ts).
+sql --db payment_orchestrator create || true

@@ -25,6 +25,7 @@ function startInvoiceWorkers(config: Config, cluster: Cluster, stack: Stack): vo
         ...process.env,
         TEMPORAL_ADDRESS: cluster.address,
         TEMPORAL_NAMESPACE: cluster.namespace,
+        STORE_DATABASE_URL: cluster.storeUrl,
         // The sandboxes post webhooks to the local gateway; the worker registers Xprizo's URLs there.
         GATEWAY_PUBLIC_URL: stack.gateway.url,
       },
@@ -74,7 +75,7 @@ async function start(config: Config, logger: Logger): Promise<{ cluster: Cluster
   const cluster = await startCluster(config, logger);
   let stack: Stack | undefined;
   try {
-    stack = await startStack(config, logger, { server: cluster, workers: false });
+    stack = await startStack(config, logger, { server: cluster, workers: false, storeUrl: cluster.storeUrl });
     startInvoiceWorkers(config, cluster, stack);
     await waitForWorkers(cluster, stack);
     return { cluster, stack };

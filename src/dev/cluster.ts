@@ -185,6 +185,8 @@ export interface ClusterOptions {
 
 export interface Cluster extends TemporalServer {
   database: Database;
+  /** The orchestrator's own store: a database of its own on the same server (STORE_DATABASE_URL of its processes). */
+  storeUrl: string;
   supervisor: Supervisor;
   /** The Temporal service processes by name (the same handle survives a restart). */
   services: Record<TemporalService, Supervised>;
@@ -324,6 +326,22 @@ async function setUpSchemas(sqlTool: string, schemaDir: string, database: Databa
     }
   }
 }
+
+/** The orchestrator's database beside Temporal's two; each process that opens it brings its schema up to date. */
+async function createStoreDatabase(sqlTool: string, database: Database, logger: Logger): Promise<string> {
+  const args = ['--plugin', 'postgres12', '--ep', database.host, '-p', String(database.port), '-u', database.user];
+  const created = await run(sqlTool, [...args, '--db', STORE_DATABASE, 'create-database'], {
+    env: { SQL_PASSWORD: database.password },
+  });
+  // Answers an error when the database exists already: every start after the first.
+  logger.debug({ database: STORE_DATABASE, output: created.output }, 'create-database');
+  const auth = database.password
+    ? `${encodeURIComponent(database.user)}:${encodeURIComponent(database.password)}`
+    : encodeURIComponent(database.user);
+  return `postgres://${auth}@${database.host}:${database.port}/${STORE_DATABASE}`;
+}
+
+const STORE_DATABASE = 'payment_orchestrator';
 
 /**
  * A free port below 32768: Temporal stores membership ports in a PostgreSQL smallint, and the kernel's ephemeral
@@ -477,6 +495,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
       ? databaseFromUrl(config.cluster.databaseUrl)
       : await startLocalPostgres(config, supervisor, dataDir, logDir, logger, watch);
     await setUpSchemas(binaries.sqlTool, binaries.schemaDir, database, logger);
+    const storeUrl = await createStoreDatabase(binaries.sqlTool, database, logger);
 
     const frontendPort = options.ephemeral ? await freePort() : config.devServer.port;
     const taken = new Set<number>();
@@ -546,6 +565,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
       namespace,
       cliPath,
       database,
+      storeUrl,
       supervisor,
       services,
       dataDir,

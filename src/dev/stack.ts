@@ -36,6 +36,8 @@ export interface StackOptions {
   server?: TemporalServer;
   /** False when the invoice workers run as processes of their own (`npm run cluster`). */
   workers?: boolean;
+  /** The store's server (`npm run cluster`'s database); default STORE_DATABASE_URL, else the embedded one. */
+  storeUrl?: string;
 }
 
 /** Temporal (found, built or external), the provider sandboxes, the workers and the gateway: what `npm start` runs. */
@@ -74,7 +76,7 @@ export async function startStack(config: Config, logger: Logger, options: StackO
       stops.push(() => started.close());
     }
 
-    const store = await openStackStore(config, logger.child({ component: 'store' }));
+    const store = await openStackStore(config, logger.child({ component: 'store' }), options.storeUrl);
     stops.push(() => store.close());
 
     const temporal = await connectClient(config, target, { tracing: tracing !== undefined });

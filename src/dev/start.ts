@@ -72,6 +72,11 @@ async function run(): Promise<void> {
     say(`    dev-approver     ${keys.approver}  read, approve, cancel`);
     say(`    dev-operator     ${keys.operator}  admin (decodes payloads)`);
   }
+  say(
+    stack.store.dataDir
+      ? `  Store              embedded PostgreSQL (PGlite) at ${stack.store.url}, data in ${stack.store.dataDir}`
+      : `  Store              ${stack.store.url.replace(/\/\/[^@]*@/, '//')}`,
+  );
   if (stack.sandboxes) say(`  Provider sandboxes ${stack.sandboxes.url}/{alfred,payone,xprizo,bitfinex}`);
   say(`  Codec server       ${stack.gateway.url}/codec  (the UI decrypts payloads through it)`);
   // LOG_LEVEL=error hides the worker's warning, and this one must not go unseen.

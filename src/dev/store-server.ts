@@ -1,6 +1,5 @@
-// The embedded store in a process of its own: tests run it so (jest's module sandbox cannot load PGlite's WebAssembly,
-// and a stack's database then neither shares a test's event loop nor its heap). It prints `{"url": …}` once it
-// listens, and stops when its stdin closes or on SIGTERM.
+// The embedded store in a process of its own (see startStoreProcess in ./store.ts): PGlite runs each statement on this
+// process's thread. It prints `{"url": …}` once it listens, and stops when its stdin closes or on SIGTERM.
 import { startEmbeddedStore } from '../store/embedded';
 
 async function run(): Promise<void> {

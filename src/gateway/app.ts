@@ -9,15 +9,17 @@ import {
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hasRole, type AccessRegistry, type Principal, type Role } from '../access/principals';
-import { scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
+import { requestFingerprint, scopedInvoiceClient, type InvoiceClient, type StartedInvoice } from '../client';
+import { InvoiceConflictError, InvoiceNotFoundError } from '../client/errors';
+import { claimCreation, lastKnownState, markCreationStarted } from '../store/creations';
 import type { Config } from '../config';
 import { isFinalStatus, type ProviderName } from '../domain/constants';
-import { InvoiceRequestSchema } from '../domain/invoice';
+import { InvoiceRequestSchema, type InvoiceRequest } from '../domain/invoice';
 import type { Logger } from '../logger';
 import { payloadCodec } from '../temporal/codec';
 import { PROVIDERS } from '../providers';
 import type { ProviderRegistry, WebhookRoute } from '../providers/types';
-import { initialInvoiceState, type InvoiceState } from '../workflows/definitions';
+import { initialInvoiceState, invoiceWorkflowId, tenantInvoiceKey, type InvoiceState } from '../workflows/definitions';
 import { accessFromConfig } from './auth';
 import { SpanKind, traced } from '../telemetry/tracing';
 import { registerCodecServer } from './codec-server';
@@ -342,9 +344,20 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
           },
           async (span: Span) => {
             const caller = callerOf(request);
+            const remembered = deps.store ? await remember(deps.store, caller.principal, request.body) : undefined;
+            if (remembered?.answer) {
+              span.setAttribute('http.response.status_code', 200);
+              return reply
+                .status(200)
+                .header('Location', `/v1/invoices/${request.body.invoiceId}`)
+                .send(remembered.answer);
+            }
             const started = await withDeadline(deadlineMs, () =>
               caller.invoices.startInvoice(request.body, { createdBy: caller.principal.id }),
             );
+            if (deps.store && remembered) {
+              await markCreationStarted(deps.store, caller.principal.tenant, started.invoiceId);
+            }
             if (started.created) metrics.invoiceStarted(started.request.provider);
             span.setAttributes({
               'payment.invoice_id': started.invoiceId,
@@ -604,6 +617,40 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       ]),
     );
     return true;
+  }
+
+  /**
+   * The store's memory of the id, taken before anything starts. A first create claims it. A repeat with another body
+   * is a conflict. A repeat of a create Temporal accepted is answered without starting: from the workflow while
+   * Temporal holds it, from the store's last record of it once retention has deleted it. A claim whose start was never
+   * confirmed (the gateway died in between) starts again, and Temporal's duplicate-id refusal still guards that.
+   */
+  async function remember(
+    store: Store,
+    principal: Principal,
+    body: InvoiceRequest,
+  ): Promise<{ answer?: InvoiceState }> {
+    const scoped = invoicesOf(principal);
+    const key = tenantInvoiceKey(principal.tenant, body.invoiceId);
+    const requestHash = requestFingerprint(body);
+    const { claimed, creation } = await claimCreation(store, {
+      tenant: principal.tenant,
+      invoiceId: body.invoiceId,
+      workflowId: invoiceWorkflowId(key),
+      requestHash,
+      initialState: { ...initialInvoiceState(body, new Date().toISOString()), reference: key },
+    });
+    if (claimed || !creation.startedAt) return {};
+    if (creation.requestHash !== requestHash) throw new InvoiceConflictError(body.invoiceId);
+    try {
+      return { answer: await withDeadline(Math.min(deadlineMs, 5_000), () => scoped.getInvoice(body.invoiceId)) };
+    } catch (error) {
+      if (!(error instanceof InvoiceNotFoundError)) throw error;
+      const last = await lastKnownState(store, principal.tenant, body.invoiceId);
+      if (!last) throw error;
+      logger.info({ invoiceId: body.invoiceId }, 'repeated create of an invoice Temporal no longer holds');
+      return { answer: last };
+    }
   }
 
   /** The state after a start; an invoice no worker has picked up yet cannot answer a query, so it is described. */

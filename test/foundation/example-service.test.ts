@@ -44,13 +44,21 @@ describe('examples/invoice-service, installed from the packed package', () => {
 
   it('starts, approves and waits for an invoice against npm start, which shows it COMPLETED', async () => {
     // The stack comes up while the package is built, packed and installed: two cores, two mostly-waiting jobs.
-    const [grpc, ui, sandbox, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     stack = spawnGroup('npm', ['start', '--silent'], {
       TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
       TEMPORAL_ADDRESS: '',
       TEMPORAL_PORT: String(grpc),
       TEMPORAL_UI_PORT: String(ui),
       TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
+      STORE_DATA_DIR: path.join(dir, 'store'),
+      STORE_PORT: String(store),
       SANDBOX_PORT: String(sandbox),
       GATEWAY_PORT: String(gateway),
       START_SAMPLES: 'false',

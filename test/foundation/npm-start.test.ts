@@ -26,13 +26,21 @@ describe('npm start', () => {
 
   it('brings up the UI and the frontend, and leaves nothing running after Ctrl-C', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-start-'));
-    const [grpc, ui, sandbox, gateway] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const run = spawnGroup('npm', ['start', '--silent'], {
       TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
       TEMPORAL_ADDRESS: '',
       TEMPORAL_PORT: String(grpc),
       TEMPORAL_UI_PORT: String(ui),
       TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
+      STORE_DATA_DIR: path.join(dir, 'store'),
+      STORE_PORT: String(store),
       SANDBOX_PORT: String(sandbox),
       GATEWAY_PORT: String(gateway),
       START_SAMPLES: 'false',

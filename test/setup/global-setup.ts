@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { startStoreProcess } from '../support/store';
+import { startStoreProcess } from '../../src/dev/store';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startTemporal, type TemporalServer } from '../../src/temporal/dev-server';
@@ -28,7 +28,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_RUN_ID = randomUUID();
   // One initdb per run; every test store starts from a copy of it (test/support/store.ts).
   const template = path.join(os.tmpdir(), `payorch-store-template-${process.env.TEST_RUN_ID}`);
-  await (await startStoreProcess(template)).stop();
+  await (await startStoreProcess({ dataDir: template })).stop();
   process.env.TEST_STORE_TEMPLATE = template;
 }
 

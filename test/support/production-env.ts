@@ -10,6 +10,7 @@ const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 export const PRODUCTION_REQUIRED: Readonly<Record<string, string>> = {
   PROVIDERS: 'alfred,payone,xprizo,bitfinex',
   PAYLOAD_ENCRYPTION_KEYS: `k1:${key(1)}`,
+  STORE_DATABASE_URL: 'postgres://payorch:store-password-value@db.example:5432/payment_orchestrator',
   GATEWAY_PUBLIC_URL: 'https://payments.example.com',
   GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',
   ALFRED_BASE_URL: 'https://api.alfred.example/api/v1',
