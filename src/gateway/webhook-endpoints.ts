@@ -154,6 +154,7 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
         security: [...WITH_API_KEY],
         response: {
           200: jsonResponse('The endpoints', z.object({ data: z.array(EndpointSchema) })),
+          400: problemResponse('ValidationError: the request is invalid'),
           403: FORBIDDEN,
           ...AUTH_PROBLEMS,
         },
