@@ -53,6 +53,8 @@ export interface DeliveryWorkflowInput {
   /** The highest sequence already delivered or given up on: an event at or below it is a repeat. */
   handledThrough?: number;
   invoiceEnded?: boolean;
+  /** The earlier runs' tally, so the last run's result counts the whole delivery. */
+  tally?: { delivered: number; failed: number };
   /** History events after which the workflow continues as new (default 2,000; tests make it small). */
   historyBudgetEvents?: number;
 }

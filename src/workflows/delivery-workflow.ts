@@ -48,7 +48,7 @@ export async function webhookDeliveryWorkflow(input: DeliveryWorkflowInput): Pro
   let pending: EventRef[] = [...(input.pending ?? [])];
   let handledThrough = input.handledThrough ?? 0;
   let invoiceEnded = input.invoiceEnded ?? false;
-  const result: DeliveryWorkflowResult = { delivered: 0, failed: 0, ended: 'idle' };
+  const result: DeliveryWorkflowResult = { delivered: 0, failed: 0, ...input.tally, ended: 'idle' };
 
   // A dispatch retried after it signalled, or a batch recorded twice, names events already here or already handled.
   setHandler(eventsRecordedSignal, ({ events, invoiceEnded: ended }) => {
@@ -69,7 +69,8 @@ export async function webhookDeliveryWorkflow(input: DeliveryWorkflowInput): Pro
     }
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > (input.historyBudgetEvents ?? DEFAULT_HISTORY_BUDGET)) {
-      await continueAsNew<typeof webhookDeliveryWorkflow>({ ...input, pending, handledThrough, invoiceEnded });
+      const tally = { delivered: result.delivered, failed: result.failed };
+      await continueAsNew<typeof webhookDeliveryWorkflow>({ ...input, pending, handledThrough, invoiceEnded, tally });
     }
     try {
       const outcome = await deliver.deliverEvent({ endpointId: input.endpointId, eventId: next.id });

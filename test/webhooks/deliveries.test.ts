@@ -2,7 +2,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { createLogger } from '../../src/logger';
 import { deliveryDispatcher } from '../../src/webhooks/dispatch';
 import { WebhookSignatureError } from '../../src/webhooks/signature';
-import { deliveryWorkflowId } from '../../src/workflows/delivery-definitions';
+import { deliveryPolicy } from '../../src/webhooks/deliveries';
+import {
+  deliveryWorkflowId,
+  eventsRecordedSignal,
+  type DeliveryWorkflowInput,
+} from '../../src/workflows/delivery-definitions';
+import { webhookDeliveryWorkflow } from '../../src/workflows/delivery-workflow';
+import { TASK_QUEUES } from '../../src/workflows/definitions';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
 import { callApi, deliveryLog, recordEvents, verified, type CreatedEndpoint } from '../support/deliveries';
 import { uniqueId } from '../support/requests';
@@ -235,6 +242,43 @@ describe('outgoing webhooks', () => {
     );
     expect(recovered.body).toMatchObject({ status: 'enabled' });
     expect(recovered.body).not.toHaveProperty('failingSince');
+  });
+
+  it('continues as new when its history grows, losing no event and keeping the order', async () => {
+    const endpointReceiver = await receiver();
+    const log = deliveryLog(endpointReceiver);
+    const endpoint = await register(endpointReceiver.url);
+    const invoiceId = uniqueId('wh');
+    const statuses = Array.from({ length: 14 }, () => 'SUBMITTED');
+    const events = await recordEvents(stack.store, TEST_TENANT, invoiceId, [...statuses, 'COMPLETED']);
+    const workflowId = deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${invoiceId}`);
+    const input: DeliveryWorkflowInput = {
+      endpointId: endpoint.id,
+      tenant: TEST_TENANT,
+      invoiceId,
+      policy: deliveryPolicy(stack.env.config),
+      historyBudgetEvents: 30,
+    };
+    // Started as the dispatcher starts it, with a small history budget; the events come in three signals.
+    const batches = [events.slice(0, 5), events.slice(5, 10), events.slice(10)];
+    const signalledRuns: string[] = [];
+    for (const [index, batch] of batches.entries()) {
+      const signalled = await stack.env.temporal.workflow.signalWithStart(webhookDeliveryWorkflow, {
+        workflowId,
+        taskQueue: TASK_QUEUES.invoices,
+        args: [input],
+        signal: eventsRecordedSignal,
+        signalArgs: [{ events: batch.map(({ id, sequence }) => ({ id, sequence })), invoiceEnded: index === 2 }],
+      });
+      signalledRuns.push(signalled.signaledRunId);
+    }
+    const handle = stack.env.temporal.workflow.getHandle(workflowId);
+    await expect(handle.result()).resolves.toEqual({ delivered: 15, failed: 0, ended: 'invoice_ended' });
+    expect(log.accepted().map((d) => verified(d.hook, [endpoint.secret]).sequence)).toEqual(
+      events.map((event) => event.sequence),
+    );
+    const firstRun = await stack.env.temporal.workflow.getHandle(workflowId, signalledRuns[0]).describe();
+    expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
   });
 
   it('manages endpoints per tenant, validates them, and never shows a secret twice', async () => {
