@@ -268,7 +268,7 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
         tags: ['webhooks'],
         security: [...WITH_API_KEY],
         params: EndpointParamsSchema,
-        body: RotateSecretSchema.optional(),
+        body: RotateSecretSchema.nullish().describe('Optional: without a body the current secrets expire in a day'),
         response: {
           200: jsonResponse('The new secret', SecretSchema),
           400: problemResponse('ValidationError: the rotation is invalid'),
@@ -281,7 +281,8 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
     async (request, reply) => {
       const found = repository(reply);
       if (!found) return reply;
-      const { expireCurrentInSeconds } = RotateSecretSchema.parse(request.body ?? {});
+      // No body at all arrives as null: the defaults apply.
+      const { expireCurrentInSeconds } = request.body ?? RotateSecretSchema.parse({});
       const secret = await found.endpoints.rotateSecret(tenantOf(request), request.params.id, expireCurrentInSeconds);
       if (secret === undefined) return notFound(reply);
       request.log.info({ endpointId: request.params.id }, 'webhook secret rotated');

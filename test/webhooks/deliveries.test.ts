@@ -323,5 +323,23 @@ describe('outgoing webhooks', () => {
     }
     const others = await api<{ data: unknown[] }>('GET', '/v1/webhook-endpoints', undefined, TEST_KEYS.otherTenant);
     expect(others.body.data).toEqual([]);
+
+    // A rotation without a body keeps the current secret for a day beside the new one.
+    const rotated = await api<{ secret: string }>('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`);
+    expect([rotated.status, rotated.body]).toEqual([200, { secret: expect.any(String) }]);
+    const expiries = await stack.store.query<{ expires_at: Date | null }>(
+      'SELECT expires_at FROM webhook_secrets WHERE endpoint_id = $1 ORDER BY created_at',
+      [endpoint.id],
+    );
+    expect(expiries).toHaveLength(2);
+    const inADay = (expiries[0]?.expires_at?.getTime() ?? 0) - Date.now();
+    expect(inADay).toBeGreaterThan(86_000_000);
+    expect(inADay).toBeLessThanOrEqual(86_400_000);
+    expect(expiries[1]?.expires_at).toBeNull();
+    const patched = await api<{ eventTypes: string[]; url: string }>('PATCH', `/v1/webhook-endpoints/${endpoint.id}`, {
+      eventTypes: ['invoice.failed', '*'],
+      url: 'http://hooks.example/v2',
+    });
+    expect(patched.body).toMatchObject({ eventTypes: ['*'], url: 'http://hooks.example/v2' });
   });
 });
