@@ -11,6 +11,8 @@ import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
 import { startTemporal } from '../src/temporal/dev-server';
 import { createWorker } from '../src/temporal/worker';
+import { openStore } from '../src/store/database';
+import { startEmbeddedStore } from '../src/store/embedded';
 import { providerCallbackUpdate, providerEventSignal, providerLookSignal } from '../src/workflows/definitions';
 import { fakeEvent, fakeRegistry, type FakeProvider } from '../test/support/fake-provider';
 import { invoiceRequest } from '../test/support/requests';
@@ -25,6 +27,8 @@ interface Clients {
   acme: InvoiceClient;
   impatient: InvoiceClient;
   shortLived: InvoiceClient;
+  /** The same clients, starting invoices that record their events in the event log (patch event-log-1). */
+  recording: Omit<Clients, 'recording'>;
 }
 
 type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promise<string>;
@@ -33,7 +37,7 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
  * that invoices started by the released workflow still replay. These scenarios record later releases, each history
  * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval, `bv1-` Bitfinex webhooks
- * verified by the invoice's own look. `npm run histories:record`
+ * verified by the invoice's own look, `el1-` invoices that record their events in the event log. `npm run histories:record`
  * records the newest release's only; `npm run histories:record -- ms1-` would re-record an older one's.
  */
 /** A pay-out of tenant acme, created by acme-service, that alfred has asked to approve. */
@@ -260,45 +264,108 @@ const SCENARIOS: Record<string, Scenario> = {
     await Promise.all([first, acme.forceCompleteInvoice(request.invoiceId, { ...completion, by: 'acme-bob' })]);
     return key;
   },
+  // `el1-` (patch event-log-1): invoices that record their events; the worker records them in an embedded store.
+  'el1-alfred-pay-out-two-approvers-completed': async ({ recording: { acme } }) => {
+    const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_el1_two', 25_000);
+    // The first approval is an event of its own while the invoice waits for the second.
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' });
+    await acme.approveInvoice(request.invoiceId, { by: 'acme-bob' });
+    await acme
+      .handle(request.invoiceId)
+      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'paid', 'settled'));
+    return key;
+  },
+  'el1-xprizo-cancelled-and-compensated': async ({ recording: { invoices } }) => {
+    const request = invoiceRequest({
+      invoiceId: 'hist_el1_xprizo_cancel',
+      provider: 'xprizo',
+      approval: { required: true, approvers: [], timeoutSeconds: 600 },
+    });
+    await invoices.startInvoice(request);
+    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
+    await invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer changed their mind' });
+    return request.invoiceId;
+  },
+  'el1-continued-run-settled': async ({ recording: { shortLived: invoices } }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_el1_continued', provider: 'bitfinex' });
+    await invoices.startInvoice(request);
+    // The continued run's history: it starts from the mark of what the first run published.
+    await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
+    const handle = invoices.handle(request.invoiceId);
+    for (let i = 0; i < 600; i++) {
+      const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+      if (first?.continuedExecutionRunId) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
+    return request.invoiceId;
+  },
+  'el1-bitfinex-force-completed': async ({ recording: { acme } }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_el1_forced', provider: 'bitfinex' });
+    const key = `acme_${request.invoiceId}`;
+    // The first completion by hand fails at Bitfinex; the second completes.
+    fakes.bitfinex?.script(key, 'forceComplete', { refuse: { type: 'ProviderRejected', message: 'no such deposit' } });
+    await acme.startInvoice(request, { createdBy: 'acme-service' });
+    await waitForStatus(acme, request.invoiceId, 'AWAITING_SETTLEMENT');
+    await acme
+      .forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9001, by: 'acme-alice' })
+      .catch(() => undefined);
+    fakes.bitfinex?.script(key, 'forceComplete', {});
+    await acme.forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9002, by: 'acme-alice' });
+    return key;
+  },
 };
 
 async function run(): Promise<void> {
   // Only the newest release's scenarios by default: an earlier release's histories stay as that release wrote them.
-  const only = process.argv[2] ?? 'fe1-';
+  const only = process.argv[2] ?? 'el1-';
   const config = loadConfig({ ...process.env, TEMPORAL_NAMESPACE: 'histories' });
   const logger = createLogger({ level: 'warn' });
   installTemporalRuntimeLogger(logger);
   const server = await startTemporal(config, logger, { ephemeral: true });
   const target = { address: server.address, namespace: server.namespace };
   const { registry, fakes } = fakeRegistry();
+  // The event log's store, in memory: the histories hold only the recorder's markers, not what it wrote.
+  const embedded = await startEmbeddedStore();
+  const store = await openStore(embedded.url, logger);
+  const client = await connectClient(config, target);
   const connection = await connectWorker(config, target);
   const workers = await createWorker({
     config,
     connection,
     namespace: server.namespace,
-    activities: createActivities({ providers: registry, logger }),
+    activities: createActivities({ providers: registry, logger, store, temporal: client }),
     logger,
   });
-  const client = await connectClient(config, target);
-  const invoices = createInvoiceClient({ client, timing: FAST_TIMING });
-  const acme = createInvoiceClient({
-    client,
-    timing: FAST_TIMING,
-    tenant: 'acme',
-    policyFor: () => ({ payoutApproval: 'required', twoApproversFrom: { USD: 10_000 } }),
+  const clientsOf = (recordEvents: boolean): Omit<Clients, 'recording'> => ({
+    invoices: createInvoiceClient({ client, timing: FAST_TIMING, recordEvents }),
+    acme: createInvoiceClient({
+      client,
+      timing: FAST_TIMING,
+      tenant: 'acme',
+      policyFor: () => ({ payoutApproval: 'required', twoApproversFrom: { USD: 10_000 } }),
+      recordEvents,
+    }),
+    // Provider calls retried for two seconds, not thirty minutes, for the unknown-outcome scenarios.
+    impatient: createInvoiceClient({
+      client,
+      timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 },
+      recordEvents,
+    }),
+    // Polls fill a 30-event history budget within seconds, so the invoice continues as new.
+    shortLived: createInvoiceClient({
+      client,
+      timing: { ...FAST_TIMING, pollAfterSeconds: 1, historyBudgetEvents: 30 },
+      recordEvents,
+    }),
   });
-  // Provider calls retried for two seconds, not thirty minutes, for the unknown-outcome scenarios.
-  const impatient = createInvoiceClient({ client, timing: { ...FAST_TIMING, providerCallBudgetSeconds: 2 } });
-  // Polls fill a 30-event history budget within seconds, so the invoice continues as new.
-  const shortLived = createInvoiceClient({
-    client,
-    timing: { ...FAST_TIMING, pollAfterSeconds: 1, historyBudgetEvents: 30 },
-  });
+  const clients: Clients = { ...clientsOf(false), recording: clientsOf(true) };
+  const { invoices } = clients;
   try {
     await workers.runUntil(async () => {
       for (const [name, scenario] of Object.entries(SCENARIOS)) {
         if (!name.startsWith(only)) continue;
-        const invoiceId = await scenario({ invoices, acme, impatient, shortLived }, fakes);
+        const invoiceId = await scenario(clients, fakes);
         const result = await invoices.waitForResult(invoiceId);
         // The CLI writes the proto3 JSON that the SDK's historyFromJSON reads back.
         const json = execFileSync(server.cliPath ?? 'temporal', [
@@ -323,6 +390,8 @@ async function run(): Promise<void> {
     await client.connection.close();
     await connection.close();
     await server.stop();
+    await store.close();
+    await embedded.close();
   }
 }
 

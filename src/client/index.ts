@@ -18,6 +18,7 @@ import {
   type InvoiceRequest,
   type Resolution,
 } from '../domain/invoice';
+import { UNTENANTED } from '../domain/events';
 import { formatMoney } from '../domain/money';
 import { PROVIDER_FACTS, unmetRequirements } from '../providers/facts';
 import type { invoiceWorkflow } from '../workflows/invoice-workflow';
@@ -93,6 +94,11 @@ export interface InvoiceClientOptions {
   principal?: string;
   /** The tenant's approval policy (default: pay-outs need one approval). */
   policyFor?: (tenant: string) => TenantPolicy;
+  /**
+   * The invoices this client starts record their events in the store's event log (`GET /v1/events`). Only for a
+   * deployment whose workers have the store: an invoice that cannot record its events waits until it can.
+   */
+  recordEvents?: boolean;
 }
 
 /** Who decides which approvals an invoice needs, fixed when it starts. */
@@ -253,6 +259,9 @@ export function createInvoiceClient(options: InvoiceClientOptions) {
             plan: PROVIDER_FACTS[request.provider].plan(request.direction),
             timing,
             ...(access ? { access } : {}),
+            ...(options.recordEvents
+              ? { eventLog: { tenant: tenant ?? UNTENANTED, invoiceId: request.invoiceId } }
+              : {}),
           },
         ],
         // One invoice per id, for ever: a finished invoice is not started again under the same id.
@@ -448,7 +457,7 @@ export type InvoiceClient = ReturnType<typeof createInvoiceClient>;
 /** The same client for another tenant or principal: the gateway makes one per request, for its caller. */
 export function scopedInvoiceClient(
   invoices: InvoiceClient,
-  scope: Pick<InvoiceClientOptions, 'tenant' | 'principal' | 'policyFor'>,
+  scope: Pick<InvoiceClientOptions, 'tenant' | 'principal' | 'policyFor' | 'recordEvents'>,
 ): InvoiceClient {
   return createInvoiceClient({ ...invoices.options, ...scope });
 }

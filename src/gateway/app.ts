@@ -142,10 +142,13 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config, logger } = deps;
   // Providers name an invoice by its full key, whatever tenant it belongs to: webhooks use a client of no tenant, and
-  // each service request one of its caller's tenant (see `authorized`).
-  const invoices = deps.invoices.tenant
-    ? scopedInvoiceClient(deps.invoices, { tenant: undefined, principal: undefined })
-    : deps.invoices;
+  // each service request one of its caller's tenant (see `authorized`). With a store, the invoices started here record
+  // their events: the store is the deployment's, so its workers have it too.
+  const recordEvents = deps.store !== undefined;
+  const invoices =
+    deps.invoices.tenant || Boolean(deps.invoices.options.recordEvents) !== recordEvents
+      ? scopedInvoiceClient(deps.invoices, { tenant: undefined, principal: undefined, recordEvents })
+      : deps.invoices;
   const access = deps.access ?? accessFromConfig(config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const deadlineMs = deps.temporalDeadlineMs ?? 10_000;

@@ -15,6 +15,34 @@ export interface Store extends Queryable {
 /** Any lock id will do as long as nothing else on the server takes it: it serialises concurrent migrations. */
 const MIGRATION_LOCK = 724_113_905;
 
+/**
+ * The embedded store (src/store/embedded.ts) runs one protocol message at a time from a queue shared by every
+ * connection, and keeps one connection's messages together only inside a transaction: two parameterized statements of
+ * two connections could interleave their Parse and Bind, and one would bind the other's statement ("unnamed prepared
+ * statement does not exist"). There, each parameterized statement outside a transaction runs in one of its own.
+ */
+const EMBEDDED_VERSION = /wasm32|emscripten/i;
+
+function singleStatementTransactions(pool: Pool): Queryable {
+  return {
+    async query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      if (!params.length) return (await pool.query<R>(sql)).rows;
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await client.query<R>(sql, [...params]);
+        await client.query('COMMIT');
+        return result.rows;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
 function queryable(client: Pool | PoolClient): Queryable {
   return {
     async query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -37,17 +65,10 @@ export async function openStore(
   const pool = new Pool({ connectionString: url, max: options.maxConnections ?? 8 });
   // An idle connection dropped by the server is an error event on the pool; without a listener it would crash.
   pool.on('error', (error) => logger.warn({ err: error }, 'store connection lost'));
-  const plain = queryable(pool);
+  // Plain statements until the server is known: the migration runs in a transaction either way.
+  let statements = queryable(pool);
   const store: Store = {
-    query<R extends QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-      if (!params.length) return plain.query<R>(sql);
-      // A statement with parameters is several protocol messages (parse, bind, execute); the embedded store (PGlite
-      // behind one socket server) runs every connection's messages on one session and keeps one connection's
-      // messages together only inside a transaction, so outside one, two connections' unnamed statements get mixed
-      // up ("bind message supplies 1 parameters, but prepared statement requires 2"). On PostgreSQL this costs a
-      // BEGIN and a COMMIT.
-      return store.transaction((tx) => tx.query<R>(sql, params));
-    },
+    query: <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) => statements.query<R>(sql, params),
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
@@ -66,6 +87,8 @@ export async function openStore(
   };
   try {
     await migrate(store, logger);
+    const [server] = await store.query<{ version: string }>('SELECT version() AS version');
+    if (server && EMBEDDED_VERSION.test(server.version)) statements = singleStatementTransactions(pool);
   } catch (error) {
     await pool.end();
     throw error;

@@ -102,6 +102,32 @@ export interface InvoiceWorkflowInput {
   access?: InvoiceAccess;
   /** Set when an earlier run of this invoice continued as new in the middle of a long wait. */
   carried?: CarriedInvoice;
+  /** Set when the invoice records its events in the store's event log (a client whose gateway has a store). */
+  eventLog?: InvoiceEventLog;
+}
+
+/** Where an invoice's events go: the tenant's log, under the id the tenant knows the invoice by. */
+export interface InvoiceEventLog {
+  /** The invoice's tenant, or UNTENANTED (src/domain/events.ts) for an invoice started without one. */
+  tenant: string;
+  /** The invoice id as its tenant names it: without the `<tenant>_` that starts its key. */
+  invoiceId: string;
+}
+
+/**
+ * How much of the invoice's state its published events cover: the next run of a continued invoice starts from it, so
+ * that no event is recorded twice under another sequence and none is skipped.
+ */
+export interface EventLogMark {
+  /** Events published so far: the last sequence used. */
+  sequence: number;
+  transitions: number;
+  approvals: number;
+  compensations: number;
+  refusedRequests: number;
+  /** The completion by hand last published, and the outcome it had then. */
+  forcedCompletion?: { requestedAt: string; outcome: ForcedCompletion['outcome'] };
+  resolution: boolean;
 }
 
 /** A long wait the workflow can resume in a fresh run: the wait for a provider before approval, or for settlement. */
@@ -122,6 +148,8 @@ export interface CarriedInvoice {
   cancelRequest?: ApprovalRecord;
   answeredCallbacks: [string, 'accept' | 'reject'][];
   runs: number;
+  /** What the earlier runs published to the event log, when the invoice records its events. */
+  eventLog?: EventLogMark;
 }
 
 export interface Transition {

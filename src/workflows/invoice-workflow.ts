@@ -35,6 +35,7 @@ import {
 import { WORKER_METRICS } from '../domain/metric-names';
 import type { CompensationInput, StatusResult, StepInput, StepResult } from '../providers/types';
 import { FAILURE_TYPES } from '../errors';
+import { EMPTY_EVENT_LOG_MARK, hasUnpublishedEvents, unpublishedEvents } from './event-outbox';
 import {
   ALREADY_ANSWERED,
   approveSignal,
@@ -61,6 +62,7 @@ import {
   type CarriedInvoice,
   type CallbackVerdict,
   type DecisionInput,
+  type EventLogMark,
   type ForceCompleteInput,
   type ForcedCompletion,
   type InvoiceState,
@@ -89,6 +91,11 @@ export const BITFINEX_COMPLETE_PATCH = 'bitfinex-complete-1';
  * activity on the rate-limited Bitfinex queue, so every request to Bitfinex is one the queue's rate counts.
  */
 export const BITFINEX_VERIFY_PATCH = 'bitfinex-verify-1';
+/**
+ * The invoice records its transitions and decisions in the store's event log (`input.eventLog`), published at the
+ * points where it already writes its search attributes. Invoices started without `eventLog` never ask for the marker.
+ */
+export const EVENT_LOG_PATCH = 'event-log-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -115,6 +122,18 @@ const LOCAL_FIRST: LocalActivityOptions = {
     maximumInterval: '2 seconds',
     maximumAttempts: 3,
   },
+};
+
+/**
+ * Recording the invoice's new events in the store. Retried until it succeeds, however long the store is away: the
+ * invoice then waits at its next step rather than go on without its events, because a skipped event would be a hole
+ * in every subscriber's log for good, while a late one is only late. A repeat is harmless: the log keeps the first
+ * record of each sequence. Local: no task-queue round trip, and its marker is the only trace in the history. Attempts
+ * stay at most 10 s apart, so a store that comes back releases its invoices within seconds.
+ */
+const EVENT_RECORDING: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
 
 /** One look at the provider's status while polling; the polling loop itself is the retry. */
@@ -237,6 +256,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   // Every call names its own options and summary through executeWithOptions; these are only the defaults.
   const calls = proxyActivities<InvoiceActivities>({ ...PROVIDER_CALL, taskQueue: queue });
   const localCalls = proxyLocalActivities<InvoiceActivities>(LOCAL_FIRST);
+  const recorder = proxyLocalActivities<InvoiceActivities>(EVENT_RECORDING);
   // A local activity skips the task queue, and with it the server-side rate limit of Bitfinex's queue.
   const localFirstAllowed = queue === TASK_QUEUES.invoices;
 
@@ -271,6 +291,50 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     indexedCompensationFailed = state.compensations.some((c) => c.outcome === 'failed');
   }
   const historyBudget = timing.historyBudgetEvents ?? HISTORY_BUDGET_EVENTS;
+
+  // Asked only of invoices that record events, so that every history without `eventLog` replays without the marker.
+  const eventLog = input.eventLog && patched(EVENT_LOG_PATCH) ? input.eventLog : undefined;
+  let eventMark: EventLogMark = carried?.eventLog ?? EMPTY_EVENT_LOG_MARK;
+  let publishing: Promise<void> | undefined;
+  const eventsWaiting = () => eventLog !== undefined && !publishing && hasUnpublishedEvents(state, eventMark);
+
+  /**
+   * Records what happened since the last publication, in one local activity, and returns once it is recorded. One
+   * publication at a time: a second caller waits for the first, then publishes whatever is still new. Never cancelled
+   * half-way: the events describe what already happened, whatever the invoice is asked next.
+   */
+  async function publish(): Promise<void> {
+    if (!eventLog) return;
+    const log = eventLog;
+    for (;;) {
+      if (publishing) {
+        await publishing;
+        continue;
+      }
+      const batch = unpublishedEvents(state, eventMark, log);
+      if (batch.events.length === 0) {
+        eventMark = batch.mark;
+        return;
+      }
+      const recording = CancellationScope.nonCancellable(() =>
+        recorder.recordInvoiceEvents.executeWithOptions(
+          {
+            ...EVENT_RECORDING,
+            summary: `record ${batch.events.map((event) => event.type.replace(/^invoice\./, '')).join(', ')}`,
+          },
+          [{ events: batch.events }],
+        ),
+      );
+      publishing = recording.then(() => {
+        eventMark = batch.mark;
+      });
+      try {
+        await publishing;
+      } finally {
+        publishing = undefined;
+      }
+    }
+  }
 
   function transition(status: InvoiceStatus, note?: string): void {
     if (state.status === status) return;
@@ -336,11 +400,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   /** Waits until `done()` or workflow time `wakeAt`, whichever is first; true if `done()`. */
   async function waitUntil(done: () => boolean, wakeAt: number): Promise<boolean> {
     index();
+    if (eventLog) await publish();
     while (!done()) {
       if (nowMs() >= wakeAt) return false;
       setAlarm(wakeAt);
       const rung = alarmsRung;
-      await condition(() => done() || alarmsRung !== rung);
+      // A decision that does not end the wait (one approval of two, a refused cancellation) is published as it comes.
+      await condition(() => done() || alarmsRung !== rung || eventsWaiting());
+      if (eventLog) await publish();
     }
     return true;
   }
@@ -504,7 +571,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   /** Runs an ordinary activity. The workflow task ends while it runs, so the index is written first. */
   function ordinary<T>(call: () => Promise<T>): Promise<T> {
     index();
-    return call();
+    return eventLog ? publish().then(call) : call();
   }
 
   const callBudget = timing.providerCallBudgetSeconds ? timing.providerCallBudgetSeconds * 1000 : undefined;
@@ -789,6 +856,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       const type = cause instanceof ApplicationFailure ? (cause.type ?? 'Error') : 'Error';
       Object.assign(record, { outcome: 'failed', at: now(), detail: message });
       state.lastError = { step: 'complete', type, message, at: now() };
+      // Before another request may replace the record: its failure is an event of its own.
+      if (eventLog) await publish();
       // Another request may try again: the call looks before it completes, so nothing is completed twice.
       forcing = undefined;
       throw ApplicationFailure.create({
@@ -1144,6 +1213,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     transition('NEEDS_REVIEW', `${pending.step}: ${pending.reason}`);
     waiting('an operator to resolve it: the provider could not say what happened');
     index();
+    if (eventLog) await publish();
     await condition(() => state.resolution !== undefined);
     const resolution = state.resolution;
     if (!resolution) return;
@@ -1171,7 +1241,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     await CancellationScope.nonCancellable(async () => {
       await run();
       index();
+      if (eventLog) await publish();
       await condition(allHandlersFinished);
+      // A handler may have recorded something on its way out (a completion by hand that failed).
+      if (eventLog) await publish();
     });
     countEnd();
     return state;
@@ -1230,6 +1303,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   async function continueInNewRun(next: ContinueInNewRun): Promise<never> {
     index();
+    if (eventLog) await publish();
     const carry: CarriedInvoice = {
       resumeAt: next.resumeAt,
       deadline: next.deadline,
@@ -1243,6 +1317,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       cancelRequest,
       answeredCallbacks: [...answeredCallbacks],
       runs: (carried?.runs ?? 0) + 1,
+      ...(eventLog ? { eventLog: eventMark } : {}),
     };
     return continueAsNew<typeof invoiceWorkflow>({
       request,
@@ -1250,6 +1325,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       timing,
       ...(input.access ? { access: input.access } : {}),
       carried: carry,
+      ...(eventLog ? { eventLog } : {}),
     });
   }
 

@@ -93,6 +93,7 @@ describe('the OpenAPI document and the docs page', () => {
     // The service API in full, so a route lost from both sides is noticed too.
     expect(operations.filter((operation) => operation.includes(' /v1/'))).toEqual(
       [
+        'GET /v1/events',
         'GET /v1/invoices',
         'POST /v1/invoices',
         'GET /v1/invoices/{invoiceId}',
