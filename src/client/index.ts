@@ -68,6 +68,17 @@ export {
   type ProviderName,
 } from '../domain/constants';
 export type { Decision, ForceCompletion, InvoiceRequest, InvoiceRequestInput, Resolution } from '../domain/invoice';
+// Receivers of our outgoing webhooks verify them with the very module the worker signs them with.
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  EVENT_ID_HEADER,
+  EVENT_TYPE_HEADER,
+  SIGNATURE_HEADER,
+  verifyWebhook,
+  WebhookSignatureError,
+  type WebhookEvent,
+  type WebhookSignatureFailure,
+} from '../webhooks/signature';
 
 export interface InvoiceClientOptions {
   client: Client;

@@ -68,7 +68,7 @@ async function run(): Promise<void> {
   const keys = stack.gateway.devAccess;
   if (keys) {
     say(`  Dev API keys       (tenant ${DEV_TENANT}; Authorization: Bearer <key>)`);
-    say(`    dev-service      ${keys.service}  create, read, cancel, events`);
+    say(`    dev-service      ${keys.service}  create, read, cancel, events, webhooks`);
     say(`    dev-approver     ${keys.approver}  read, approve, cancel`);
     say(`    dev-operator     ${keys.operator}  admin (decodes payloads)`);
   }

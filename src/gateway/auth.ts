@@ -41,7 +41,7 @@ export function createDevAccess(tenant = DEV_TENANT): DevAccess {
     {
       id: 'dev-service',
       tenant,
-      roles: ['invoices:create', 'invoices:read', 'invoices:cancel', 'events:read'],
+      roles: ['invoices:create', 'invoices:read', 'invoices:cancel', 'events:read', 'webhooks:manage'],
       key: keys.service,
     },
     { id: 'dev-approver', tenant, roles: ['invoices:read', 'invoices:approve', 'invoices:cancel'], key: keys.approver },

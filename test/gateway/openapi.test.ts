@@ -98,6 +98,13 @@ describe('the OpenAPI document and the docs page', () => {
         'POST /v1/invoices',
         'GET /v1/invoices/{invoiceId}',
         ...['approve', 'cancel', 'complete', 'reject', 'resolve'].map((a) => `POST /v1/invoices/{invoiceId}/${a}`),
+        'GET /v1/webhook-endpoints',
+        'POST /v1/webhook-endpoints',
+        'GET /v1/webhook-endpoints/{id}',
+        'PATCH /v1/webhook-endpoints/{id}',
+        'DELETE /v1/webhook-endpoints/{id}',
+        'POST /v1/webhook-endpoints/{id}/rotate-secret',
+        'GET /v1/webhook-endpoints/{id}/attempts',
       ].sort(),
     );
   });

@@ -29,7 +29,7 @@ export const testAccessDocument = () =>
       {
         id: 'test-service',
         tenant: TEST_TENANT,
-        roles: ['invoices:create', 'invoices:read', 'invoices:cancel', 'events:read'],
+        roles: ['invoices:create', 'invoices:read', 'invoices:cancel', 'events:read', 'webhooks:manage'],
         key: TEST_KEYS.service,
       },
       {
@@ -50,7 +50,14 @@ export const testAccessDocument = () =>
       {
         id: 'other-service',
         tenant: OTHER_TENANT,
-        roles: ['invoices:create', 'invoices:read', 'invoices:approve', 'invoices:cancel', 'events:read'],
+        roles: [
+          'invoices:create',
+          'invoices:read',
+          'invoices:approve',
+          'invoices:cancel',
+          'events:read',
+          'webhooks:manage',
+        ],
         key: TEST_KEYS.otherTenant,
       },
     ],
