@@ -279,6 +279,11 @@ export const resolveUpdate = defineUpdate<InvoiceState, [ResolveInput]>('resolve
 export interface ProviderLook {
   provider: ProviderName;
   hint?: string;
+  /**
+   * `reconciliation`: a provider's report disagrees with the invoice, which looks again whatever its provider; an
+   * invoice waiting in NEEDS_REVIEW that finds its money settled completes. Absent: a provider's webhook (Bitfinex).
+   */
+  via?: 'webhook' | 'reconciliation';
 }
 export const providerLookSignal = defineSignal<[ProviderLook]>('providerLook');
 
