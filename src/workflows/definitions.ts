@@ -303,6 +303,7 @@ export const searchAttributes = {
   tenantId: defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD),
   providerReferences: defineSearchAttributeKey('ProviderReferences', SearchAttributeType.KEYWORD_LIST),
   compensationFailed: defineSearchAttributeKey('CompensationFailed', SearchAttributeType.BOOL),
+  reconciliationDifferences: defineSearchAttributeKey('ReconciliationDifferences', SearchAttributeType.INT),
 } as const;
 
 /** The visibility value that finds an invoice by one of its provider references. */
