@@ -1,15 +1,10 @@
 import { z } from 'zod';
 import { driveSample, gatewayClient, sampleRequest, waitUntil } from '../../src/dev/samples';
 import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
-import { StoredReportSchema } from '../../src/store/reconciliations';
+import { formatReconciliation, runReconcile } from '../../src/cli/reconcile';
 import { TEST_KEYS } from '../support/access';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
-
-const StartedSchema = z.object({
-  id: z.string(),
-  reports: z.array(z.object({ provider: z.string(), id: z.string() })),
-});
 
 describe('reconciliation against the alfred sandbox, through the gateway', () => {
   let stack: TestStack;
@@ -31,20 +26,17 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
     });
 
-  /** Starts a reconciliation of alfred and waits for its report, as `payorch reconcile` does. */
+  /** A reconciliation of alfred now, through the gateway, exactly as `payorch reconcile` runs it. */
   async function reconcile(since: string) {
-    const started = await call('/v1/reconciliations', { method: 'POST', body: { provider: 'alfred', since } });
-    expect(started.status).toBe(202);
-    const { reports } = StartedSchema.parse(await started.json());
-    const id = reports[0]?.id ?? '';
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const response = await call(`/v1/reconciliations/${id}`);
-      if (response.status === 200) return StoredReportSchema.parse(await response.json());
-      expect(response.status).toBe(202);
-      if (Date.now() > deadline) throw new Error(`report ${id} not ready`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const result = await runReconcile(
+      { kind: 'reconcile', provider: 'alfred', since, timeoutSeconds: 60 },
+      { gatewayUrl: stack.gateway.url, apiKey: TEST_KEYS.operator, pollMs: 200 },
+    );
+    process.stdout.write(`${formatReconciliation(result)}\n`);
+    expect(result.reports).toHaveLength(1);
+    const [report] = result.reports;
+    if (!report) throw new Error('no report');
+    return report;
   }
 
   let reportId = '';
@@ -76,7 +68,6 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
 
     const report = await reconcile(since);
     reportId = report.id;
-    process.stdout.write(`reconciliation ${report.id}: ${JSON.stringify(report.summary)}\n`);
 
     expect(report.summary).toMatchObject({
       provider: 'alfred',
@@ -145,6 +136,36 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
     expect(run.status).toBe(403);
   });
 
+  it('reconciles every enabled provider at once; PayOne and Xprizo, looked up by reference, say orphans are out of reach', async () => {
+    const since = new Date().toISOString();
+    const states = await Promise.all(
+      (['alfred', 'payone', 'xprizo', 'bitfinex'] as const).map((provider) =>
+        driveSample(stack.api, { invoiceId: uniqueId(`rc_all_${provider}`), provider, direction: 'pay_in' }),
+      ),
+    );
+    for (const state of states) expect(state.status).toBe('COMPLETED');
+    const result = await runReconcile(
+      { kind: 'reconcile', since, timeoutSeconds: 60 },
+      { gatewayUrl: stack.gateway.url, apiKey: TEST_KEYS.operator, pollMs: 200 },
+    );
+    process.stdout.write(`${formatReconciliation(result)}\n`);
+    const coverage = Object.fromEntries(result.reports.map((r) => [r.summary.provider, r.summary.coverage]));
+    expect(coverage).toEqual({ alfred: 'list', payone: 'per-reference', xprizo: 'per-reference', bitfinex: 'list' });
+    for (const report of result.reports) {
+      // Each provider's one invoice found at the provider, and agreeing.
+      expect(report.summary).toMatchObject({ invoices: 1, records: 1, matched: 1, differences: 0 });
+      if (report.summary.coverage === 'per-reference') expect(report.summary.coverageNote).toMatch(/orphan/);
+    }
+    // Bitfinex's report page ran on its rate-limited queue, like every other request to Bitfinex.
+    const bitfinex = result.reports.find((r) => r.summary.provider === 'bitfinex');
+    const history = await stack.env.temporal.workflow.getHandle(bitfinex?.id ?? '').fetchHistory();
+    const queues = (history.events ?? []).flatMap((e) => {
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      return scheduled?.activityType?.name === 'reconciliationRecords' ? [scheduled.taskQueue?.name] : [];
+    });
+    expect(queues).toEqual(['invoices-bitfinex']);
+  });
+
   it('completes an invoice that missed its settlement webhook after it had stopped polling', async () => {
     // From now: the earlier test's drifted objects, the orphan among them, are not this window's.
     const since = new Date().toISOString();
@@ -170,7 +191,6 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       expect((await gatewayClient(api).get(invoiceId)).status).toBe('NEEDS_REVIEW');
 
       const report = await reconcile(since);
-      process.stdout.write(`reconciliation ${report.id}: ${JSON.stringify(report.summary)}\n`);
       expect(report.differences).toEqual([
         expect.objectContaining({
           class: 'settled_not_completed',
