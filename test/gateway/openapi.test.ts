@@ -96,6 +96,9 @@ describe('the OpenAPI document and the docs page', () => {
         'GET /v1/invoices',
         'POST /v1/invoices',
         'GET /v1/invoices/{invoiceId}',
+        'GET /v1/reconciliations',
+        'POST /v1/reconciliations',
+        'GET /v1/reconciliations/{id}',
         ...['approve', 'cancel', 'complete', 'reject', 'resolve'].map((a) => `POST /v1/invoices/{invoiceId}/${a}`),
       ].sort(),
     );
