@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { driveSample, gatewayClient, sampleRequest, waitUntil } from '../../src/dev/samples';
 import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
 import { formatReconciliation, runReconcile } from '../../src/cli/reconcile';
+import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
 import { TEST_KEYS } from '../support/access';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -64,7 +65,8 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
     alfred.reverse(alfredId(reversed));
     alfred.changeAmount(alfredId(amount), 130);
     alfred.forget(alfredId(forgotten));
-    const orphan = alfred.createOrphan({ amount: 50, currency: 'USD' });
+    // Under a reference of ours that no invoice holds: it is looked up everywhere before it is called an orphan.
+    const orphan = alfred.createOrphan({ amount: 50, currency: 'USD', reference: uniqueId('test_rc_never') });
 
     const report = await reconcile(since);
     reportId = report.id;
@@ -92,7 +94,7 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
         ['completed_not_settled', reversed?.reference],
         ['amount_mismatch', amount?.reference],
         ['missing_at_provider', forgotten?.reference],
-        ['orphan', orphan.invoiceId],
+        ['orphan', orphan.reference],
       ].sort(),
     );
     expect(report.differences.find((d) => d.class === 'amount_mismatch')).toMatchObject({
@@ -164,6 +166,44 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       return scheduled?.activityType?.name === 'reconciliationRecords' ? [scheduled.taskQueue?.name] : [];
     });
     expect(queues).toEqual(['invoices-bitfinex']);
+  });
+
+  it('keeps one schedule, created or brought up to date at every start, whose runs reconcile every provider', async () => {
+    const { temporal, config, logger } = stack.env;
+    const handle = temporal.schedule.getHandle(RECONCILIATION_SCHEDULE_ID);
+    await handle.delete().catch(() => undefined);
+    try {
+      await ensureReconciliationSchedule(temporal, config, logger);
+      await ensureReconciliationSchedule(temporal, config, logger);
+      const hourOf = async () => (await handle.describe()).spec.calendars?.map((c) => c.hour);
+      expect(await hourOf()).toEqual([[{ start: 3, end: 3, step: 1 }]]);
+      const later = { ...config, reconciliation: { ...config.reconciliation, cron: '30 5 * * *' } };
+      await ensureReconciliationSchedule(temporal, later, logger);
+      expect(await hourOf()).toEqual([[{ start: 5, end: 5, step: 1 }]]);
+
+      await handle.trigger();
+      let runId: string | undefined;
+      for (let i = 0; i < 100 && !runId; i++) {
+        runId = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId;
+        if (!runId) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(runId).toMatch(/^reconciliation-scheduled-/);
+      const run = z
+        .object({
+          since: z.string(),
+          until: z.string(),
+          reports: z.array(z.object({ provider: z.string(), id: z.string(), error: z.string().optional() })),
+        })
+        .parse(await temporal.workflow.getHandle(runId ?? '').result());
+      // The scheduled run looks back RECONCILIATION_LOOKBACK_HOURS (48 by default) from when it ran.
+      expect(Date.parse(run.until) - Date.parse(run.since)).toBe(config.reconciliation.lookbackHours * 3_600_000);
+      expect(run.reports.map((r) => [r.provider, r.error])).toEqual(
+        config.providers.enabled.map((provider) => [provider, undefined]),
+      );
+      for (const { id } of run.reports) expect((await call(`/v1/reconciliations/${id}`)).status).toBe(200);
+    } finally {
+      await handle.delete().catch(() => undefined);
+    }
   });
 
   it('completes an invoice that missed its settlement webhook after it had stopped polling', async () => {
