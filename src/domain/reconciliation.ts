@@ -1,4 +1,4 @@
-// Reconciliation's vocabulary and its matching, pure: the workflow bundle runs `classify`, so no zod, no Node built-ins.
+// Reconciliation's vocabulary and its matching, pure and zod-free: the workflows share the types, an activity matches.
 import type { ProviderName } from './constants';
 
 /** What a provider's report says became of one of its objects, in words common to every provider. */

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { DIFFERENCE_CLASSES, RECORD_STATUSES, type ReconciliationReport } from '../domain/reconciliation';
+import {
+  DIFFERENCE_CLASSES,
+  RECORD_STATUSES,
+  type BookedInvoice,
+  type ProviderRecord,
+  type ReconciliationReport,
+} from '../domain/reconciliation';
 import { PROVIDER_NAMES } from '../domain/constants';
 import type { Queryable } from './database';
 
@@ -95,4 +101,67 @@ export async function listReports(
     [options.provider ?? null, options.limit],
   );
   return rows.map(fromRow).map(({ id, createdAt, summary }) => ({ id, createdAt, summary }));
+}
+
+export const BookedInvoiceSchema = z.object({
+  reference: z.string(),
+  workflowId: z.string(),
+  status: z.string().optional(),
+  amount: z.number().int().optional(),
+  currency: z.string().optional(),
+  providerReferences: z.array(z.string()),
+  running: z.boolean(),
+  startedAt: z.string().optional(),
+}) satisfies z.ZodType<BookedInvoice>;
+
+export const ProviderRecordSchema = z.object({
+  providerRef: z.string(),
+  ourReference: z.string().optional(),
+  amount: z.number().int().optional(),
+  currency: z.string().optional(),
+  status: z.enum(RECORD_STATUSES),
+  createdAt: z.string().optional(),
+  detail: z.string().optional(),
+}) satisfies z.ZodType<ProviderRecord>;
+
+type Side = 'ours' | 'theirs';
+
+/** Stages one side's items of a running reconciliation; an item staged again (a retried page) replaces itself. */
+export async function stageItems(
+  db: Queryable,
+  reportId: string,
+  side: Side,
+  items: readonly { key: string; data: unknown }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `INSERT INTO reconciliation_items (report_id, side, key, data)
+     SELECT $1, $2, item.key, item.data::jsonb FROM unnest($3::text[], $4::text[]) AS item(key, data)
+     ON CONFLICT (report_id, side, key) DO UPDATE SET data = EXCLUDED.data`,
+    [reportId, side, items.map((item) => item.key), items.map((item) => JSON.stringify(item.data))],
+  );
+}
+
+export async function stagedInvoices(db: Queryable, reportId: string): Promise<BookedInvoice[]> {
+  const rows = await db.query<{ data: unknown }>(
+    "SELECT data FROM reconciliation_items WHERE report_id = $1 AND side = 'ours' ORDER BY key",
+    [reportId],
+  );
+  return rows.map((row) => BookedInvoiceSchema.parse(row.data));
+}
+
+export async function stagedRecords(db: Queryable, reportId: string): Promise<ProviderRecord[]> {
+  const rows = await db.query<{ data: unknown }>(
+    "SELECT data FROM reconciliation_items WHERE report_id = $1 AND side = 'theirs' ORDER BY staged_at, key",
+    [reportId],
+  );
+  return rows.map((row) => ProviderRecordSchema.parse(row.data));
+}
+
+/** A reconciliation's staging, once its report is stored; and what runs that failed left behind a week ago. */
+export async function clearStaged(db: Queryable, reportId: string): Promise<void> {
+  await db.query(
+    "DELETE FROM reconciliation_items WHERE report_id = $1 OR staged_at < now() - interval '7 days'",
+    [reportId],
+  );
 }

@@ -1,8 +1,7 @@
-// Reconciliation: our invoices against each provider's reports. Deterministic workflow code only; the listing, the
-// lookups and the store are activities, the matching a pure function.
+// Reconciliation: our invoices against each provider's reports. Deterministic workflow code only: the listing, the
+// lookups, the matching (a pure function, src/domain/reconciliation.ts) and the store are activities.
 import {
   executeChild,
-  getExternalWorkflowHandle,
   log,
   metricMeter,
   proxyActivities,
@@ -12,16 +11,8 @@ import {
 } from '@temporalio/workflow';
 import type { InvoiceActivities } from '../activities';
 import { WORKER_METRICS } from '../domain/metric-names';
-import {
-  classify,
-  countByClass,
-  type BookedInvoice,
-  type Difference,
-  type ProviderRecord,
-  type ProviderRecords,
-  type ReconciliationSummary,
-} from '../domain/reconciliation';
-import { providerLookSignal, searchAttributes, TASK_QUEUES } from './definitions';
+import { type ProviderRecords, type ReconciliationSummary } from '../domain/reconciliation';
+import { searchAttributes, TASK_QUEUES } from './definitions';
 import {
   reconciliationReportId,
   type ReconciliationInput,
@@ -46,114 +37,53 @@ const REPORT_PAGE: ActivityOptions = {
 /** A report with more pages than this is cut short, and says so, rather than running for ever. */
 const MAX_PAGES = 500;
 
-const { reconciliationInvoices, reconciliationFindInvoices, storeReconciliationReport } =
-  proxyActivities<InvoiceActivities>({ ...QUICK, taskQueue: TASK_QUEUES.invoices });
+const { reconciliationInvoices, reconciliationFindInvoices, reconciliationReport } = proxyActivities<InvoiceActivities>(
+  { ...QUICK, taskQueue: TASK_QUEUES.invoices },
+);
 
-/** One provider, one window: list, match, classify, nudge, store. The workflow id is the report id. */
+/**
+ * One provider, one window: stage our invoices, stage the provider's report page by page, look up what the report
+ * names outside the window, then match, nudge and store. Both sides stay in the store, never in the history: a busy
+ * window holds more than a workflow event may carry. The workflow id is the report id.
+ */
 export async function reconciliationWorkflow(input: ReconciliationInput): Promise<ReconciliationSummary> {
-  const { provider, since, until } = input;
-  const id = workflowInfo().workflowId;
-  const ours = await reconciliationInvoices({ provider, since, until });
+  const step = { reportId: workflowInfo().workflowId, ...input };
+  await reconciliationInvoices(step);
 
   // Listed up to now, not to `until`: an invoice of the window whose object came a little later still matches it.
-  const listUntil = new Date(Math.max(Date.parse(until), Date.now())).toISOString();
+  const listUntil = new Date(Math.max(Date.parse(input.until), Date.now())).toISOString();
   const { reconciliationRecords } = proxyActivities<InvoiceActivities>({
     ...REPORT_PAGE,
     // The provider's own queue, whose server-side rate limit holds every request to a rate-limited provider.
-    taskQueue: provider === 'bitfinex' ? TASK_QUEUES.bitfinex : TASK_QUEUES.invoices,
+    taskQueue: input.provider === 'bitfinex' ? TASK_QUEUES.bitfinex : TASK_QUEUES.invoices,
   });
-  const references = ours.map((invoice) => invoice.reference);
-  const records: ProviderRecord[] = [];
   let report: Omit<ProviderRecords, 'records'> | undefined;
   let cursor: string | undefined;
   let pages = 0;
-  let cutShort = false;
+  const notes: string[] = [];
   do {
-    const page = await reconciliationRecords({
-      provider,
-      since,
-      until: listUntil,
-      references,
-      ...(cursor !== undefined ? { cursor } : {}),
-    });
-    records.push(...page.records);
+    const page = await reconciliationRecords({ ...step, listUntil, ...(cursor !== undefined ? { cursor } : {}) });
     report ??= { coverage: page.coverage, refKey: page.refKey, ...(page.note ? { note: page.note } : {}) };
     cursor = page.nextCursor;
     pages++;
     if (cursor !== undefined && pages >= MAX_PAGES) {
-      cutShort = true;
+      notes.push(`the report was cut short after ${MAX_PAGES} pages`);
       cursor = undefined;
     }
   } while (cursor !== undefined);
   if (!report) throw new Error('no report page');
 
-  // Records naming invoices the window did not hold (started just before `since`): found wherever they are.
-  const known = new Set(references);
-  const held = new Set(ours.flatMap((invoice) => invoice.providerReferences));
-  const unknown = records.filter(
-    (record) =>
-      !(record.ourReference !== undefined && known.has(record.ourReference)) &&
-      !held.has(`${report.refKey}:${record.providerRef}`),
-  );
-  const extra: BookedInvoice[] = unknown.length
-    ? await reconciliationFindInvoices({
-        provider,
-        references: unknown.flatMap((record) => (record.ourReference !== undefined ? [record.ourReference] : [])),
-        providerReferences: unknown.map((record) => `${report.refKey}:${record.providerRef}`),
-      })
-    : [];
-  const invoices = [...ours, ...extra.filter((invoice) => !known.has(invoice.reference))];
-  const { differences, matched } = classify(invoices, { ...report, records }, { since, until });
+  await reconciliationFindInvoices({ ...step, refKey: report.refKey });
+  const summary = await reconciliationReport({ ...step, report, notes });
 
-  // An invoice still running is told to look at its provider again: the difference may be a webhook it missed.
-  const running = new Map(invoices.filter((invoice) => invoice.running).map((i) => [i.reference, i.workflowId]));
-  const nudged = new Set<string>();
-  for (const difference of differences) {
-    const workflowId = difference.reference !== undefined ? running.get(difference.reference) : undefined;
-    if (!workflowId || nudged.has(workflowId)) continue;
-    try {
-      await getExternalWorkflowHandle(workflowId).signal(providerLookSignal, {
-        provider,
-        hint: difference.class,
-        via: 'reconciliation',
-      });
-      nudged.add(workflowId);
-    } catch (error) {
-      // It ended since visibility listed it: nothing left to nudge, the report still names the difference.
-      log.warn('nudge not delivered', { workflowId, error: String(error) });
-    }
-  }
-  const reported: Difference[] = differences.map((difference) => {
-    const workflowId = difference.reference !== undefined ? running.get(difference.reference) : undefined;
-    return workflowId && nudged.has(workflowId) ? { ...difference, nudged: true } : difference;
-  });
-
-  const byClass = countByClass(reported);
-  const notes = [report.note, cutShort ? `the report was cut short after ${MAX_PAGES} pages` : undefined].filter(
-    (note): note is string => note !== undefined,
-  );
-  const summary: ReconciliationSummary = {
-    provider,
-    since,
-    until,
-    coverage: report.coverage,
-    ...(notes.length ? { coverageNote: notes.join('; ') } : {}),
-    invoices: invoices.length,
-    records: records.length,
-    matched,
-    differences: reported.length,
-    byClass,
-    nudged: nudged.size,
-  };
-  await storeReconciliationReport({ id, summary, differences: reported });
-  upsertSearchAttributes([{ key: searchAttributes.reconciliationDifferences, value: reported.length }]);
+  upsertSearchAttributes([{ key: searchAttributes.reconciliationDifferences, value: summary.differences }]);
   const counter = metricMeter.createCounter(
     WORKER_METRICS.reconciliationDifferences,
     '',
     'Differences reconciliation found between our invoices and a provider, by class',
   );
-  for (const [name, count] of Object.entries(byClass)) {
-    if (count > 0) counter.add(count, { provider, class: name });
+  for (const [name, count] of Object.entries(summary.byClass)) {
+    if (count > 0) counter.add(count, { provider: input.provider, class: name });
   }
   return summary;
 }

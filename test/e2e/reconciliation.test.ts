@@ -101,6 +101,12 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       ours: { amount: 12500, currency: 'USD' },
       theirs: { amount: 13000, currency: 'USD' },
     });
+    // Both sides were staged in the store, never in the workflow's history, and are gone once the report is.
+    const staged = await stack.store.query<{ n: string }>(
+      'SELECT count(*) AS n FROM reconciliation_items WHERE report_id = $1',
+      [report.id],
+    );
+    expect(Number(staged[0]?.n)).toBe(0);
     // The invoice both sides agree on is in no row.
     expect(JSON.stringify(report.differences)).not.toContain(agreeing?.reference ?? 'none');
   });
