@@ -160,8 +160,7 @@ export async function stagedRecords(db: Queryable, reportId: string): Promise<Pr
 
 /** A reconciliation's staging, once its report is stored; and what runs that failed left behind a week ago. */
 export async function clearStaged(db: Queryable, reportId: string): Promise<void> {
-  await db.query(
-    "DELETE FROM reconciliation_items WHERE report_id = $1 OR staged_at < now() - interval '7 days'",
-    [reportId],
-  );
+  await db.query("DELETE FROM reconciliation_items WHERE report_id = $1 OR staged_at < now() - interval '7 days'", [
+    reportId,
+  ]);
 }
