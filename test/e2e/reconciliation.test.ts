@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { driveSample, gatewayClient, sampleRequest, waitUntil } from '../../src/dev/samples';
 import type { AlfredSandbox } from '../../src/providers/alfred/sandbox';
+import type { BitfinexSandbox } from '../../src/providers/bitfinex/sandbox';
 import { formatReconciliation, runReconcile } from '../../src/cli/reconcile';
 import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../src/temporal/reconciliation-schedule';
 import { TEST_KEYS } from '../support/access';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 
-describe('reconciliation against the alfred sandbox, through the gateway', () => {
+describe('reconciliation against the provider sandboxes, through the gateway', () => {
   let stack: TestStack;
   let alfred: AlfredSandbox;
   beforeAll(async () => {
@@ -27,10 +28,10 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
     });
 
-  /** A reconciliation of alfred now, through the gateway, exactly as `payorch reconcile` runs it. */
-  async function reconcile(since: string) {
+  /** A reconciliation of one provider now, through the gateway, exactly as `payorch reconcile` runs it. */
+  async function reconcile(since: string, provider: 'alfred' | 'bitfinex' = 'alfred') {
     const result = await runReconcile(
-      { kind: 'reconcile', provider: 'alfred', since, timeoutSeconds: 60 },
+      { kind: 'reconcile', provider, since, timeoutSeconds: 60 },
       { gatewayUrl: stack.gateway.url, apiKey: TEST_KEYS.operator, pollMs: 200 },
     );
     process.stdout.write(`${formatReconciliation(result)}\n`);
@@ -172,6 +173,38 @@ describe('reconciliation against the alfred sandbox, through the gateway', () =>
       return scheduled?.activityType?.name === 'reconciliationRecords' ? [scheduled.taskQueue?.name] : [];
     });
     expect(queues).toEqual(['invoices-bitfinex']);
+  });
+
+  it('finds the drift of Bitfinex, whose report pages are read through its rate-limited queue', async () => {
+    const bitfinex = stack.sandboxes.get<BitfinexSandbox>('bitfinex').sandbox;
+    const since = new Date().toISOString();
+    const api = stack.api;
+    const [amount, forgotten] = await Promise.all(
+      ['amount', 'forgotten'].map((name) =>
+        driveSample(api, { invoiceId: uniqueId(`rc_bfx_${name}`), provider: 'bitfinex', direction: 'pay_in' }),
+      ),
+    );
+    const lateId = uniqueId('rc_bfx_settled');
+    await gatewayClient(api).create({
+      ...sampleRequest({ invoiceId: lateId, provider: 'bitfinex', direction: 'pay_in' }),
+      settlementTimeoutSeconds: 3,
+    });
+    const late = await waitUntil(api, lateId, (s) => s.status === 'EXPIRED');
+    const bitfinexId = (state: typeof late | undefined) => state?.providerRefs.bitfinexInvoiceId ?? '';
+    bitfinex.settleSilently(bitfinexId(late));
+    bitfinex.changeAmount(bitfinexId(amount), 130);
+    bitfinex.forget(bitfinexId(forgotten));
+    const orphan = bitfinex.createOrphan({ amount: 50, currency: 'USD' });
+
+    const report = await reconcile(since, 'bitfinex');
+    expect(report.differences.map((d) => [d.class, d.reference]).sort()).toEqual(
+      [
+        ['settled_not_completed', late.reference],
+        ['amount_mismatch', amount?.reference],
+        ['missing_at_provider', forgotten?.reference],
+        ['orphan', orphan.orderId],
+      ].sort(),
+    );
   });
 
   it('keeps one schedule, created or brought up to date at every start, whose runs reconcile every provider', async () => {
