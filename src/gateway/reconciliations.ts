@@ -158,6 +158,7 @@ export function registerReconciliationRoutes(api: ServiceApi, deps: ServiceRoute
           400: problemResponse('ValidationError: invalid id'),
           403: problemResponse('Forbidden: the key lacks the role reconciliations:read'),
           404: problemResponse('ReconciliationNotFound: no such report'),
+          502: problemResponse('ReconciliationFailed: its workflow ended without a report (a provider unreachable)'),
           ...AUTH_PROBLEMS,
           503: storeUnavailable,
         },
@@ -182,19 +183,29 @@ export function registerReconciliationRoutes(api: ServiceApi, deps: ServiceRoute
           differences: report.differences,
         });
       }
-      if (await running(id)) return reply.status(202).send({ id, status: 'running' as const });
+      const state = await progress(id);
+      if (state === 'running') return reply.status(202).send({ id, status: 'running' as const });
+      if (state === 'failed') {
+        return sendProblem(
+          reply,
+          problem(502, 'ReconciliationFailed', `reconciliation ${id} ended without a report (see its workflow)`),
+        );
+      }
       return sendProblem(reply, problem(404, 'ReconciliationNotFound', `no reconciliation report ${id}`));
     },
   );
 
-  /** A report not stored yet whose workflow is still at work: the caller asks again. */
-  async function running(id: string): Promise<boolean> {
+  /**
+   * Where a report not stored yet stands: its workflow still at work (the caller asks again), ended without one (a
+   * provider's API down past every retry), or unknown.
+   */
+  async function progress(id: string): Promise<'running' | 'failed' | 'unknown'> {
     const temporal = deps.temporal;
-    if (!temporal) return false;
-    const describe = async (workflowId: string): Promise<boolean | undefined> => {
+    if (!temporal) return 'unknown';
+    const describe = async (workflowId: string): Promise<'running' | 'failed' | undefined> => {
       try {
         const description = await withDeadline(deadlineMs, () => temporal.workflow.getHandle(workflowId).describe());
-        return description.status.name === 'RUNNING';
+        return description.status.name === 'RUNNING' ? 'running' : 'failed';
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return undefined;
         throw error;
@@ -204,7 +215,9 @@ export function registerReconciliationRoutes(api: ServiceApi, deps: ServiceRoute
     if (own !== undefined) return own;
     // A provider's report whose run has not started it yet: the run's id is the report id without the provider.
     const provider = PROVIDER_NAMES.find((name) => id.endsWith(`-${name}`));
-    return provider ? ((await describe(id.slice(0, -provider.length - 1))) ?? false) : false;
+    const run = provider ? await describe(id.slice(0, -provider.length - 1)) : undefined;
+    // A run that ended never started this report: it names no provider of that run.
+    return run === 'running' ? 'running' : 'unknown';
   }
 }
 

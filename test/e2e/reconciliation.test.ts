@@ -134,6 +134,23 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
     expect(other.status).toBe(404);
     expect(await other.json()).toMatchObject({ type: 'ReconciliationNotFound' });
 
+    // While alfred's report is on its way the report answers 202; a run that ends without one, 502.
+    const held = stack.sandboxes.get('alfred').faults.hold('GET', /\/third-party-service\/invoice$/);
+    const started = await call('/v1/reconciliations', {
+      method: 'POST',
+      body: { provider: 'alfred', since: new Date().toISOString() },
+    });
+    expect(started.status).toBe(202);
+    const pending = z.object({ reports: z.array(z.object({ id: z.string() })) }).parse(await started.json())
+      .reports[0]?.id;
+    await held.reached;
+    expect((await call(`/v1/reconciliations/${pending ?? ''}`)).status).toBe(202);
+    await stack.env.temporal.workflow.getHandle(pending ?? '').terminate('the test gives up on it');
+    held.release();
+    const failed = await call(`/v1/reconciliations/${pending ?? ''}`);
+    expect(failed.status).toBe(502);
+    expect(await failed.json()).toMatchObject({ type: 'ReconciliationFailed' });
+
     // The service's key may create invoices but neither read nor run reconciliations.
     const read = await call(`/v1/reconciliations/${reportId}`, { key: TEST_KEYS.service });
     expect(read.status).toBe(403);
