@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { InvoiceActivities } from '../activities';
 import { WORKER_METRICS } from '../domain/metric-names';
-import { type ProviderRecords, type ReconciliationSummary } from '../domain/reconciliation';
+import type { ProviderRecords, ReconciliationSummary } from '../domain/reconciliation';
 import { searchAttributes, TASK_QUEUES } from './definitions';
 import {
   reconciliationReportId,
