@@ -20,16 +20,22 @@ import {
   type ReconciliationRunResult,
 } from './reconciliation-definitions';
 
-/** Visibility and the store answer in seconds; a stuck one is retried for a while, then the run fails loudly. */
+/**
+ * Visibility and the store answer in seconds, though a busy window lists thousands of invoices; a stuck call is retried
+ * for a while, then the run fails loudly.
+ */
 const QUICK: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '5 minutes',
   scheduleToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };
 
-/** A report page can wait long on a rate-limited queue: the schedule-to-close covers the wait, not only the call. */
+/**
+ * A report page can wait long on a rate-limited queue: the schedule-to-close covers the wait, not only the call. A page
+ * of per-reference lookups makes 25 calls in a row, each within the provider client's own timeout.
+ */
 const REPORT_PAGE: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
   scheduleToCloseTimeout: '2 hours',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
