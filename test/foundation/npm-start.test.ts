@@ -64,4 +64,43 @@ describe('npm start', () => {
     expect(await canConnect(grpc)).toBe(false);
     expect(await canConnect(ui)).toBe(false);
   });
+  it('demonstrates issue 13: signed deliveries to an endpoint of its own, and a report with the drifted record', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-demo-'));
+    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const run = spawnGroup('npm', ['start', '--silent'], {
+      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_PORT: String(grpc),
+      TEMPORAL_UI_PORT: String(ui),
+      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
+      STORE_DATA_DIR: path.join(dir, 'store'),
+      STORE_PORT: String(store),
+      SANDBOX_PORT: String(sandbox),
+      GATEWAY_PORT: String(gateway),
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      await run.waitFor(/Press Ctrl-C to stop/, 240_000);
+      const output = run.output();
+      // Eight samples, each several events, every one verified with the endpoint's secret and none refused.
+      const delivered = /(\d+) events received and verified, (\d+) refused/.exec(output);
+      expect(Number(delivered?.[1])).toBeGreaterThanOrEqual(8 * 3);
+      expect(Number(delivered?.[2])).toBe(0);
+      expect(output).toMatch(
+        /Attempts +curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/webhook-endpoints\/we_[0-9a-f]+\/attempts/,
+      );
+      // The orphan the sandbox was told to leave is in the first report, and nothing else is.
+      expect(output).toMatch(/\d+ alfred records, \d+ invoices, 1 differences \(orphan 1\)/);
+      expect(output).toMatch(/Report +curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/reconciliations\/reconciliation-/);
+    } finally {
+      process.kill(-(run.child.pid ?? 0), 'SIGINT');
+      await run.exited;
+    }
+  });
 });
