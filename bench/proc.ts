@@ -59,50 +59,57 @@ export interface ProcessUsage {
   peakRssBytes: number;
 }
 
-/** Samples a set of processes every `intervalMs` between `start()` and `stop()`, keeping each one's peak RSS. */
+/**
+ * Samples groups of processes every `intervalMs` between `start()` and `stop()`. A group (the worker processes of
+ * `--workers 2`, say) reports the sum of its processes' CPU and the peak of their summed RSS. CPU is counted per pid
+ * from its first sample to its last, so a process that restarts mid-phase (a cluster service) loses only its own part.
+ */
 export class ProcessMonitor {
   private timer: NodeJS.Timeout | undefined;
-  private readonly first = new Map<string, ProcSample>();
+  private readonly first = new Map<number, ProcSample>();
+  private readonly last = new Map<number, ProcSample>();
   private readonly peak = new Map<string, number>();
   private startedAt = 0;
 
   constructor(
-    private readonly pids: Record<string, number | undefined>,
+    private readonly groups: Record<string, readonly number[]>,
     private readonly intervalMs = 250,
   ) {}
 
   start(): void {
     this.startedAt = Date.now();
-    for (const [name, pid] of Object.entries(this.pids)) {
-      const sample = pid ? sampleProcess(pid) : undefined;
-      if (sample) {
-        this.first.set(name, sample);
-        this.peak.set(name, sample.rssBytes);
-      }
-    }
+    this.sample(this.first);
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref();
   }
 
-  private sample(): Map<string, ProcSample> {
-    const samples = new Map<string, ProcSample>();
-    for (const [name, pid] of Object.entries(this.pids)) {
-      const sample = pid ? sampleProcess(pid) : undefined;
-      if (!sample) continue;
-      samples.set(name, sample);
-      this.peak.set(name, Math.max(this.peak.get(name) ?? 0, sample.rssBytes));
+  private sample(into?: Map<number, ProcSample>): void {
+    for (const [name, pids] of Object.entries(this.groups)) {
+      let rss = 0;
+      for (const pid of pids) {
+        const sample = sampleProcess(pid);
+        if (!sample) continue;
+        into?.set(pid, sample);
+        this.last.set(pid, sample);
+        rss += sample.rssBytes;
+      }
+      this.peak.set(name, Math.max(this.peak.get(name) ?? 0, rss));
     }
-    return samples;
   }
 
   stop(): Record<string, ProcessUsage> {
     clearInterval(this.timer);
-    const last = this.sample();
+    this.sample();
     const seconds = Math.max((Date.now() - this.startedAt) / 1000, 1e-3);
     const usage: Record<string, ProcessUsage> = {};
-    for (const [name, sample] of last) {
-      const cpuSeconds = sample.cpuSeconds - (this.first.get(name)?.cpuSeconds ?? 0);
-      usage[name] = { cpuSeconds, cores: cpuSeconds / seconds, peakRssBytes: this.peak.get(name) ?? sample.rssBytes };
+    for (const [name, pids] of Object.entries(this.groups)) {
+      const seen = pids.filter((pid) => this.first.has(pid) && this.last.has(pid));
+      if (seen.length === 0) continue;
+      const cpuSeconds = seen.reduce(
+        (sum, pid) => sum + (this.last.get(pid)?.cpuSeconds ?? 0) - (this.first.get(pid)?.cpuSeconds ?? 0),
+        0,
+      );
+      usage[name] = { cpuSeconds, cores: cpuSeconds / seconds, peakRssBytes: this.peak.get(name) ?? 0 };
     }
     return usage;
   }

@@ -1,18 +1,8 @@
 import path from 'node:path';
-import type { History } from '@temporalio/common/lib/proto-utils';
 import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { parseArgs, UsageError, type BenchArgs } from './args';
-import {
-  baselineShape,
-  driveBaseline,
-  driveOurs,
-  holdWaiting,
-  type DriveContext,
-  type InvoiceSample,
-  type PhaseResult,
-} from './drive';
-import { countHistory, meanCounts, type HistoryCounts } from './history';
-import { ProcessMonitor, sampleProcess, type ProcessUsage } from './proc';
+import { baselineShape, driveBaseline, driveOurs, holdWaiting, type DriveContext } from './drive';
+import { ProcessMonitor, sampleProcess } from './proc';
 import type { MemoryReport } from './protocol';
 import {
   breakdownTable,
@@ -24,7 +14,8 @@ import {
   type Row,
 } from './report';
 import { BENCH_API_KEY, startBenchStack, type BenchStack } from './stack';
-import { distribution, round, type Distribution } from './stats';
+import { round } from './stats';
+import { ratio, rounded, roundMap, sampleHistories, summarise, usageRows } from './summary';
 
 const MiB = 1024 * 1024;
 const TARGETS = { throughputRatio: 0.8, updateP99Ms: 100, actionsPerInvoice: 16, waitingRssMiB: 1024 };
@@ -40,7 +31,10 @@ function settings(args: BenchArgs, stack: BenchStack) {
     faultRate: args.faultRate,
     sandboxTimeScale: args.timeScale,
     order: 'warm-up (baseline, then ours), then baseline measured, then ours measured; same server and worker process',
-    temporalStore: stack.store,
+    target: stack.target,
+    workerProcesses: args.workers,
+    temporalStore: stack.temporalStore,
+    orchestratorStore: stack.orchestratorStore,
     temporalDynamicConfig: stack.dynamicConfig,
     workerTuning: stack.config.worker,
     effectiveWorkerTuning: stack.worker.ready.effectiveTuning,
@@ -50,82 +44,21 @@ function settings(args: BenchArgs, stack: BenchStack) {
   };
 }
 
-async function sampleHistories(
-  samples: readonly InvoiceSample[],
-  size: number,
-  fetch: (id: string) => Promise<History>,
-): Promise<HistoryCounts & { sampled: number }> {
-  const ok = samples.filter((s) => s.ok);
-  const step = Math.max(1, Math.floor(ok.length / size));
-  const picked = ok.filter((_, i) => i % step === 0).slice(0, size);
-  const counts = await Promise.all(picked.map(async (s) => countHistory(await fetch(s.id))));
-  return { ...meanCounts(counts), sampled: counts.length };
-}
-
-function summarise(phase: PhaseResult) {
-  const ok = phase.samples.filter((s) => s.ok);
-  const updates = ok.flatMap((s) => (s.updateMs === undefined ? [] : [s.updateMs]));
-  const errors = [...new Set(phase.samples.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5);
-  return {
-    completed: ok.length,
-    failed: phase.samples.length - ok.length,
-    errors,
-    wallSeconds: phase.wallSeconds,
-    perSecond: ok.length / phase.wallSeconds,
-    e2e: distribution(ok.map((s) => s.e2eMs)),
-    update: distribution(updates),
-    queriesPerInvoice: phase.samples.length
-      ? phase.samples.reduce((sum, s) => sum + s.queries, 0) / phase.samples.length
-      : 0,
-  };
-}
-
-function rounded(d: Distribution) {
-  return { p50: round(d.p50), p95: round(d.p95), p99: round(d.p99), max: round(d.max), mean: round(d.mean) };
-}
-
-function roundMap(values: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value, 2)]));
-}
-
-function ratio(ours: number, baseline: number): number {
-  return baseline ? round(ours / baseline, 2) : 0;
-}
-
-/** The processes whose CPU and memory a run reports, in the order of the table. */
-const PROCESSES = ['worker', 'server', 'world', 'driver'] as const;
-
-function processPids(stack: BenchStack): Record<(typeof PROCESSES)[number], number | undefined> {
-  return { worker: stack.worker.pid, server: stack.serverPid, world: stack.world.pid, driver: process.pid };
-}
-
-function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: number) {
-  const u = usage[name];
-  return u
-    ? {
-        cores: round(u.cores, 2),
-        cpuMsPerInvoice: round((u.cpuSeconds * 1000) / Math.max(invoices, 1), 1),
-        peakRssMiB: round(u.peakRssBytes / MiB, 0),
-      }
-    : undefined;
-}
-
 async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const pids = processPids(stack);
   if (args.warmup > 0) {
     await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
     await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
   }
-  const baselineMonitor = new ProcessMonitor(pids);
+  const baselineMonitor = new ProcessMonitor(stack.processes());
   baselineMonitor.start();
   const baselinePhase = await driveBaseline(ctx, args.invoices, args.concurrency, 'baseline', 'm');
   const baselineUsage = baselineMonitor.stop();
 
-  const oursMonitor = new ProcessMonitor(pids);
+  const oursMonitor = new ProcessMonitor(stack.processes());
   oursMonitor.start();
   const oursPhase = await driveOurs(ctx, args.invoices, args.concurrency, 'ours', 'm');
   const oursUsage = oursMonitor.stop();
-  const workerHwm = sampleProcess(stack.worker.pid)?.hwmBytes ?? 0;
+  const workerHwm = Math.max(0, ...stack.worker.pids.map((pid) => sampleProcess(pid)?.hwmBytes ?? 0));
 
   const oursHistory = await sampleHistories(oursPhase.samples, args.historySample, (id) =>
     stack.invoices.handle(id).fetchHistory(),
@@ -136,11 +69,10 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 
   const ours = summarise(oursPhase);
   const base = summarise(baselinePhase);
+  const oursRows = usageRows(oursUsage, ours.completed);
+  const baselineRows = usageRows(baselineUsage, base.completed);
   const processes = Object.fromEntries(
-    PROCESSES.map((name) => [
-      name,
-      { ours: usageRows(name, oursUsage, ours.completed), baseline: usageRows(name, baselineUsage, base.completed) },
-    ]),
+    Object.keys(oursRows).map((name) => [name, { ours: oursRows[name], baseline: baselineRows[name] }]),
   );
   const workerPeakRssMiB = round((oursUsage.worker?.peakRssBytes ?? 0) / MiB, 0);
   const happyAlfred = args.provider === 'alfred' && args.direction === 'pay_out' && args.faultRate === 0;
@@ -283,9 +215,8 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
       baseline: processes.worker?.baseline?.peakRssMiB,
     },
   ];
-  for (const name of PROCESSES) {
-    const p = processes[name];
-    if (!p?.ours) continue;
+  for (const [name, p] of Object.entries(processes)) {
+    if (!p.ours) continue;
     rows.push({ metric: `${name} CPU (cores busy)`, ours: p.ours.cores, baseline: p.baseline?.cores });
     rows.push({
       metric: `${name} CPU ms / invoice`,
@@ -316,14 +247,14 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 }
 
 async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const monitor = new ProcessMonitor(processPids(stack));
+  const monitor = new ProcessMonitor(stack.processes());
   monitor.start();
   let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
   const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {
     // Let the worker finish the tasks in flight and its GC settle before the reading that counts.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     atWaiting = {
-      rssBytes: sampleProcess(stack.worker.pid)?.rssBytes ?? 0,
+      rssBytes: stack.worker.pids.reduce((sum, pid) => sum + (sampleProcess(pid)?.rssBytes ?? 0), 0),
       memory: await stack.worker.memory().catch(() => undefined),
     };
   });
@@ -349,7 +280,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
       arrayBuffersMiB: round(atWaiting.memory.arrayBuffersBytes / MiB, 0),
       v8Contexts: atWaiting.memory.contextsHeld,
     },
-    processes: Object.fromEntries(PROCESSES.map((name) => [name, usageRows(name, usage, held.started)])),
+    processes: usageRows(usage, held.started),
     targets: {
       workerRssMiB: {
         target: `<= ${TARGETS.waitingRssMiB} with ${args.invoices} waiting`,
@@ -372,9 +303,8 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
     { metric: 'Seconds to terminate all', ours: result.terminateSeconds },
     { metric: 'Failed starts', ours: held.failedStarts },
   ];
-  for (const name of PROCESSES) {
-    const p = result.processes[name];
-    if (p) rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
+  for (const [name, p] of Object.entries(result.processes)) {
+    rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
   }
   return { result, sections: [markdownTable(rows)] };
 }
@@ -395,7 +325,7 @@ async function run(): Promise<void> {
     const ctx: DriveContext = {
       client: stack.client,
       invoices: stack.invoices,
-      api: { gatewayUrl: stack.world.gatewayUrl, apiKey: BENCH_API_KEY, sandboxUrl: stack.world.sandboxUrl },
+      api: { gatewayUrl: stack.gatewayUrl, apiKey: BENCH_API_KEY, sandboxUrl: stack.sandboxUrl },
       provider: args.provider,
       direction: args.direction,
       runId: `bench${resultStamp(startedAt).replace(/\D/g, '').slice(2, 14)}`,
@@ -410,8 +340,9 @@ async function run(): Promise<void> {
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemGiB} GiB, ${machine.os}, Node ${machine.node}, ` +
       `${machine.temporalCli ?? 'Temporal at TEMPORAL_ADDRESS'}.\n\n` +
       `Settings: ${args.invoices} invoices, concurrency ${args.concurrency}, ${args.provider} ${args.direction}, ` +
-      `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, store ${stack.store.kind}` +
-      `${stack.store.pragmas.length ? ` (${stack.store.pragmas.join(', ')})` : ''}, worker tuning ` +
+      `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, Temporal ${stack.target} on ` +
+      `${stack.temporalStore.kind}${stack.temporalStore.pragmas.length ? ` (${stack.temporalStore.pragmas.join(', ')})` : ''}, ` +
+      `orchestrator store ${stack.orchestratorStore}, ${args.workers} worker process(es), worker tuning ` +
       `${JSON.stringify(stack.config.worker)}, effective maxCachedWorkflows ` +
       `${stack.worker.ready.effectiveTuning.maxCachedWorkflows}.`;
     const markdown = [heading, ...sections].join('\n\n');
