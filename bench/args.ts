@@ -7,6 +7,8 @@ export interface BenchArgs {
   invoices: number;
   concurrency: number;
   provider: ProviderName;
+  /** --provider was given: cost mode then runs that provider's directions only. */
+  providerGiven: boolean;
   direction: Direction;
   /** Share of sandbox requests answered 503 (0 without --faults). */
   faultRate: number;
@@ -60,7 +62,7 @@ export const USAGE = `npm run bench -- [options]
   --with FILE                 with --compare: compare FILE against it and run nothing
   --invoices N                invoices to drive (default 1000; waiting 10000; sweep's closed loop 300; cost 3 per pair)
   --concurrency N             invoices in flight at once (default 20; waiting mode: starts in flight)
-  --provider NAME             ${PROVIDER_NAMES.join('|')} (default alfred)
+  --provider NAME             ${PROVIDER_NAMES.join('|')} (default alfred; cost mode: only this one, default all)
   --direction DIR             ${DIRECTIONS.join('|')} (default pay_out)
   --faults [RATE]             the provider's sandbox answers this share of requests 503 (default 0.1)
   --time-scale X              sandbox delays times X (default 0.01: alfred pays out 20 ms after approval)
@@ -98,6 +100,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let invoices: number | undefined;
   let concurrency: number | undefined;
   let provider: ProviderName = 'alfred';
+  let providerGiven = false;
   let direction: Direction = 'pay_out';
   let faultRate = 0;
   let timeScale = 0.01;
@@ -171,6 +174,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--provider':
         provider = oneOf('--provider', value(), PROVIDER_NAMES);
+        providerGiven = true;
         break;
       case '--direction':
         direction = oneOf('--direction', value(), DIRECTIONS);
@@ -226,6 +230,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     invoices: invoices ?? defaultInvoices,
     concurrency: resolvedConcurrency,
     provider,
+    providerGiven,
     direction,
     faultRate,
     timeScale,

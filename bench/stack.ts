@@ -113,7 +113,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop: ParentMessage = { type: 'stop' };
-  child.send(stop);
+  // A child whose channel is already gone (it crashed, or a signal reached it first) is asked the blunt way.
+  if (child.connected) child.send(stop);
+  else child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   await exited;
   clearTimeout(timer);
@@ -184,6 +186,9 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
     chmodSync(dataDir, 0o755);
     stops.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
     const env: NodeJS.ProcessEnv = {
+      // PayOne sends no webhooks: its pre-authorization is found by polling, first after 300 s by default. The cost
+      // mode polls after 2 s (unless set) so a PayOne invoice completes in seconds; its actions then show one poll.
+      ...(args.mode === 'cost' ? { INVOICE_POLL_AFTER_SECONDS: '2' } : {}),
       ...process.env,
       // Per-invoice info logs would cost the worker and gateway more than some of what is measured.
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
