@@ -2,6 +2,9 @@ import path from 'node:path';
 import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { parseArgs, UsageError, type BenchArgs } from './args';
 import { baselineShape, driveBaseline, driveOurs, holdWaiting, type DriveContext } from './drive';
+import { compareFiles, readResult } from './compare';
+import { costMode } from './cost';
+import { openLoop, sweep } from './open';
 import { ProcessMonitor, sampleProcess } from './proc';
 import type { MemoryReport } from './protocol';
 import {
@@ -30,6 +33,9 @@ function settings(args: BenchArgs, stack: BenchStack) {
     direction: args.direction,
     faultRate: args.faultRate,
     sandboxTimeScale: args.timeScale,
+    ...(args.mode === 'open' || args.mode === 'sweep'
+      ? { rates: args.rates, levels: args.levels, durationSeconds: args.durationSeconds, seed: args.seed }
+      : {}),
     order: 'warm-up (baseline, then ours), then baseline measured, then ours measured; same server and worker process',
     target: stack.target,
     workerProcesses: args.workers,
@@ -309,12 +315,56 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
   return { result, sections: [markdownTable(rows)] };
 }
 
+/** What the run offered, in its mode's terms. */
+function load(args: BenchArgs): string {
+  const closed = `${args.invoices} invoices, concurrency ${args.concurrency}`;
+  switch (args.mode) {
+    case 'open':
+      return `open loop at ${args.rates.join(', ')}/s for ${args.durationSeconds} s each, seed ${args.seed}`;
+    case 'sweep':
+      return (
+        `saturation by closed loop (${closed}), then open loop at ${args.levels.join(', ')} % of it for ` +
+        `${args.durationSeconds} s each, seed ${args.seed}`
+      );
+    case 'cost':
+      return `${args.invoices} invoices of every provider and direction, concurrency ${args.concurrency}`;
+    default:
+      return closed;
+  }
+}
+
+interface ModeOutcome {
+  result: Record<string, unknown>;
+  sections: string[];
+  svg?: string;
+}
+
+function runMode(args: BenchArgs, stack: BenchStack, ctx: DriveContext): Promise<ModeOutcome> {
+  switch (args.mode) {
+    case 'waiting':
+      return waiting(args, stack, ctx);
+    case 'open':
+      return openLoop(args, stack, ctx);
+    case 'sweep':
+      return sweep(args, stack, ctx);
+    case 'cost':
+      return costMode(args, stack, ctx);
+    case 'throughput':
+      return throughput(args, stack, ctx);
+  }
+}
+
 async function run(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.compare && args.compareWith) {
+    // Two result files and nothing to run: the report alone.
+    process.stdout.write(`${compareFiles(args.compare, readResult(args.compareWith))}\n`);
+    return;
+  }
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   installTemporalRuntimeLogger(logger);
   const startedAt = new Date();
-  process.stderr.write(`bench: starting the stack (${args.mode}, ${args.invoices} invoices)\n`);
+  process.stderr.write(`bench: starting the stack (${args.mode}: ${load(args)})\n`);
   const stack = await startBenchStack(args, logger);
   const stopOnSignal = () => {
     void stack.stop().finally(() => process.exit(130));
@@ -330,24 +380,25 @@ async function run(): Promise<void> {
       direction: args.direction,
       runId: `bench${resultStamp(startedAt).replace(/\D/g, '').slice(2, 14)}`,
     };
-    const { result, sections } =
-      args.mode === 'waiting' ? await waiting(args, stack, ctx) : await throughput(args, stack, ctx);
-    const machine = describeMachine(stack.temporalCliVersion);
     const stamp = resultStamp(startedAt);
+    const { result, sections, svg } = await runMode(args, stack, ctx);
+    const machine = describeMachine(stack.temporalCliVersion);
     const json = { timestamp: startedAt.toISOString(), ...result, machine, settings: settings(args, stack) };
     const heading =
       `# Benchmark ${startedAt.toISOString()} (${args.mode})\n\n` +
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemGiB} GiB, ${machine.os}, Node ${machine.node}, ` +
       `${machine.temporalCli ?? 'Temporal at TEMPORAL_ADDRESS'}.\n\n` +
-      `Settings: ${args.invoices} invoices, concurrency ${args.concurrency}, ${args.provider} ${args.direction}, ` +
+      `Settings: ${load(args)}, ${args.provider} ${args.direction}, ` +
       `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, Temporal ${stack.target} on ` +
       `${stack.temporalStore.kind}${stack.temporalStore.pragmas.length ? ` (${stack.temporalStore.pragmas.join(', ')})` : ''}, ` +
       `orchestrator store ${stack.orchestratorStore}, ${args.workers} worker process(es), worker tuning ` +
       `${JSON.stringify(stack.config.worker)}, effective maxCachedWorkflows ` +
       `${stack.worker.ready.effectiveTuning.maxCachedWorkflows}.`;
-    const markdown = [heading, ...sections].join('\n\n');
-    const files = writeResult(args.outDir ?? path.join(__dirname, 'results'), stamp, json, markdown);
-    process.stdout.write(`\n${markdown}\n\nWritten: ${files.json}\n         ${files.md}\n`);
+    const plot = svg === undefined ? [] : [`![Latency against offered load](${stamp}.svg)`];
+    const markdown = [heading, ...sections, ...plot].join('\n\n');
+    const files = writeResult(args.outDir ?? path.join(__dirname, 'results'), stamp, json, markdown, svg);
+    process.stdout.write(`\n${markdown}\n\nWritten: ${files.join('\n         ')}\n`);
+    if (args.compare) process.stdout.write(`\n${compareFiles(args.compare, json)}\n`);
   } finally {
     await stack.stop();
   }
