@@ -12,7 +12,6 @@ import {
   type OpenPhaseResult,
 } from './drive';
 import { latencySvg, type LoadPoint } from './plot';
-import { ProcessMonitor } from './proc';
 import type { BenchStack } from './stack';
 import { round } from './stats';
 import { rounded, summarise, usageRows } from './summary';
@@ -22,7 +21,7 @@ async function measureOpen(
   run: () => Promise<OpenPhaseResult>,
   rate: number,
 ): Promise<ReturnType<typeof openFigures>> {
-  const monitor = new ProcessMonitor(stack.processes());
+  const monitor = stack.monitor();
   monitor.start();
   const phase = await run();
   return openFigures(phase, rate, usageRows(monitor.stop(), phase.samples.filter((s) => s.ok).length));
@@ -102,7 +101,7 @@ function cell(value: number): string {
 function ratesTable(results: readonly RateResult[]): string {
   const names = [...new Set(results.flatMap((r) => [...Object.keys(r.ours.processes)]))];
   const lines = [
-    `| Offered / s | Kind | Arrivals | Completed / s | Failed | → AWAITING p50 / p99 (ms) | Update p50 / p99 (ms) | ` +
+    `| Offered / s | Kind | Arrivals (realised / s) | Completed / s | Failed | → AWAITING p50 / p99 (ms) | Update p50 / p99 (ms) | ` +
       `→ COMPLETED p50 / p99 (ms) | In flight at end | Drain (s) | ${names.map((n) => `${n} CPU ms / inv`).join(' | ')} |`,
     `|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|${names.map(() => '---:').join('|')}|`,
   ];
@@ -113,7 +112,8 @@ function ratesTable(results: readonly RateResult[]): string {
     ] as const) {
       const l = f.latencyMs;
       lines.push(
-        `| ${cell(r.rate)} | ${kind} | ${f.arrivals} | ${cell(f.completedPerSecond)} | ${f.failed} | ` +
+        `| ${cell(r.rate)} | ${kind} | ${f.arrivals} (${cell(f.arrivalsPerSecond)}/s) | ${cell(f.completedPerSecond)} | ` +
+          `${f.failed} | ` +
           `${cell(l.awaiting.p50)} / ${cell(l.awaiting.p99)} | ${cell(l.update.p50)} / ${cell(l.update.p99)} | ` +
           `${cell(l.e2e.p50)} / ${cell(l.e2e.p99)} | ${f.inFlightAtWindowEnd} | ${cell(f.drainSeconds)} | ` +
           `${names.map((n) => (f.processes[n] ? cell(f.processes[n].cpuMsPerInvoice) : '')).join(' | ')} |`,

@@ -5,7 +5,7 @@ import { baselineShape, driveBaseline, driveOurs, holdWaiting, type DriveContext
 import { compareFiles, readResult } from './compare';
 import { costMode } from './cost';
 import { openLoop, sweep } from './open';
-import { ProcessMonitor, sampleProcess } from './proc';
+import { sampleProcess } from './proc';
 import type { MemoryReport } from './protocol';
 import {
   breakdownTable,
@@ -55,12 +55,12 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
     await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
     await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
   }
-  const baselineMonitor = new ProcessMonitor(stack.processes());
+  const baselineMonitor = stack.monitor();
   baselineMonitor.start();
   const baselinePhase = await driveBaseline(ctx, args.invoices, args.concurrency, 'baseline', 'm');
   const baselineUsage = baselineMonitor.stop();
 
-  const oursMonitor = new ProcessMonitor(stack.processes());
+  const oursMonitor = stack.monitor();
   oursMonitor.start();
   const oursPhase = await driveOurs(ctx, args.invoices, args.concurrency, 'ours', 'm');
   const oursUsage = oursMonitor.stop();
@@ -253,7 +253,7 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 }
 
 async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const monitor = new ProcessMonitor(stack.processes());
+  const monitor = stack.monitor();
   monitor.start();
   let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
   const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {

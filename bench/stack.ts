@@ -12,7 +12,7 @@ import type { Logger } from '../src/logger';
 import { connectClient } from '../src/temporal/connection';
 import { freePort, startTemporal, type TemporalServer } from '../src/temporal/dev-server';
 import type { BenchArgs } from './args';
-import { findTemporalServerPid } from './proc';
+import { findTemporalServerPid, ProcessMonitor } from './proc';
 import type { MemoryReport, ParentMessage, ServiceMessage, WorkerMessage } from './protocol';
 
 export const BENCH_API_KEY = 'bench-service-key';
@@ -49,6 +49,8 @@ export interface BenchStack {
   worker: { pids: number[]; ready: ReadyMessage; memory(): Promise<MemoryReport> };
   /** The processes to measure, by row: read at each phase, since a cluster service that restarted has a new pid. */
   processes(): Record<string, number[]>;
+  /** A monitor of those processes for one phase, PostgreSQL's backends counted with its postmaster. */
+  monitor(): ProcessMonitor;
   stop(): Promise<void>;
 }
 
@@ -257,6 +259,14 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
     if (!first) throw new Error('--workers is at least 1');
 
     const workerPids = workers.map((worker) => worker.ready.pid);
+    const processes = () => ({
+      worker: workerPids,
+      gateway: [gateway.ready.pid],
+      sandboxes: [sandboxes.ready.pid],
+      ...(storePid ? { store: [storePid] } : {}),
+      ...started.pids(),
+      driver: [process.pid],
+    });
     return {
       config,
       server,
@@ -270,14 +280,9 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
       client,
       invoices,
       worker: { pids: workerPids, ready: first.ready, memory: () => askMemory(first.child) },
-      processes: () => ({
-        worker: workerPids,
-        gateway: [gateway.ready.pid],
-        sandboxes: [sandboxes.ready.pid],
-        ...(storePid ? { store: [storePid] } : {}),
-        ...started.pids(),
-        driver: [process.pid],
-      }),
+      processes,
+      // The cluster's PostgreSQL serves each connection from a backend process of its own.
+      monitor: () => new ProcessMonitor(processes(), new Set(['postgres'])),
       stop: stopAll,
     };
   } catch (error) {
