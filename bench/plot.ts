@@ -23,7 +23,7 @@ const SERIES = [
   { kind: 'baseline', stat: 'p99', color: '#c0561b', dash: '6 4' },
 ] as const;
 
-const PANEL = { width: 320, height: 240, left: 56, right: 12, top: 28, bottom: 40 };
+const PANEL = { width: 320, height: 240, left: 64, right: 12, top: 28, bottom: 40 };
 
 /** A round step near a fifth of the span, so the axis reads 0, 50, 100… rather than 0, 47.3, 94.6… */
 function niceStep(max: number): number {
@@ -36,7 +36,10 @@ function niceStep(max: number): number {
 function ticks(max: number): number[] {
   const step = niceStep(max > 0 ? max : 1);
   const values: number[] = [];
-  for (let value = 0; value <= max + step / 2; value += step) values.push(Number(value.toPrecision(6)));
+  // Up to the first tick at or past the largest value, so no point is drawn outside the axes.
+  for (let value = 0; values.length < 2 || (values[values.length - 1] ?? 0) < max; value += step) {
+    values.push(Number(value.toPrecision(6)));
+  }
   return values;
 }
 
@@ -80,7 +83,7 @@ function panel(points: readonly LoadPoint[], key: LatencyName, title: string, of
   }
   parts.push(
     `<text x="${x(xMax / 2)}" y="${PANEL.height - 6}" text-anchor="middle">offered load (invoices / s)</text>`,
-    `<text transform="translate(${offsetX + 14} ${PANEL.top + plotH / 2}) rotate(-90)" text-anchor="middle">ms</text>`,
+    `<text transform="translate(${offsetX + 12} ${PANEL.top + plotH / 2}) rotate(-90)" text-anchor="middle">ms</text>`,
   );
   for (const series of SERIES) {
     const coords = points.map((p) => `${x(p.rate).toFixed(1)},${y(p[series.kind][key][series.stat]).toFixed(1)}`);
