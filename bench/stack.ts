@@ -112,7 +112,8 @@ function askMemory(child: ChildProcess): Promise<MemoryReport> {
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // A child ended by a signal has no exit code but a signal code; either way its 'exit' event is past.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop: ParentMessage = { type: 'stop' };
   // A child whose channel is already gone (it crashed, or a signal reached it first) is asked the blunt way.
