@@ -366,11 +366,16 @@ async function run(): Promise<void> {
   const startedAt = new Date();
   process.stderr.write(`bench: starting the stack (${args.mode}: ${load(args)})\n`);
   const stack = await startBenchStack(args, logger);
+  // Ctrl-C reaches the whole process group, and tsx relays it once more: a second signal must not cut the stop short
+  // (the default action would), or the stack's temporary folder and children outlive the run.
+  let stopping = false;
   const stopOnSignal = () => {
+    if (stopping) return;
+    stopping = true;
     void stack.stop().finally(() => process.exit(130));
   };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
   try {
     const ctx: DriveContext = {
       client: stack.client,

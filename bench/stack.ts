@@ -187,7 +187,10 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'payorch-bench-'));
     // The cluster's PostgreSQL runs as an unprivileged account, which must reach its folder in here.
     chmodSync(dataDir, 0o755);
-    stops.push(() => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })));
+    const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
+    stops.push(() => Promise.resolve(removeDataDir()));
+    // Also on any exit the stop did not reach (an error on the way out): the folder can hold a whole PostgreSQL.
+    process.once('exit', removeDataDir);
     const env: NodeJS.ProcessEnv = {
       // PayOne sends no webhooks: its pre-authorization is found by polling, first after 300 s by default. The cost
       // mode polls after 2 s (unless set) so a PayOne invoice completes in seconds; its actions then show one poll.
