@@ -181,6 +181,7 @@ export interface OpenPhaseResult extends PhaseResult {
 export async function openPhase(
   runner: Runner,
   arrivalsMs: readonly number[],
+  windowMs: number,
   label: string,
 ): Promise<OpenPhaseResult> {
   const readiness = new ReadinessEstimate();
@@ -209,6 +210,9 @@ export async function openPhase(
       }),
     );
   }
+  // The window lasts its full length even when the last arrival came early: rates and backlog are read at its end.
+  const untilEnd = origin + windowMs - performance.now();
+  if (untilEnd > 0) await sleep(untilEnd);
   const windowEnd = performance.now();
   const inFlightAtWindowEnd = inFlight;
   const samples = await Promise.all(runs);

@@ -78,10 +78,14 @@ async function measureRates(
     const prefix = `o${index}-`;
     const baseline = await measureOpen(
       stack,
-      () => openPhase(baselineRunner(ctx, prefix), arrivals, `base ${rate}/s`),
+      () => openPhase(baselineRunner(ctx, prefix), arrivals, args.durationSeconds * 1000, `base ${rate}/s`),
       rate,
     );
-    const ours = await measureOpen(stack, () => openPhase(oursRunner(ctx, prefix), arrivals, `ours ${rate}/s`), rate);
+    const ours = await measureOpen(
+      stack,
+      () => openPhase(oursRunner(ctx, prefix), arrivals, args.durationSeconds * 1000, `ours ${rate}/s`),
+      rate,
+    );
     results.push({ rate: round(rate, 2), seed, baseline, ours });
   }
   return results;
