@@ -46,7 +46,7 @@ export const USAGE = `npm run bench -- [options]
   --mode throughput|waiting|open|sweep|cost
                               throughput (default): closed loop, N invoices end to end, then the same-shape baseline
                               waiting: start N invoices, hold them all at AWAITING_APPROVAL, sample worker RSS
-                              open: Poisson arrivals at --rate for --duration, ours then the baseline (--rate implies it)
+                              open: Poisson arrivals at --rate for --duration, the baseline then ours (--rate implies it)
                               sweep: closed loop to find the saturated rate, then open loop at --levels % of it
                               cost: a few invoices of every provider x direction, billable actions from their histories
   --rate R[,R...]             open loop: arrivals per second (several: one measurement per rate)
@@ -61,7 +61,7 @@ export const USAGE = `npm run bench -- [options]
   --compare FILE              end with every figure's change against an earlier result (a report, never a failure)
   --with FILE                 with --compare: compare FILE against it and run nothing
   --invoices N                invoices to drive (default 1000; waiting 10000; sweep's closed loop 300; cost 3 per pair)
-  --concurrency N             invoices in flight at once (default 20; waiting mode: starts in flight)
+  --concurrency N             invoices in flight at once (default 20; cost 4; waiting 50, starts in flight)
   --provider NAME             ${PROVIDER_NAMES.join('|')} (default alfred; cost mode: only this one, default all)
   --direction DIR             ${DIRECTIONS.join('|')} (default pay_out)
   --faults [RATE]             the provider's sandbox answers this share of requests 503 (default 0.1)
