@@ -30,6 +30,8 @@ export interface BenchArgs {
   seed: number;
   /** Sweep: offered loads as percentages of the saturated rate. */
   levels: number[];
+  /** Sweep: the saturated rate given, instead of measured (the same absolute loads on another target). */
+  saturatedRate?: number;
   /** Where Temporal runs when TEMPORAL_ADDRESS is unset: a dev server, or a cluster of our own (npm run cluster's). */
   target: 'dev' | 'cluster';
   /** Worker processes, each with the invoice workers and the baseline worker. */
@@ -54,6 +56,7 @@ export const USAGE = `npm run bench -- [options]
   --seed N                    open loop: seed of the arrival times (default: random, printed)
   --sweep                     the same as --mode sweep
   --levels P[,P...]           sweep: percentages of the saturated rate (default 25,50,75)
+  --saturated-rate R          sweep: take R invoices / s as the saturated rate instead of measuring it
   --cost, --all-providers     the same as --mode cost
   --target dev|cluster        dev (default): temporal server start-dev; cluster: npm run cluster's Temporal services on
                               PostgreSQL, started for the run on free ports
@@ -114,6 +117,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let durationSeconds = 60;
   let seed: number | undefined;
   let levels = [25, 50, 75];
+  let saturatedRate: number | undefined;
   let target: BenchArgs['target'] = 'dev';
   let workers = 1;
   let compare: string | undefined;
@@ -149,6 +153,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--levels':
         levels = list('--levels', value());
+        break;
+      case '--saturated-rate':
+        saturatedRate = positive('--saturated-rate', value());
         break;
       case '--cost':
       case '--all-providers':
@@ -243,6 +250,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     // Printed with the results, so a run's arrivals can be replayed.
     seed: seed ?? Math.floor(Math.random() * 2 ** 31),
     levels,
+    saturatedRate,
     target,
     workers,
     compare,

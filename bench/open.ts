@@ -184,20 +184,27 @@ export async function openLoop(args: BenchArgs, stack: BenchStack, ctx: DriveCon
 export async function sweep(args: BenchArgs, stack: BenchStack, ctx: DriveContext): Promise<OpenOutcome> {
   process.stderr.write(`bench: sweep, seed ${args.seed}\n`);
   await warmUp(args, ctx);
-  const baselineClosed = summarise(await driveBaseline(ctx, args.invoices, args.concurrency, 'sat base', 's'));
-  const oursClosed = summarise(await driveOurs(ctx, args.invoices, args.concurrency, 'sat ours', 's'));
-  const saturated = oursClosed.perSecond;
+  // Given (another target's figure, so both are offered the same absolute loads), or the closed loop's throughput.
+  const measured =
+    args.saturatedRate === undefined
+      ? {
+          baseline: summarise(await driveBaseline(ctx, args.invoices, args.concurrency, 'sat base', 's')).perSecond,
+          ours: summarise(await driveOurs(ctx, args.invoices, args.concurrency, 'sat ours', 's')).perSecond,
+        }
+      : undefined;
+  const saturated = args.saturatedRate ?? measured?.ours ?? 0;
   const rates = args.levels.map((level) => round((saturated * level) / 100, 2));
   process.stderr.write(
-    `bench: saturated at ${round(saturated, 2)}/s (baseline ${round(baselineClosed.perSecond, 2)}/s); ` +
+    `bench: saturated at ${round(saturated, 2)}/s (${measured ? `baseline ${round(measured.baseline, 2)}/s` : 'given'}); ` +
       `measuring ${rates.join(', ')}/s\n`,
   );
   const results = await measureRates(args, stack, ctx, rates);
   const saturation = {
+    source: measured ? ('closed loop' as const) : ('--saturated-rate' as const),
     concurrency: args.concurrency,
     invoices: args.invoices,
     oursPerSecond: round(saturated, 2),
-    baselinePerSecond: round(baselineClosed.perSecond, 2),
+    baselinePerSecond: measured ? round(measured.baseline, 2) : undefined,
     levelsPercent: args.levels,
   };
   return outcome(
@@ -205,9 +212,11 @@ export async function sweep(args: BenchArgs, stack: BenchStack, ctx: DriveContex
     results,
     { saturation },
     [
-      `Saturated rate (closed loop, concurrency ${args.concurrency}, ${args.invoices} invoices of each kind): ours ` +
-        `${saturation.oursPerSecond}/s, baseline ${saturation.baselinePerSecond}/s; offered ${args.levels.join(', ')} % ` +
-        `of ours: ${rates.join(', ')}/s.`,
+      (measured
+        ? `Saturated rate (closed loop, concurrency ${args.concurrency}, ${args.invoices} invoices of each kind): ` +
+          `ours ${saturation.oursPerSecond}/s, baseline ${saturation.baselinePerSecond}/s`
+        : `Saturated rate given (--saturated-rate): ${saturation.oursPerSecond}/s`) +
+        `; offered ${args.levels.join(', ')} % of it: ${rates.join(', ')}/s.`,
     ],
     `sweep: ${args.levels.join('/')} % of ours' saturated ${saturation.oursPerSecond}/s, ` +
       `${args.durationSeconds} s per point, seed ${args.seed}`,

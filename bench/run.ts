@@ -34,7 +34,13 @@ function settings(args: BenchArgs, stack: BenchStack) {
     faultRate: args.faultRate,
     sandboxTimeScale: args.timeScale,
     ...(args.mode === 'open' || args.mode === 'sweep'
-      ? { rates: args.rates, levels: args.levels, durationSeconds: args.durationSeconds, seed: args.seed }
+      ? {
+          rates: args.rates,
+          levels: args.levels,
+          saturatedRate: args.saturatedRate,
+          durationSeconds: args.durationSeconds,
+          seed: args.seed,
+        }
       : {}),
     order: 'warm-up (baseline, then ours), then baseline measured, then ours measured; same server and worker process',
     target: stack.target,
@@ -321,11 +327,16 @@ function load(args: BenchArgs): string {
   switch (args.mode) {
     case 'open':
       return `open loop at ${args.rates.join(', ')}/s for ${args.durationSeconds} s each, seed ${args.seed}`;
-    case 'sweep':
+    case 'sweep': {
+      const saturation =
+        args.saturatedRate === undefined
+          ? `saturation by closed loop (${closed})`
+          : `saturated rate given as ${args.saturatedRate}/s`;
       return (
-        `saturation by closed loop (${closed}), then open loop at ${args.levels.join(', ')} % of it for ` +
-        `${args.durationSeconds} s each, seed ${args.seed}`
+        `${saturation}, then open loop at ${args.levels.join(', ')} % of it for ${args.durationSeconds} s each, ` +
+        `seed ${args.seed}`
       );
+    }
     case 'cost':
       return `${args.invoices} invoices of every provider and direction, concurrency ${args.concurrency}`;
     default:
