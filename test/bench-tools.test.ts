@@ -25,6 +25,7 @@ describe('bench flags', () => {
     });
     expect(parseArgs(['--all-providers'])).toMatchObject({ mode: 'cost', invoices: 3, warmup: 0 });
     expect(parseArgs(['--target', 'cluster', '--workers', '2'])).toMatchObject({ target: 'cluster', workers: 2 });
+    expect(parseArgs(['--sweep', '--saturated-rate', '12.5'])).toMatchObject({ mode: 'sweep', saturatedRate: 12.5 });
   });
 
   it('refuses modes that contradict each other and --with alone', () => {
@@ -87,5 +88,13 @@ describe('latency figure', () => {
     expect(svg.match(/<polyline /g)).toHaveLength(12);
     expect(svg).not.toMatch(/NaN|Infinity/);
     expect(svg).toContain('test &lt;caption&gt;');
+    // Every point inside its panel: x within the three panels' width, y above the x axis and below the top.
+    const coords = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(coords).toHaveLength(24);
+    for (const [x, y] of coords) {
+      expect(x).toBeLessThanOrEqual(960);
+      expect(y).toBeGreaterThanOrEqual(28);
+      expect(y).toBeLessThanOrEqual(200);
+    }
   });
 });
