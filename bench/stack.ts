@@ -235,7 +235,7 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
 
     const client = await connectClient(config, { address: server.address, namespace: server.namespace });
     stops.push(() => client.connection.close());
-    const invoices = createInvoiceClient({ client, timing: config.invoiceTiming });
+    const invoices = createInvoiceClient({ client, timing: config.invoiceTiming, recordEvents: true });
     const childEnv: NodeJS.ProcessEnv = {
       ...env,
       TEMPORAL_ADDRESS: server.address,
