@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
+import { npmStartEnv } from '../support/npm-start';
 import { processesMatching, spawnGroup } from '../support/processes';
 
 const canConnect = (port: number) =>
@@ -26,26 +26,9 @@ describe('npm start', () => {
 
   it('brings up the UI and the frontend, and leaves nothing running after Ctrl-C', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-start-'));
-    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    const run = spawnGroup('npm', ['start', '--silent'], {
-      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
-      TEMPORAL_ADDRESS: '',
-      TEMPORAL_PORT: String(grpc),
-      TEMPORAL_UI_PORT: String(ui),
-      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
-      STORE_DATA_DIR: path.join(dir, 'store'),
-      STORE_PORT: String(store),
-      SANDBOX_PORT: String(sandbox),
-      GATEWAY_PORT: String(gateway),
-      START_SAMPLES: 'false',
-      LOG_LEVEL: 'warn',
-    });
+    const { env, ports } = await npmStartEnv(dir);
+    const { grpc, ui } = ports;
+    const run = spawnGroup('npm', ['start', '--silent'], env);
     await run.waitFor(/Press Ctrl-C to stop/, 90_000);
     expect(run.output()).toContain(`Temporal UI        http://localhost:${ui}`);
     expect((await fetch(`http://127.0.0.1:${ui}/`)).status).toBe(200);
@@ -64,27 +47,11 @@ describe('npm start', () => {
     expect(await canConnect(grpc)).toBe(false);
     expect(await canConnect(ui)).toBe(false);
   });
+
   it('demonstrates issue 13: signed deliveries to an endpoint of its own, and a report with the drifted record', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-demo-'));
-    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    const run = spawnGroup('npm', ['start', '--silent'], {
-      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
-      TEMPORAL_ADDRESS: '',
-      TEMPORAL_PORT: String(grpc),
-      TEMPORAL_UI_PORT: String(ui),
-      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
-      STORE_DATA_DIR: path.join(dir, 'store'),
-      STORE_PORT: String(store),
-      SANDBOX_PORT: String(sandbox),
-      GATEWAY_PORT: String(gateway),
-      LOG_LEVEL: 'warn',
-    });
+    const { env } = await npmStartEnv(dir, { START_SAMPLES: 'true' });
+    const run = spawnGroup('npm', ['start', '--silent'], env);
     try {
       await run.waitFor(/Press Ctrl-C to stop/, 240_000);
       const output = run.output();
