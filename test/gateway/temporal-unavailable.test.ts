@@ -85,7 +85,7 @@ describe('gateway API keys', () => {
   const config = loadConfig({ NODE_ENV: 'test', TEMPORAL_ADDRESS: '127.0.0.1:1' });
 
   it('refuses to build without a key, naming the variable', () => {
-    const client = { handle: () => ({ client: { connection: {} } }) } as unknown as ReturnType<
+    const client = { handle: () => ({ client: { connection: {} } }), options: {} } as unknown as ReturnType<
       typeof createInvoiceClient
     >;
     expect(() =>

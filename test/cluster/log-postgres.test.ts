@@ -1,3 +1,5 @@
+// Under test/cluster (`npm run test:cluster`): it needs the PostgreSQL server binaries, which the cluster needs too and
+// `npm test` on a bare machine must not.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
