@@ -5,12 +5,12 @@ import {
   cancelPending,
   deliveryPolicy,
   deliveryStatus,
-  loadEvent,
   markGivenUp,
   recordAttempt,
   sendEvent,
 } from '../webhooks/deliveries';
 import { endpointRepository } from '../webhooks/endpoints';
+import { eventById } from '../events/log';
 import { DELIVERY_FAILURES, type DeliverEventInput, type DeliverEventResult } from '../workflows/delivery-definitions';
 
 /** The activities of outgoing webhook deliveries (issue 13, part 2). Inputs carry ids only; secrets stay in the store. */
@@ -36,7 +36,7 @@ export function deliveryActivities(deps: ActivityDeps) {
       if ((await deliveryStatus(store, input.endpointId, input.eventId)) === 'delivered') {
         return { outcome: 'already_delivered' };
       }
-      const event = await loadEvent(store, input.eventId);
+      const event = await eventById(store, input.eventId);
       if (!event) {
         throw ApplicationFailure.nonRetryable(
           `event ${input.eventId} is not in the log`,

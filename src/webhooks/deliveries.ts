@@ -2,14 +2,8 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import type { Queryable, Store } from '../store/database';
 import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy } from '../workflows/delivery-definitions';
-import {
-  EVENT_ID_HEADER,
-  EVENT_TYPE_HEADER,
-  SIGNATURE_HEADER,
-  signWebhook,
-  WebhookEventSchema,
-  type WebhookEvent,
-} from './signature';
+import type { InvoiceEvent } from '../domain/events';
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signWebhook } from './signature';
 
 /** pending → delivered | failed (retries ran out; replay from the log) | cancelled (the endpoint went away). */
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
@@ -23,38 +17,6 @@ export function deliveryPolicy(config: Config | undefined): DeliveryPolicy {
     maximumIntervalSeconds: webhooks.retryMaxIntervalSeconds,
     giveUpAfterSeconds: webhooks.giveUpAfterSeconds,
     requestTimeoutMs: webhooks.timeoutMs,
-  };
-}
-
-const EventRowSchema = z.object({
-  id: z.string(),
-  type: z.string(),
-  tenant: z.string(),
-  invoice_id: z.string(),
-  sequence: z.coerce.number().int(),
-  // bigint arrives as a string from pg.
-  position: z.coerce.number().int(),
-  occurred_at: z.date(),
-  data: WebhookEventSchema.shape.data,
-});
-
-/** The event as the log holds it (an InvoiceEvent; the invoice's state is passed on as recorded), in the shape `GET /v1/events` and the deliveries' bodies share. */
-export async function loadEvent(store: Queryable, eventId: string): Promise<WebhookEvent | undefined> {
-  const [row] = await store.query(
-    'SELECT id, type, tenant, invoice_id, sequence, position, occurred_at, data FROM events WHERE id = $1',
-    [eventId],
-  );
-  if (!row) return undefined;
-  const parsed = EventRowSchema.parse(row);
-  return {
-    id: parsed.id,
-    type: parsed.type,
-    tenant: parsed.tenant,
-    invoiceId: parsed.invoice_id,
-    sequence: parsed.sequence,
-    position: parsed.position,
-    occurredAt: parsed.occurred_at.toISOString(),
-    data: parsed.data,
   };
 }
 
@@ -166,7 +128,8 @@ export interface SendResult {
 /** One signed POST. Redirects are not followed: a 3xx is an answer other than success, like a 4xx. */
 export async function sendEvent(options: {
   url: string;
-  event: WebhookEvent;
+  /** The body: the event exactly as the log and `GET /v1/events` give it. */
+  event: InvoiceEvent;
   secrets: readonly string[];
   timeoutMs: number;
   now?: () => number;
