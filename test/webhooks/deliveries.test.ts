@@ -326,7 +326,8 @@ describe('outgoing webhooks', () => {
 
     // A rotation without a body keeps the current secret for a day beside the new one.
     const rotated = await api<{ secret: string }>('POST', `/v1/webhook-endpoints/${endpoint.id}/rotate-secret`);
-    expect([rotated.status, rotated.body]).toEqual([200, { secret: expect.any(String) }]);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
     const expiries = await stack.store.query<{ expires_at: Date | null }>(
       'SELECT expires_at FROM webhook_secrets WHERE endpoint_id = $1 ORDER BY created_at',
       [endpoint.id],
