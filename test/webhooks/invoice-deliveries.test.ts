@@ -1,3 +1,4 @@
+import { verifyWebhook, WebhookSignatureError } from '../../src/client';
 import { driveSample } from '../../src/dev/samples';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
 import { callApi, deliveryLog, verified, type CreatedEndpoint } from '../support/deliveries';
@@ -77,5 +78,69 @@ describe('webhook deliveries of real invoices', () => {
     }
     const last = received.filter((event) => event.invoiceId === invoiceIds[0]).at(-1);
     expect(last).toMatchObject({ type: 'invoice.completed', data: { invoice: { status: 'COMPLETED' } } });
+  });
+
+  it("rotation: a real invoice's deliveries verify with either secret; the verifier refuses tampering, a wrong secret, a stale time", async () => {
+    const rotating = new WebhookReceiver();
+    await rotating.start();
+    try {
+      const log = deliveryLog(rotating);
+      const created = await callApi<CreatedEndpoint>(
+        stack.gateway.url,
+        TEST_KEYS.service,
+        'POST',
+        '/v1/webhook-endpoints',
+        {
+          url: rotating.url,
+          eventTypes: ['*'],
+        },
+      );
+      const old = created.body.secret;
+      const rotated = await callApi<{ secret: string }>(
+        stack.gateway.url,
+        TEST_KEYS.service,
+        'POST',
+        `/v1/webhook-endpoints/${created.body.id}/rotate-secret`,
+        { expireCurrentInSeconds: 3600 },
+      );
+      const current = rotated.body.secret;
+
+      const invoiceId = uniqueId('whrot');
+      await driveSample(stack.api, { invoiceId, provider: 'alfred', direction: 'pay_in' }, 90_000);
+      const events = await loggedEvents(stack.store, TEST_TENANT, [invoiceId]);
+      await eventually(() => log.distinctAccepted().size === events.length || undefined, 60_000);
+
+      for (const delivery of log.accepted()) {
+        const header = String(delivery.hook.headers['payorch-signature']);
+        expect(header.match(/v1=/g)).toHaveLength(2);
+        expect(verified(delivery.hook, [old]).id).toBe(delivery.eventId);
+        expect(verified(delivery.hook, [current]).id).toBe(delivery.eventId);
+      }
+      const [sample] = log.accepted();
+      if (!sample) throw new Error('no delivery');
+      const header = String(sample.hook.headers['payorch-signature']);
+      const signedAt = Number(/t=(\d+)/.exec(header)?.[1]);
+      const refusal = (call: () => unknown) => {
+        try {
+          call();
+        } catch (error) {
+          if (error instanceof WebhookSignatureError) return error.reason;
+          throw error;
+        }
+        return 'accepted';
+      };
+      const tampered = sample.hook.rawBody.replace(invoiceId, `${invoiceId}x`);
+      expect(tampered).not.toBe(sample.hook.rawBody);
+      expect(refusal(() => verifyWebhook(tampered, header, [current, old]))).toBe('NoMatchingSignature');
+      expect(refusal(() => verifyWebhook(sample.hook.rawBody, header, ['whsec_wrong']))).toBe('NoMatchingSignature');
+      expect(refusal(() => verifyWebhook(sample.hook.rawBody, header, [current], 300, signedAt + 301))).toBe(
+        'TimestampOutsideTolerance',
+      );
+      expect(refusal(() => verifyWebhook(sample.hook.rawBody, header, [current], 300, signedAt + 299))).toBe(
+        'accepted',
+      );
+    } finally {
+      await rotating.stop();
+    }
   });
 });
