@@ -314,6 +314,25 @@ const SCENARIOS: Record<string, Scenario> = {
     await acme.forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9002, by: 'acme-alice' });
     return key;
   },
+  // `rn1-`: reconciliation's nudge (patch reconciliation-nudge-1); record with `-- rn1-`.
+  'rn1-reconciliation-nudge-completes-review': async ({ invoices }, fakes) => {
+    // An alfred pay-out approved at alfred whose settlement never came before the deadline: polling ended in
+    // NEEDS_REVIEW. alfred then settles it without a webhook; reconciliation's nudge makes the invoice look, and the
+    // API's word completes it. A nudge of another provider is ignored and counted.
+    const request = invoiceRequest({ invoiceId: 'hist_rn1_nudge', direction: 'pay_out', settlementTimeoutSeconds: 3 });
+    await invoices.startInvoice(request);
+    const handle = invoices.handle(request.invoiceId);
+    await handle.signal(providerEventSignal, fakeEvent(request, 'ask', 'approval_requested'));
+    await waitForStatus(invoices, request.invoiceId, 'NEEDS_REVIEW');
+    await handle.signal(providerLookSignal, { provider: 'bitfinex', hint: 'orphan', via: 'reconciliation' });
+    fakes.alfred?.statuses.set(request.invoiceId, 'settled');
+    await handle.signal(providerLookSignal, {
+      provider: 'alfred',
+      hint: 'settled_not_completed',
+      via: 'reconciliation',
+    });
+    return request.invoiceId;
+  },
 };
 
 async function run(): Promise<void> {

@@ -8,7 +8,8 @@ temporal operator namespace describe -n "$NAMESPACE" >/dev/null 2>&1 || temporal
 # The search attributes the workflow upserts (src/domain/constants.ts SEARCH_ATTRIBUTES). A namespace just created can
 # take a few seconds to reach every service, so a refused create is retried rather than ignored.
 for sa in InvoiceStatus=Keyword PaymentProvider=Keyword InvoiceDirection=Keyword InvoiceAmount=Int \
-  InvoiceCurrency=Keyword CustomerId=Keyword TenantId=Keyword ProviderReferences=KeywordList CompensationFailed=Bool; do
+  InvoiceCurrency=Keyword CustomerId=Keyword TenantId=Keyword ProviderReferences=KeywordList CompensationFailed=Bool \
+  ReconciliationDifferences=Int; do
   name=${sa%%=*}
   type=${sa#*=}
   tries=0

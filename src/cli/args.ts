@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { PROVIDER_NAMES } from '../domain/constants';
+import { PROVIDER_NAMES, type ProviderName } from '../domain/constants';
 import { InvoiceStatusSchema } from '../domain/invoice';
 import { PrincipalIdSchema, ROLES, TenantIdSchema, type Role } from '../access/principals';
 
@@ -10,6 +10,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: payorch [--json] [--tenant T] invoice <command>
        payorch keys create --tenant T --id P --roles R1,R2 [--file keys.json]
+       payorch reconcile --since DATE [--provider P] [--until DATE] [--timeout SECONDS]
 
 Commands:
   invoice create --file request.json         start an invoice (the same file again is a no-op)
@@ -26,6 +27,10 @@ Commands:
                                              is added to --file (made if missing), else printed to add yourself.
                                              Roles: invoices:create, invoices:read, invoices:approve,
                                              invoices:cancel, payloads:decode, admin
+  reconcile                                  reconcile our invoices with the providers' reports for a window now,
+                                             through the gateway (PAYORCH_GATEWAY_URL, default the configured
+                                             gateway; PAYORCH_API_KEY, a key with reconciliations:run and
+                                             :read); waits, prints each provider's summary and report id
 
 Options:
   --json     machine-readable output on stdout
@@ -41,6 +46,7 @@ export type Decide = 'approve' | 'reject' | 'cancel';
 
 export type Command =
   | { kind: 'help' }
+  | ReconcileCommand
   | { kind: 'create'; file: string }
   | { kind: 'show'; invoiceId: string }
   | { kind: 'list'; filter: z.output<typeof ListFilterSchema> }
@@ -56,6 +62,44 @@ export type Command =
       reason?: string;
     }
   | { kind: 'keys-create'; tenant: string; id: string; roles: Role[]; file?: string };
+
+export interface ReconcileCommand {
+  kind: 'reconcile';
+  provider?: ProviderName;
+  since: string;
+  until?: string;
+  timeoutSeconds: number;
+}
+
+/** A day (`2026-11-01`, midnight UTC) or a full ISO 8601 time. */
+const WhenSchema = z.union([
+  z.iso.date().transform((day) => `${day}T00:00:00.000Z`),
+  z.iso.datetime({ offset: true }).transform((time) => new Date(time).toISOString()),
+]);
+
+export function parseReconcile(values: {
+  provider?: string;
+  since?: string;
+  until?: string;
+  timeout?: string;
+}): ReconcileCommand {
+  const provider = z.enum(PROVIDER_NAMES).optional().safeParse(values.provider);
+  if (!provider.success) throw new UsageError(`--provider: one of ${PROVIDER_NAMES.join(', ')}`);
+  if (values.since === undefined) throw new UsageError('reconcile needs --since <date>');
+  const since = WhenSchema.safeParse(values.since);
+  if (!since.success) throw new UsageError('--since: a date (2026-11-01) or an ISO 8601 time');
+  const until = values.until === undefined ? undefined : WhenSchema.safeParse(values.until);
+  if (until && !until.success) throw new UsageError('--until: a date (2026-11-01) or an ISO 8601 time');
+  const timeout = z.coerce.number().int().min(1).max(86_400).default(900).safeParse(values.timeout);
+  if (!timeout.success) throw new UsageError('--timeout: seconds, 1 to 86400');
+  return {
+    kind: 'reconcile',
+    ...(provider.data ? { provider: provider.data } : {}),
+    since: since.data,
+    ...(until?.data ? { until: until.data } : {}),
+    timeoutSeconds: timeout.data,
+  };
+}
 
 export interface ParsedArgs {
   command: Command;
@@ -87,12 +131,15 @@ const OPTIONS = {
   'pay-ccy': { type: 'string' },
   'deposit-id': { type: 'string' },
   'ledger-id': { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  timeout: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** Which options each command takes; any other is a usage error rather than silently ignored. */
-const ALLOWED: Record<Exclude<Command['kind'], 'help' | 'keys-create'>, readonly (keyof Values)[]> = {
+const ALLOWED: Record<Exclude<Command['kind'], 'help' | 'keys-create' | 'reconcile'>, readonly (keyof Values)[]> = {
   create: ['file'],
   show: [],
   list: ['status', 'provider', 'customer', 'page-size'],
@@ -143,6 +190,15 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
 
   const [noun, verb, ...rest] = positionals;
   if (noun === 'keys') return { command: parseKeysCommand(verb, rest, values), json };
+  if (noun === 'reconcile') {
+    if (verb !== undefined) throw new UsageError('reconcile takes no arguments, only options');
+    for (const name of Object.keys(values) as (keyof Values)[]) {
+      if (!['json', 'help', 'provider', 'since', 'until', 'timeout'].includes(name)) {
+        throw new UsageError(`reconcile takes no --${name}`);
+      }
+    }
+    return { command: parseReconcile(values), json };
+  }
   if (noun !== 'invoice') throw new UsageError(`unknown command "${noun ?? ''}"`);
   const tenant = values.tenant ?? process.env.PAYORCH_TENANT;
   if (tenant !== undefined) {

@@ -20,6 +20,7 @@ import {
   type AccessDocument,
 } from '../access/principals';
 import { UsageError, USAGE, type Command } from './args';
+import { GatewayError } from './reconcile';
 import { formatList, formatStarted, formatState } from './format';
 
 export const EXIT = { ok: 0, other: 1, usage: 2, notFound: 3, refused: 4 } as const;
@@ -82,7 +83,7 @@ export async function createKey(command: Extract<Command, { kind: 'keys-create' 
 
 /** Runs one command against the client library; the caller prints and exits. */
 export async function runCommand(
-  command: Exclude<Command, { kind: 'help' | 'keys-create' }>,
+  command: Exclude<Command, { kind: 'help' | 'keys-create' | 'reconcile' }>,
   json: boolean,
   deps: { invoices: InvoiceClient; readStdin: () => Promise<string> },
 ): Promise<Output> {
@@ -161,6 +162,17 @@ export function failure(error: unknown, json: boolean): { exitCode: number; mess
     error instanceof ForceCompleteFailedError
   ) {
     return as(EXIT.refused, error.type, error.message);
+  }
+  if (error instanceof GatewayError) {
+    const code =
+      error.status === 404
+        ? EXIT.notFound
+        : error.status === 400
+          ? EXIT.usage
+          : error.status === 403
+            ? EXIT.refused
+            : EXIT.other;
+    return as(code, error.type, error.message);
   }
   return as(EXIT.other, 'Error', error instanceof Error ? error.message : String(error));
 }

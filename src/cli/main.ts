@@ -3,8 +3,9 @@ import { DEFAULT_TENANT_POLICY, loadAccessDocument } from '../access/principals'
 import { createInvoiceClient } from '../client';
 import { loadConfig } from '../config';
 import { connectClient } from '../temporal/connection';
-import { parseCommandLine, USAGE } from './args';
+import { parseCommandLine, UsageError, USAGE } from './args';
 import { createKey, EXIT, failure, runCommand } from './commands';
+import { formatReconciliation, runReconcile } from './reconcile';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -29,6 +30,17 @@ async function run(argv: readonly string[]): Promise<number> {
       return output.exitCode;
     }
     const config = loadConfig();
+    if (parsed.command.kind === 'reconcile') {
+      // Through the gateway, as a service would: the run is recorded there, and the key's roles decide.
+      const apiKey = process.env.PAYORCH_API_KEY;
+      if (!apiKey) throw new UsageError('reconcile needs PAYORCH_API_KEY (a key with reconciliations:run and :read)');
+      const result = await runReconcile(parsed.command, {
+        gatewayUrl: process.env.PAYORCH_GATEWAY_URL ?? config.gateway.url,
+        apiKey,
+      });
+      process.stdout.write(`${json ? JSON.stringify(result, null, 2) : formatReconciliation(result)}\n`);
+      return EXIT.ok;
+    }
     const address = config.temporal.address ?? `127.0.0.1:${config.devServer.port}`;
     const client = await connectClient(config, { address, namespace: config.temporal.namespace });
     try {

@@ -14,6 +14,7 @@ import { startSandboxes, type SandboxServer } from '../providers/sandbox/server'
 import { connectClient, connectWorker } from '../temporal/connection';
 import { startTemporal, type StartOptions, type TemporalServer } from '../temporal/dev-server';
 import { createWorker } from '../temporal/worker';
+import { ensureReconciliationSchedule } from '../temporal/reconciliation-schedule';
 import { startWorkerHealth } from '../temporal/worker-health';
 import { tracingFromConfig, type Tracing } from '../telemetry/tracing';
 
@@ -125,6 +126,9 @@ async function runWorkers(
       tracing,
     });
     const running = workers.run();
+    await ensureReconciliationSchedule(shared.temporal, config, logger).catch((error: unknown) =>
+      logger.error({ err: error }, 'reconciliation schedule not set up'),
+    );
     const healthPort = config.worker.healthPort;
     const health =
       healthPort === undefined ? undefined : await startWorkerHealth(() => workers.states(), { port: healthPort });

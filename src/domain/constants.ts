@@ -95,4 +95,6 @@ export const SEARCH_ATTRIBUTES = {
   ProviderReferences: 'KeywordList',
   /** Set when an undo at the provider failed, so operators can find every invoice that left something behind. */
   CompensationFailed: 'Bool',
+  /** On a reconciliation workflow: the differences it found, for an alert on `ReconciliationDifferences > 0`. */
+  ReconciliationDifferences: 'Int',
 } as const;

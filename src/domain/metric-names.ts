@@ -14,6 +14,8 @@ export const WORKER_METRICS = {
   providerCallErrors: 'payment_provider_call_errors_total',
   /** Histogram (ms), per provider: how long an attempt waited on its provider's rate-limited task queue. */
   rateLimitWait: 'payment_provider_rate_limit_wait_milliseconds',
+  /** Counter, per provider and class: differences a reconciliation found (each run adds what it found). */
+  reconciliationDifferences: 'payment_reconciliation_differences_total',
 } as const;
 
 export const GATEWAY_METRICS = {

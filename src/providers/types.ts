@@ -3,6 +3,7 @@ import type { Direction, ProviderName, ProviderStatus } from '../domain/constant
 import type { Logger } from '../logger';
 import type { ProviderSandbox, SandboxContext } from './sandbox/kit';
 import type { InvoiceRequest } from '../domain/invoice';
+import type { ProviderRecords } from '../domain/reconciliation';
 import type { CallbackVerdict, ForceCompleteInput, InvoicePlan, ProviderEvent } from '../workflows/definitions';
 
 /** What every provider step receives: the invoice, what earlier steps learned, and a stable idempotency reference. */
@@ -57,6 +58,22 @@ export interface StatusResult {
   money?: { amount: number; currency: string };
 }
 
+/** One page of a provider's report for a reconciliation window. */
+export interface RecordsQuery {
+  /** ISO 8601; objects created in [since, until] are listed. */
+  since: string;
+  until: string;
+  /** Our references of the window, for a provider whose reports are looked up one reference at a time. */
+  references: readonly string[];
+  /** Where the previous page ended; absent for the first. */
+  cursor?: string;
+}
+
+export interface RecordsPage extends ProviderRecords {
+  /** Absent on the last page. */
+  nextCursor?: string;
+}
+
 /** A completion by hand: what the operator named, without who they are (the workflow keeps that). */
 export interface ForceCompleteStepInput extends StepInput {
   completion: Pick<ForceCompleteInput, 'payCcy' | 'depositId' | 'ledgerId'>;
@@ -83,6 +100,11 @@ export interface ProviderAdapter {
   fetchStatus(input: StepInput): Promise<StatusResult>;
   /** An operator's completion of an invoice still waiting for its payment (Bitfinex's Complete Invoice). */
   forceComplete?(input: ForceCompleteStepInput): Promise<ForceCompleteResult>;
+  /**
+   * The provider's report operations, one page per call (so a rate-limited provider's queue counts each request):
+   * what became of its objects, for reconciliation. Absent: the provider offers no report to reconcile against.
+   */
+  listRecords?(query: RecordsQuery): Promise<RecordsPage>;
 }
 
 export type ProviderRegistry = Readonly<Record<ProviderName, ProviderAdapter>>;

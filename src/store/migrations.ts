@@ -110,4 +110,20 @@ export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = 
       );
       CREATE INDEX reconciliation_reports_by_time ON reconciliation_reports (created_at);`,
   },
+  {
+    id: 5,
+    name: 'reconciliation staging',
+    sql: `
+      -- Both sides of a reconciliation while it runs, so that neither crosses Temporal as a payload (a busy window
+      -- holds more invoices than a workflow's event may carry). Emptied when the report is stored.
+      CREATE TABLE reconciliation_items (
+        report_id text        NOT NULL,
+        side      text        NOT NULL CHECK (side IN ('ours', 'theirs')),
+        key       text        NOT NULL,
+        data      jsonb       NOT NULL,
+        staged_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (report_id, side, key)
+      );
+      CREATE INDEX reconciliation_items_by_age ON reconciliation_items (staged_at);`,
+  },
 ];

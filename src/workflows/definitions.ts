@@ -307,6 +307,11 @@ export const resolveUpdate = defineUpdate<InvoiceState, [ResolveInput]>('resolve
 export interface ProviderLook {
   provider: ProviderName;
   hint?: string;
+  /**
+   * `reconciliation`: a provider's report disagrees with the invoice, which looks again whatever its provider; an
+   * invoice waiting in NEEDS_REVIEW that finds its money settled completes. Absent: a provider's webhook (Bitfinex).
+   */
+  via?: 'webhook' | 'reconciliation';
 }
 export const providerLookSignal = defineSignal<[ProviderLook]>('providerLook');
 
@@ -326,6 +331,7 @@ export const searchAttributes = {
   tenantId: defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD),
   providerReferences: defineSearchAttributeKey('ProviderReferences', SearchAttributeType.KEYWORD_LIST),
   compensationFailed: defineSearchAttributeKey('CompensationFailed', SearchAttributeType.BOOL),
+  reconciliationDifferences: defineSearchAttributeKey('ReconciliationDifferences', SearchAttributeType.INT),
 } as const;
 
 /** The visibility value that finds an invoice by one of its provider references. */

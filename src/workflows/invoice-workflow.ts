@@ -96,6 +96,11 @@ export const BITFINEX_VERIFY_PATCH = 'bitfinex-verify-1';
  * points where it already writes its search attributes. Invoices started without `eventLog` never ask for the marker.
  */
 export const EVENT_LOG_PATCH = 'event-log-1';
+/**
+ * Reconciliation's nudge: a look at the provider for an invoice of any provider, and a NEEDS_REVIEW invoice completed
+ * when the look finds its money settled (the provider settled after polling had ended, and sent no webhook).
+ */
+export const RECONCILIATION_NUDGE_PATCH = 'reconciliation-nudge-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -950,11 +955,19 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   let looksWanted = 0;
   let looking = false;
+  /** A reconciliation nudge arrived: a review may end on what the provider's API says. */
+  let nudged = false;
   setHandler(providerLookSignal, async (look: ProviderLook) => {
-    if (look?.provider !== request.provider || request.provider !== 'bitfinex' || !patched(BITFINEX_VERIFY_PATCH)) {
+    const nudge = look?.via === 'reconciliation';
+    // A webhook's look keeps its Bitfinex-only condition and marker as released; a nudge has a marker of its own.
+    const allowed =
+      look?.provider === request.provider &&
+      (nudge ? patched(RECONCILIATION_NUDGE_PATCH) : request.provider === 'bitfinex' && patched(BITFINEX_VERIFY_PATCH));
+    if (!allowed) {
       state.eventsIgnored++;
       return;
     }
+    if (nudge) nudged = true;
     // Looks that come while one runs are answered by one more look after it, not one each: webhook retries and
     // duplicates cost a single request.
     looksWanted++;
@@ -1214,9 +1227,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     waiting('an operator to resolve it: the provider could not say what happened');
     index();
     if (eventLog) await publish();
-    await condition(() => state.resolution !== undefined);
+    await condition(() => state.resolution !== undefined || (nudged && reached(plan.settledAt)));
     const resolution = state.resolution;
-    if (!resolution) return;
+    if (!resolution) {
+      // Only the provider's own API, asked because reconciliation found the money settled, ends a review unattended.
+      transition('COMPLETED', `reconciliation: ${request.provider} reports the money settled`);
+      return;
+    }
     if (resolution.outcome !== 'COMPLETED') await compensate();
     transition(resolution.outcome, `resolved by ${resolution.by}: ${resolution.reason}`);
   }

@@ -4,13 +4,15 @@ import {
   undoable,
   type CompensationInput,
   type ProviderAdapter,
+  type RecordsPage,
+  type RecordsQuery,
   type StatusResult,
   type StepInput,
   type StepResult,
 } from '../types';
 import { decimalToMinor, minorToDecimal } from '../../domain/money';
 import { AlfredQuoteRefused, type AlfredClient, type AlfredSession } from './client';
-import { kycLiteBody, mapInvoiceStatus, myInfoType, toAlpha3, typeProcesor } from './mapping';
+import { kycLiteBody, mapInvoiceStatus, myInfoType, reconciliationRecord, toAlpha3, typeProcesor } from './mapping';
 import type { AlfredQuote, AlfredUserTransaction, QuoteRequest } from './schemas';
 
 export interface AlfredAdapterOptions {
@@ -409,6 +411,17 @@ export function createAlfredAdapter(client: AlfredClient, options: AlfredAdapter
         ...(undoable(status) ? { compensation: undoFor(input.invoice.direction) } : {}),
         detail: `estatus_invoice=${invoice.estatus_invoice} method=${invoice.method?.status ?? 'none'}${invoice.expire_invoice ? ' expired' : ''}`,
       };
+    },
+
+    async listRecords(query: RecordsQuery): Promise<RecordsPage> {
+      // Consult All Invoices documents no date filter or paging (UNCONFIRMED): one call, filtered here by start_time.
+      const since = Date.parse(query.since);
+      const until = Date.parse(query.until);
+      const records = (await client.allInvoices()).map(reconciliationRecord).filter((record) => {
+        const created = record.createdAt === undefined ? Number.NaN : Date.parse(record.createdAt);
+        return Number.isNaN(created) || (created >= since && created <= until);
+      });
+      return { coverage: 'list', refKey: ALFRED_REFS.invoiceId, records };
     },
   };
 }

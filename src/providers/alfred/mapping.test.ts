@@ -5,11 +5,12 @@ import {
   mapEventStatus,
   mapInvoiceStatus,
   parseLegacyDate,
+  reconciliationRecord,
   toAlfredAmount,
   toAlpha3,
   typeProcesor,
 } from './mapping';
-import { InvoiceResponseSchema } from './schemas';
+import { InvoiceResponseSchema, InvoiceSchema } from './schemas';
 import invoiceFixture from './fixtures/invoice-approved.json';
 
 const invoice = InvoiceRequestSchema.parse({
@@ -95,5 +96,38 @@ describe('alfred mapping', () => {
     expect(parseLegacyDate('yesterday')).toBeUndefined();
     const now = Date.parse('2024-02-03T04:05:06.789Z');
     expect(parseLegacyDate(formatLegacyDate(now))).toBe(now);
+  });
+
+  it("reads Consult All Invoices for reconciliation: the fiat side is the invoice's money, in minor units", () => {
+    const view = (method: Record<string, unknown> | null, extra: Record<string, unknown> = {}) =>
+      InvoiceSchema.parse({
+        id: 'alf-1',
+        estatus_invoice: 'approved',
+        expire_invoice: false,
+        balance: '124.875',
+        currency: 'USDT',
+        start_time: '2026-11-01T10:00:00.000Z',
+        method,
+        ...extra,
+      });
+    const completed = { status: 'completed', cash_amount: '125', currency_pay: 'USD', reference: 'acme_inv_1' };
+    expect(reconciliationRecord(view(completed))).toEqual({
+      providerRef: 'alf-1',
+      ourReference: 'acme_inv_1',
+      amount: 12500,
+      currency: 'USD',
+      status: 'settled',
+      createdAt: '2026-11-01T10:00:00.000Z',
+      detail: 'estatus_invoice=approved method=completed',
+    });
+    expect(reconciliationRecord(view({ ...completed, status: 'REVERSED' })).status).toBe('reversed');
+    expect(reconciliationRecord(view({ ...completed, status: 'pending' }, { estatus_invoice: 'cancel' })).status).toBe(
+      'cancelled',
+    );
+    expect(reconciliationRecord(view(null, { estatus_invoice: 'pending', expire_invoice: true })).status).toBe(
+      'expired',
+    );
+    // More decimals than USD has: unknown, never rounded into a false match.
+    expect(reconciliationRecord(view({ ...completed, cash_amount: '125.005' })).amount).toBeUndefined();
   });
 });

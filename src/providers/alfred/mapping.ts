@@ -1,6 +1,7 @@
 import type { Direction, ProviderStatus } from '../../domain/constants';
 import type { InvoiceRequest } from '../../domain/invoice';
-import { minorToDecimal } from '../../domain/money';
+import { decimalToMinor, isCurrencyCode, minorToDecimal } from '../../domain/money';
+import type { ProviderRecord, RecordStatus } from '../../domain/reconciliation';
 import type { AlfredEventStatus, AlfredInvoice, AlfredInvoiceState, AlfredMethodState } from './schemas';
 
 /** alfred wants ISO 3166-1 alpha-3; our requests carry alpha-2. The table covers alfred's markets and more. */
@@ -158,6 +159,9 @@ function methodState(state: AlfredMethodState): ProviderStatus | undefined {
       return 'settled';
     case 'failed':
       return 'failed';
+    case 'reversed':
+      // A running invoice that meets a reversal has no money to wait for; reconciliation reports the reversal itself.
+      return 'failed';
     default: {
       const unreachable: never = state;
       throw new Error(`unmapped alfred method state ${String(unreachable)}`);
@@ -220,4 +224,47 @@ export function parseLegacyDate(value: string): number | undefined {
 /** The legacy date format, for the sandbox: milliseconds and a -0000 offset. */
 export function formatLegacyDate(epochMs: number): string {
   return `${new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '')}-0000`;
+}
+
+/** What Consult All Invoices says became of one invoice, in reconciliation's words. */
+export function recordStatus(invoice: AlfredInvoice): RecordStatus {
+  switch (invoice.method?.status) {
+    case 'completed':
+      return 'settled';
+    case 'reversed':
+      return 'reversed';
+    case 'failed':
+      return 'failed';
+    default:
+      break;
+  }
+  if (invoice.estatus_invoice === 'cancel' || invoice.estatus_invoice === 'cancelled') return 'cancelled';
+  return invoice.expire_invoice ? 'expired' : 'pending';
+}
+
+/**
+ * One alfred invoice as a reconciliation record: the fiat side (`cash_amount`, `currency_pay`) is the invoice's money;
+ * `balance` is the crypto side, which a quote priced and we never book.
+ */
+export function reconciliationRecord(invoice: AlfredInvoice): ProviderRecord {
+  const method = invoice.method;
+  const currency = method?.currency_pay;
+  let amount: number | undefined;
+  if (method?.cash_amount !== undefined && currency !== undefined && isCurrencyCode(currency)) {
+    try {
+      amount = decimalToMinor(method.cash_amount, currency);
+    } catch {
+      // More decimals than the currency has: shown as unknown rather than rounded into a false match.
+      amount = undefined;
+    }
+  }
+  return {
+    providerRef: invoice.id,
+    ...(method?.reference ? { ourReference: method.reference } : {}),
+    ...(amount !== undefined ? { amount } : {}),
+    ...(currency !== undefined ? { currency } : {}),
+    status: recordStatus(invoice),
+    ...(invoice.start_time ? { createdAt: invoice.start_time } : {}),
+    detail: `estatus_invoice=${invoice.estatus_invoice} method=${method?.status ?? 'none'}${invoice.expire_invoice ? ' expired' : ''}`,
+  };
 }

@@ -27,6 +27,8 @@ export interface AlfredSandboxOptions {
   revokeOnSignIn?: boolean;
   /** How long a quote lives, before timeScale. UNCONFIRMED at alfred; its newer docs say quotes expire. */
   quoteTtlMs?: number;
+  /** Approved pay-outs are not paid out until a test settles them (the drift `settleSilently`). */
+  holdPayouts?: boolean;
 }
 
 /** The crypto side alfred deals in, and its value in USD (the sandbox's market). */
@@ -95,7 +97,8 @@ export interface SandboxTransaction {
   /** Where the crypto side is paid (Consult Payment Wallet). */
   walletpay: string;
   typeProcesor: string;
-  methodStatus: 'pending' | 'completed';
+  /** `reversed`: the sandbox's drift after completion (alfred documents no such word; see METHOD_STATES). */
+  methodStatus: 'pending' | 'completed' | 'reversed';
   estatus: 'pending' | 'approved' | 'cancel';
   expired: boolean;
   createdAt: number;
@@ -145,6 +148,7 @@ export class AlfredSandbox implements ProviderSandbox {
       webhookBackoffMs: options.webhookBackoffMs ?? 2_000,
       revokeOnSignIn: options.revokeOnSignIn ?? false,
       quoteTtlMs: options.quoteTtlMs ?? 60_000,
+      holdPayouts: options.holdPayouts ?? false,
     };
     this.stellar = new StellarAuthSandbox(ctx.timeScale, ctx.counter, { revokeOnSignIn: this.options.revokeOnSignIn });
   }
@@ -214,6 +218,73 @@ export class AlfredSandbox implements ProviderSandbox {
   /** Every transaction submitted with our reference: tests prove a retried submit made one. */
   findByReference(reference: string): SandboxTransaction[] {
     return [...this.transactions.values()].filter((tx) => tx.reference === reference);
+  }
+
+  // --- Drift: alfred's books diverging from ours, as reconciliation must find them.
+
+  /** Approved pay-outs wait, unpaid, until `settleSilently` (a payout alfred completes late, telling no one). */
+  holdPayouts(hold: boolean): void {
+    this.options.holdPayouts = hold;
+  }
+
+  /** The money moves and no webhook is sent: only a poll or a report can tell. */
+  settleSilently(alfredInvoiceId: string): SandboxTransaction {
+    const tx = this.byInvoice(alfredInvoiceId);
+    tx.estatus = 'approved';
+    tx.methodStatus = 'completed';
+    tx.completedAt = Date.now();
+    return tx;
+  }
+
+  /** A completed transaction taken back. */
+  reverse(alfredInvoiceId: string): SandboxTransaction {
+    const tx = this.byInvoice(alfredInvoiceId);
+    if (tx.methodStatus !== 'completed') throw new Error(`alfred invoice ${alfredInvoiceId} is not completed`);
+    tx.methodStatus = 'reversed';
+    return tx;
+  }
+
+  /** The fiat amount alfred books for the transaction changes (a decimal, as alfred writes amounts). */
+  changeAmount(alfredInvoiceId: string, amount: number): SandboxTransaction {
+    if (!Number.isFinite(amount) || amount <= 0) throw new Error('amount must be a positive number');
+    const tx = this.byInvoice(alfredInvoiceId);
+    tx.amount = amount;
+    return tx;
+  }
+
+  /** alfred loses the transaction and its invoice altogether. */
+  forget(alfredInvoiceId: string): void {
+    const tx = this.byInvoice(alfredInvoiceId);
+    this.transactions.delete(tx.id);
+    this.invoices.delete(tx.invoiceId);
+  }
+
+  /** A completed transaction no submit of ours created, under `reference` if given. */
+  createOrphan(options: { amount: number; currency: string; reference?: string }): SandboxTransaction {
+    const tx: SandboxTransaction = {
+      id: randomUUID(),
+      invoiceId: randomUUID(),
+      type: 'in',
+      user: `orphan-${randomUUID()}@example.com`,
+      businessInitTx: randomUUID(),
+      ...(options.reference ? { reference: options.reference } : {}),
+      amount: options.amount,
+      currency: 'USDT',
+      exchangeId: randomUUID(),
+      fiatCurrency: options.currency,
+      cryptoAmount: String(options.amount),
+      invoicehash: randomBytes(16).toString('hex'),
+      walletpay: `sandbox-wallet-${randomUUID()}`,
+      typeProcesor: 'BANK',
+      methodStatus: 'completed',
+      estatus: 'approved',
+      expired: false,
+      createdAt: Date.now(),
+      completedAt: Date.now(),
+    };
+    this.transactions.set(tx.id, tx);
+    this.invoices.set(tx.invoiceId, tx.id);
+    return tx;
   }
 
   /** Ends every session's token now, as alfred's 2-minute expiry would. */
@@ -445,7 +516,7 @@ export class AlfredSandbox implements ProviderSandbox {
           return this.invalid([['status', `invoice is ${tx.expired ? 'expired' : tx.estatus}`]]);
         }
         tx.estatus = wanted;
-        if (wanted === 'approved')
+        if (wanted === 'approved' && !this.options.holdPayouts)
           this.timers.later(this.options.payoutDelayMs * this.ctx.timeScale, () => this.complete(tx));
         return [202, { statusCode: 202, data: true, message: 'update Invoice' }];
       }),
@@ -515,6 +586,32 @@ export class AlfredSandbox implements ProviderSandbox {
     app.post('/_sandbox/quotes/expire', async (_request, reply) => this.action(reply, () => this.expireQuotes()));
     app.get('/_sandbox/transactions/:id', async (request, reply) =>
       this.action(reply, () => this.findByReference(this.param(request))),
+    );
+    // Drift, for reconciliation: each names an alfred invoice id.
+    app.post('/_sandbox/drift/hold-payouts', async (request, reply) =>
+      this.action(reply, () => this.holdPayouts(asBody(request.body).hold !== false)),
+    );
+    app.post('/_sandbox/drift/:id/settle-silently', async (request, reply) =>
+      this.action(reply, () => this.settleSilently(this.param(request))),
+    );
+    app.post('/_sandbox/drift/:id/reverse', async (request, reply) =>
+      this.action(reply, () => this.reverse(this.param(request))),
+    );
+    app.post('/_sandbox/drift/:id/amount', async (request, reply) =>
+      this.action(reply, () => this.changeAmount(this.param(request), Number(asBody(request.body).amount))),
+    );
+    app.post('/_sandbox/drift/:id/forget', async (request, reply) =>
+      this.action(reply, () => this.forget(this.param(request))),
+    );
+    app.post('/_sandbox/drift/orphan', async (request, reply) =>
+      this.action(reply, () => {
+        const body = asBody(request.body);
+        return this.createOrphan({
+          amount: Number(body.amount ?? 10),
+          currency: typeof body.currency === 'string' ? body.currency : 'USD',
+          ...(typeof body.reference === 'string' ? { reference: body.reference } : {}),
+        });
+      }),
     );
   }
 

@@ -72,8 +72,11 @@ export const SubmitResponseSchema = envelope(
 /** Both spellings appear in alfred's docs (GitBook "cancel", widget page "cancelled"). */
 export const INVOICE_STATES = ['pending', 'approved', 'cancel', 'cancelled'] as const;
 export type AlfredInvoiceState = (typeof INVOICE_STATES)[number];
-/** `method.status`: only pending and completed are documented; failed is a guess kept so a failure is not misread. */
-export const METHOD_STATES = ['pending', 'completed', 'failed'] as const;
+/**
+ * `method.status`: only pending and completed are documented; failed and reversed are guesses kept so that a failure
+ * or a reversal of a completed payment is not misread.
+ */
+export const METHOD_STATES = ['pending', 'completed', 'failed', 'reversed'] as const;
 export type AlfredMethodState = (typeof METHOD_STATES)[number];
 
 const lowerEnum = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -95,11 +98,18 @@ export const InvoiceSchema = z.object({
    * client never keeps it in refs.
    */
   invoicehash: z.string().optional(),
+  /** When the invoice was created; Consult All Invoices is filtered by it for a reconciliation window. */
+  start_time: z.string().nullish(),
   method: z
     .object({
       id: z.union([z.string(), z.number()]).transform(String).optional(),
       transaction: z.string().optional(),
       status: lowerEnum(METHOD_STATES),
+      /** The fiat side as alfred pays or collects it; numbers are strings in alfred's reports. */
+      cash_amount: z.union([z.string(), z.number()]).transform(String).optional(),
+      currency_pay: z.string().optional(),
+      /** Our reference, where alfred keeps it (UNCONFIRMED, see UserTransactionSchema). */
+      reference: z.string().nullish(),
     })
     .nullish(),
 });

@@ -6,6 +6,8 @@ import {
   type ForceCompleteResult,
   type ForceCompleteStepInput,
   type ProviderAdapter,
+  type RecordsPage,
+  type RecordsQuery,
   type StatusResult,
   type StepInput,
   type StepResult,
@@ -17,11 +19,15 @@ import {
   checkoutUrl,
   createInvoiceBody,
   invoiceStatusToProviderStatus,
+  reconciliationRecord,
 } from './mapping';
 import type { BitfinexInvoice } from './schemas';
 
 export const BITFINEX_COMPENSATIONS = { expireInvoice: 'expire_invoice' } as const;
 export const BITFINEX_REFS = { invoiceId: 'bitfinexInvoiceId', checkoutUrl: 'bitfinexCheckoutUrl' } as const;
+
+/** The most Bitfinex's invoice list answers per request. */
+const LIST_LIMIT = 100;
 
 export interface BitfinexAdapterOptions {
   defaultPayCurrencies?: readonly string[];
@@ -133,6 +139,20 @@ export function createBitfinexAdapter(client: BitfinexClient, options: BitfinexA
         ...(undoable(status) ? { compensation: BITFINEX_COMPENSATIONS.expireInvoice } : {}),
         refs: refs(invoice),
         detail: `bitfinex invoice ${invoice.status}${invoice.payment?.confirmations != null ? `, ${invoice.payment.confirmations} confirmations` : ''}`,
+      };
+    },
+
+    async listRecords(query: RecordsQuery): Promise<RecordsPage> {
+      // Newest first, at most LIST_LIMIT a request: the next page ends just before the oldest invoice of this one.
+      const start = Date.parse(query.since);
+      const end = query.cursor !== undefined ? Number(query.cursor) : Date.parse(query.until);
+      const page = await client.listInvoices({ start, end, limit: LIST_LIMIT });
+      const oldest = Math.min(...page.map((invoice) => invoice.t));
+      return {
+        coverage: 'list',
+        refKey: BITFINEX_REFS.invoiceId,
+        records: page.map(reconciliationRecord),
+        ...(page.length >= LIST_LIMIT && oldest > start ? { nextCursor: String(oldest - 1) } : {}),
       };
     },
   };

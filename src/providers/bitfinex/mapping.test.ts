@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { InvoiceRequestSchema, type InvoiceRequest } from '../../domain/invoice';
 import { NonceSource, sign, signatureMatches, signaturePayload } from './auth';
 import { classifyBitfinexError } from './client';
-import { createInvoiceBody, invoiceDuration, invoiceStatusToProviderStatus } from './mapping';
+import { createInvoiceBody, invoiceDuration, invoiceStatusToProviderStatus, reconciliationRecord } from './mapping';
 import { InvoiceSchema } from './schemas';
 import type { ApplicationFailure } from '@temporalio/common';
 
@@ -84,6 +84,24 @@ describe('bitfinex mapping', () => {
     expect(
       ['CREATED', 'PENDING', 'COMPLETED', 'EXPIRED'].map((s) => invoiceStatusToProviderStatus(s as 'CREATED')),
     ).toEqual(['pending', 'paid', 'settled', 'expired']);
+  });
+
+  it('reads the invoice list for reconciliation: orderId is our reference, PENDING is not settled yet', () => {
+    const parsed = InvoiceSchema.parse(sample);
+    expect(reconciliationRecord(parsed)).toMatchObject({
+      providerRef: sample.id,
+      ourReference: sample.orderId,
+      currency: parsed.currency,
+      createdAt: new Date(parsed.t).toISOString(),
+    });
+    const statuses = ['CREATED', 'PENDING', 'COMPLETED', 'EXPIRED'] as const;
+    expect(statuses.map((status) => reconciliationRecord({ ...parsed, status }).status)).toEqual([
+      'pending',
+      'pending',
+      'settled',
+      'expired',
+    ]);
+    expect(reconciliationRecord({ ...parsed, amount: 125, currency: 'USD' }).amount).toBe(12500);
   });
 
   it('parses an invoice with its amount as a number', () => {

@@ -2,7 +2,8 @@ import type { ProviderStatus } from '../../domain/constants';
 import type { InvoiceRequest } from '../../domain/invoice';
 import { decimalToMinor, isCurrencyCode, minorToDecimal, type CurrencyCode } from '../../domain/money';
 import { DEFAULT_PAY_CURRENCIES, DURATION_BOUNDS } from './constants';
-import type { BitfinexInvoiceStatus, CreateInvoiceBody, CustomerInfoBody } from './schemas';
+import type { ProviderRecord, RecordStatus } from '../../domain/reconciliation';
+import type { BitfinexInvoice, BitfinexInvoiceStatus, CreateInvoiceBody, CustomerInfoBody } from './schemas';
 
 /** The Bitfinex `orderId` IS our invoiceId: a webhook's orderId names its invoice. */
 export function bitfinexOrderId(invoiceId: string): string {
@@ -95,4 +96,26 @@ export function amountToMinor(amount: number | string, currency: string): number
 
 export function checkoutUrl(invoiceId: string): string {
   return `https://pay.bitfinex.com/gateway/order/${encodeURIComponent(invoiceId)}`;
+}
+
+const RECORD_STATUS: Readonly<Record<BitfinexInvoiceStatus, RecordStatus>> = {
+  CREATED: 'pending',
+  // Seen but not confirmed: not settled yet.
+  PENDING: 'pending',
+  COMPLETED: 'settled',
+  EXPIRED: 'expired',
+};
+
+/** One Bitfinex invoice as a reconciliation record; its `orderId` is our reference. */
+export function reconciliationRecord(invoice: BitfinexInvoice): ProviderRecord {
+  const amount = amountToMinor(invoice.amount, invoice.currency);
+  return {
+    providerRef: invoice.id,
+    ourReference: invoice.orderId,
+    ...(amount !== undefined ? { amount } : {}),
+    currency: invoice.currency,
+    status: RECORD_STATUS[invoice.status],
+    createdAt: new Date(invoice.t).toISOString(),
+    detail: `bitfinex invoice ${invoice.status}`,
+  };
 }

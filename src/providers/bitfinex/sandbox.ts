@@ -139,6 +139,55 @@ export class BitfinexSandbox implements ProviderSandbox {
   }
 
   /** The customer pays in `payCcy`: the deposit is seen, then confirms block by block until COMPLETED. */
+  // --- Drift: Bitfinex's books diverging from ours, as reconciliation must find them. Bitfinex documents no reversal
+  // status (only refund operations), so the sandbox offers none.
+
+  /** Completes the invoice with no webhook: only a look at the API or the invoice list can tell. */
+  settleSilently(invoiceId: string): SandboxInvoice {
+    const invoice = this.invoices.get(invoiceId);
+    if (!invoice) throw new Error(`no invoice ${invoiceId}`);
+    invoice.status = 'COMPLETED';
+    return invoice;
+  }
+
+  /** The invoice's amount, in its currency, changes at Bitfinex. */
+  changeAmount(invoiceId: string, amount: number): SandboxInvoice {
+    if (!Number.isFinite(amount) || amount <= 0) throw new Error('amount must be a positive number');
+    const invoice = this.invoices.get(invoiceId);
+    if (!invoice) throw new Error(`no invoice ${invoiceId}`);
+    invoice.amount = amount;
+    return invoice;
+  }
+
+  /** Bitfinex loses the invoice. */
+  forget(invoiceId: string): void {
+    if (!this.invoices.delete(invoiceId)) throw new Error(`no invoice ${invoiceId}`);
+  }
+
+  /** A COMPLETED invoice none of ours created, under `orderId` if given. */
+  createOrphan(options: { amount: number; currency: string; orderId?: string }): SandboxInvoice {
+    const invoice: SandboxInvoice = {
+      id: randomUUID(),
+      t: Date.now(),
+      type: 'POS',
+      duration: 900,
+      amount: options.amount,
+      currency: options.currency,
+      orderId: options.orderId ?? `orphan-${randomUUID()}`,
+      payCurrencies: ['BTC'],
+      webhook: null,
+      redirectUrl: null,
+      status: 'COMPLETED',
+      customerInfo: null,
+      invoices: [],
+      payment: null,
+      additionalPayments: [],
+      merchantName: 'Sandbox Merchant',
+    };
+    this.invoices.set(invoice.id, invoice);
+    return invoice;
+  }
+
   pay(invoiceId: string, payCcy: string): SandboxInvoice {
     const invoice = this.invoices.get(invoiceId);
     if (!invoice) throw new Error(`no invoice ${invoiceId}`);
@@ -315,6 +364,34 @@ export class BitfinexSandbox implements ProviderSandbox {
       if (!ccy || amount === undefined) return reply.code(400).send({ error: 'ccy and amount are required' });
       return reply.send({ id: this.addUnlinkedDeposit(ccy, amount), ccy, amount });
     });
+    // Drift, for reconciliation: each names a Bitfinex invoice id.
+    const drift = (reply: FastifyReply, run: () => unknown) => {
+      try {
+        return reply.send({ ok: true, result: run() ?? null });
+      } catch (error) {
+        return reply.code(409).send({ ok: false, error: error instanceof Error ? error.message : String(error) });
+      }
+    };
+    const field = (request: FastifyRequest) =>
+      ((request.body as ParsedBody | undefined)?.value ?? {}) as Record<string, unknown>;
+    const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+    app.post('/_sandbox/drift/:id/settle-silently', (request, reply) =>
+      drift(reply, () => this.settleSilently(idOf(request))),
+    );
+    app.post('/_sandbox/drift/:id/amount', (request, reply) =>
+      drift(reply, () => this.changeAmount(idOf(request), Number(field(request).amount))),
+    );
+    app.post('/_sandbox/drift/:id/forget', (request, reply) => drift(reply, () => this.forget(idOf(request))));
+    app.post('/_sandbox/drift/orphan', (request, reply) =>
+      drift(reply, () => {
+        const value = field(request);
+        return this.createOrphan({
+          amount: numberField(value.amount) ?? 10,
+          currency: typeof value.currency === 'string' ? value.currency : 'USD',
+          ...(typeof value.orderId === 'string' ? { orderId: value.orderId } : {}),
+        });
+      }),
+    );
     app.get('/_sandbox/invoices/:id', (request, reply) => {
       const invoice = this.invoices.get((request.params as { id: string }).id);
       return invoice ? reply.send(invoice) : reply.code(404).send({ error: 'not found' });

@@ -1,6 +1,7 @@
 import { FAILURE_TYPES, providerRefusal } from '../../errors';
 import type { Logger } from '../../logger';
 import { refusedWith404 } from '../http';
+import { lookUpByReference } from '../records';
 import {
   undoable,
   type CompensationInput,
@@ -12,7 +13,10 @@ import {
 import type { PayOneClient } from './client';
 import {
   DEFAULT_STATUS_ALIASES,
+  fromPayOneAmount,
+  fromPayOneCurrency,
   mapPayOneState,
+  payOneRecordStatus,
   readPayOneStatus,
   toExpiryPeriod,
   toPayOneAmount,
@@ -215,6 +219,42 @@ export function createPayOneAdapter(client: PayOneClient, options: PayOneAdapter
         detail: `payone status ${inquiry.status}`,
         ...refs,
       };
+    },
+
+    listRecords(query) {
+      // SmartLink lists nothing (only a CSV batch over SFTP): inquireInvoice per reference, our id being PayOne's.
+      return lookUpByReference(
+        query,
+        {
+          refKey: PAYONE_REFS.invoiceId,
+          note: 'PayOne has no list operation: its invoices are inquired one by one by our references, so an orphan (a PayOne invoice we never created) cannot be found',
+        },
+        async (reference) => {
+          let inquiry: PayOneInquiry;
+          try {
+            inquiry = await client.inquireInvoice(reference);
+          } catch (error) {
+            if (refusedWith404(error)) return undefined;
+            throw error;
+          }
+          const reading = readStatus(inquiry, 'reconciliation');
+          let amount: number | undefined;
+          try {
+            amount = inquiry.amount !== undefined ? fromPayOneAmount(inquiry.amount) : undefined;
+          } catch {
+            amount = undefined;
+          }
+          const currency = inquiry.currency !== undefined ? fromPayOneCurrency(inquiry.currency) : undefined;
+          return {
+            providerRef: inquiry.invoiceID,
+            ourReference: inquiry.invoiceID,
+            ...(amount !== undefined ? { amount } : {}),
+            ...(currency !== undefined ? { currency } : {}),
+            status: payOneRecordStatus(reading.kind === 'known' ? reading.state : undefined),
+            detail: `payone status ${describe(reading)}`,
+          };
+        },
+      );
     },
   };
 }

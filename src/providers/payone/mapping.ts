@@ -1,5 +1,6 @@
 import type { ProviderStatus } from '../../domain/constants';
 import { CURRENCIES, type CurrencyCode } from '../../domain/money';
+import type { RecordStatus } from '../../domain/reconciliation';
 
 /** PayOne's invoice states, in our canonical spelling. */
 export const PAYONE_STATES = [
@@ -120,4 +121,28 @@ export function parseExpiryPeriod(value: string): number | undefined {
   if (!match) return undefined;
   const unit = match[2] === 'D' ? 86_400 : match[2] === 'H' ? 3_600 : 60;
   return Number(match[1]) * unit * 1000;
+}
+
+/** The alphabetic code of a PayOne (ISO 4217 numeric) currency, when our table has it. */
+export function fromPayOneCurrency(numeric: string): CurrencyCode | undefined {
+  const code = (Object.keys(CURRENCIES) as CurrencyCode[]).find(
+    (alpha) => CURRENCIES[alpha].numeric === numeric.trim(),
+  );
+  return code;
+}
+
+/** What a PayOne state says of the money, in reconciliation's words. */
+export function payOneRecordStatus(state: PayOneState | undefined): RecordStatus {
+  switch (state) {
+    case 'paid':
+    case 'completed':
+      return 'settled';
+    case 'expired':
+      return 'expired';
+    case 'deactivated':
+      return 'cancelled';
+    default:
+      // Active, inactive, pre-authorized, or a word the table lacks: nothing settled yet.
+      return 'pending';
+  }
 }

@@ -8,7 +8,15 @@ import {
   type StepResult,
 } from '../types';
 import { SEND_ACTIONS, type CreatedTransaction, type XprizoClient } from './client';
-import { requestPaymentBody, sendPaymentBody, transactionStatusToProviderStatus, xprizoReference } from './mapping';
+import {
+  requestPaymentBody,
+  sendPaymentBody,
+  transactionStatusToProviderStatus,
+  xprizoRecordStatus,
+  xprizoReference,
+} from './mapping';
+import { lookUpByReference } from '../records';
+import { decimalToMinor, isCurrencyCode } from '../../domain/money';
 
 export const XPRIZO_COMPENSATIONS = { cancelRequest: 'cancel_request', voidHold: 'void_hold' } as const;
 
@@ -110,5 +118,39 @@ export function createXprizoAdapter(client: XprizoClient, now: () => number = Da
     },
 
     fetchStatus,
+
+    listRecords(query) {
+      // No list operation: StatusByReference per reference, our invoice key being Xprizo's reference.
+      return lookUpByReference(
+        query,
+        {
+          refKey: XPRIZO_REFS.reference,
+          note: 'Xprizo has no list operation: transactions are looked up one by one by our references (StatusByReference), so an orphan (a transaction we never requested) cannot be found; NotFound means timed out or cancelled',
+        },
+        async (ours) => {
+          const reference = xprizoReference(ours);
+          const answer = await client.statusByReference(reference);
+          const currency = 'currencyCode' in answer ? (answer.currencyCode ?? undefined) : undefined;
+          const decimal = 'amount' in answer ? (answer.amount ?? undefined) : undefined;
+          let amount: number | undefined;
+          try {
+            amount =
+              decimal !== undefined && currency !== undefined && isCurrencyCode(currency)
+                ? decimalToMinor(decimal, currency)
+                : undefined;
+          } catch {
+            amount = undefined;
+          }
+          return {
+            providerRef: reference,
+            ourReference: ours,
+            ...(amount !== undefined ? { amount } : {}),
+            ...(currency !== undefined ? { currency } : {}),
+            status: xprizoRecordStatus(answer.status),
+            detail: `xprizo StatusByReference: ${answer.status}`,
+          };
+        },
+      );
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { InvoiceRequest } from '../../domain/invoice';
 import { decimalToMinor, isCurrencyCode, minorToDecimal, type CurrencyCode } from '../../domain/money';
 import { XPRIZO_HELD_APPROVAL_CAP_SECONDS, XPRIZO_HOLD_VOID_SECONDS, XPRIZO_MESSAGES } from './constants';
 import type { ApprovalStatusType, TransferBody, XprizoTransactionStatus } from './schemas';
+import type { RecordStatus } from '../../domain/reconciliation';
 
 /**
  * The Xprizo `reference` IS our invoiceId: it is unique per invoice, stable across retries, within Xprizo's
@@ -144,4 +145,22 @@ export function capHeldApprovalDeadline(request: InvoiceRequest): { request: Inv
         `Xprizo voids a held pay-out ${XPRIZO_HOLD_VOID_SECONDS / 3600} h after it is sent`,
     ],
   };
+}
+
+/** What StatusByReference says of the money, in reconciliation's words. NotFound: timed out or cancelled. */
+export function xprizoRecordStatus(status: XprizoTransactionStatus): RecordStatus {
+  switch (status) {
+    case 'Active':
+      return 'settled';
+    case 'Pending':
+    case 'Hold':
+      return 'pending';
+    case 'Void':
+    case 'NotFound':
+      return 'cancelled';
+    default: {
+      const unreachable: never = status;
+      throw new Error(`unknown Xprizo transaction status ${String(unreachable)}`);
+    }
+  }
 }
