@@ -281,6 +281,26 @@ describe('outgoing webhooks', () => {
     expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
   });
 
+  it('a batch dispatched again after its workflow ended starts a new run that sends nothing twice', async () => {
+    const endpointReceiver = await receiver();
+    const log = deliveryLog(endpointReceiver);
+    const endpoint = await register(endpointReceiver.url);
+    const invoiceId = uniqueId('wh');
+    const events = await recordEvents(stack.store, TEST_TENANT, invoiceId, ['CREATED', 'COMPLETED']);
+    const workflowId = deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${invoiceId}`);
+    await dispatcher().dispatch(events);
+    const firstRun = stack.env.temporal.workflow.getHandle(workflowId);
+    await expect(firstRun.result()).resolves.toEqual({ delivered: 2, failed: 0, ended: 'invoice_ended' });
+    const firstRunId = (await firstRun.describe()).runId;
+
+    // The recorder's activity retried after the deliveries were done (its first attempt's result was lost).
+    await dispatcher().dispatch(events);
+    const secondRun = stack.env.temporal.workflow.getHandle(workflowId);
+    await eventually(async () => ((await secondRun.describe()).runId !== firstRunId ? true : undefined), 10_000);
+    await expect(secondRun.result()).resolves.toEqual({ delivered: 0, failed: 0, ended: 'invoice_ended' });
+    expect(log.deliveries.map((delivery) => delivery.eventId)).toEqual(events.map((event) => event.id));
+  });
+
   it('manages endpoints per tenant, validates them, and never shows a secret twice', async () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'ftp://x.example/', eventTypes: ['*'] })).status).toBe(
       400,
