@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Principal } from '../access/principals';
+import { INVOICE_EVENT_TYPES } from '../domain/events';
 import type { Store } from '../store/database';
 import { listAttempts } from '../webhooks/deliveries';
 import { ALL_EVENT_TYPES, ENDPOINT_STATUSES, endpointRepository, type EndpointRepository } from '../webhooks/endpoints';
@@ -8,9 +9,10 @@ import { AUTH_PROBLEMS, problemResponse, WITH_API_KEY } from './documentation';
 import { problem, sendProblem } from './problem';
 import type { ServiceApi, ServiceRouteDeps } from './service-routes';
 
-const EventTypeSchema = z
-  .string()
-  .regex(/^(\*|[a-z][a-z0-9_.-]{0,99})$/, 'an event type such as invoice.completed, or * for every type');
+// The types the log writes: a misspelt subscription would otherwise be accepted and never receive anything.
+const EventTypeSchema = z.enum([ALL_EVENT_TYPES, ...INVOICE_EVENT_TYPES], {
+  error: 'an event type such as invoice.completed (see INVOICE_EVENT_TYPES), or * for every type',
+});
 const EventTypesSchema = z.array(EventTypeSchema).min(1).max(100);
 
 /** http or https only: a delivery is a POST, and other schemes (file:, data:) would read rather than send. */

@@ -308,6 +308,14 @@ describe('outgoing webhooks', () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'https://x.example/', eventTypes: [] })).status).toBe(
       400,
     );
+    const misspelt = await api<{ type: string; errors: { path: string }[] }>('POST', '/v1/webhook-endpoints', {
+      url: 'https://x.example/',
+      eventTypes: ['invoice.completed', 'invoice.complete'],
+    });
+    expect(misspelt).toMatchObject({
+      status: 400,
+      body: { type: 'ValidationError', errors: [{ path: 'eventTypes.1' }] },
+    });
     const forbidden = await api<{ type: string }>(
       'POST',
       '/v1/webhook-endpoints',
