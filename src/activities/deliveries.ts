@@ -64,6 +64,8 @@ export function deliveryActivities(deps: ActivityDeps) {
     async giveUpDelivery(input: DeliverEventInput): Promise<void> {
       const { store } = needs();
       await markGivenUp(store, input.endpointId, input.eventId);
+      // The one moment an operator should hear of: a receiver that has refused an event for the whole retry window.
+      deps.logger.warn({ ...input }, 'webhook delivery given up; the endpoint is marked failing');
     },
   };
 }
