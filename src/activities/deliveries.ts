@@ -50,8 +50,12 @@ export function deliveryActivities(deps: ActivityDeps) {
         event,
         secrets: await endpoints.activeSecrets(endpoint.id),
         timeoutMs: deliveryPolicy(config).requestTimeoutMs,
+        allowPrivate: config.webhooks.privateDestinations === 'allow',
       });
       await recordAttempt(store, { ...input, attempt: info.attempt, startedAt, ...sent });
+      if (sent.refused) {
+        throw ApplicationFailure.nonRetryable(sent.error ?? 'destination not allowed', DELIVERY_FAILURES.notAllowed);
+      }
       if (!sent.ok) {
         throw ApplicationFailure.retryable(
           sent.statusCode === undefined ? `no answer: ${sent.error ?? 'unknown'}` : `answered ${sent.statusCode}`,
