@@ -21,8 +21,12 @@ import { Progress } from './progress';
 export interface InvoiceSample {
   id: string;
   ok: boolean;
-  /** Start call to result, as the service sees it. */
+  /** Start call to result, as the service sees it (open loop: from the arrival's scheduled moment). */
   e2eMs: number;
+  /** Start to the moment the driver's status query first saw AWAITING_APPROVAL (invoices that need an approval). */
+  awaitingMs?: number;
+  /** When the run ended, on the driver's performance clock. */
+  endedAt?: number;
   /** The approval Update's round trip: sent to answered. */
   updateMs?: number;
   /** Status queries the driver sent to learn when to approve (billable in Temporal Cloud, and not in the history). */
@@ -113,6 +117,7 @@ function failure(id: string, startedAt: number, queries: number, error: unknown)
 /** What one invoice's run tells; the phase adds its id, its time and its query count. */
 interface RunOutcome {
   ok: boolean;
+  awaitingMs?: number;
   updateMs?: number;
   error?: string;
 }
@@ -125,29 +130,127 @@ interface RunTools {
   startedAt: number;
 }
 
-/**
- * One measured phase: `total` invoices, `concurrency` in flight, each timed from before its start to its result; a
- * run that throws is a failed sample. Ours and the baseline go through this same loop.
- */
-function timedPhase(
-  total: number,
-  concurrency: number,
-  label: string,
-  idOf: (index: number) => string,
-  run: (id: string, tools: RunTools) => Promise<RunOutcome>,
-): Promise<PhaseResult> {
+/** One kind of invoice (ours or the baseline): how its ids are made and how one is driven end to end. */
+export interface Runner {
+  idOf(index: number): string;
+  run(id: string, tools: RunTools): Promise<RunOutcome>;
+}
+
+/** One invoice: timed from `startedAt` (now, or the open loop's scheduled arrival) to its result; a throw fails it. */
+async function runOne(
+  runner: Runner,
+  index: number,
+  readiness: ReadinessEstimate,
+  startedAt = performance.now(),
+): Promise<InvoiceSample> {
+  const id = runner.idOf(index);
+  const counter = { queries: 0 };
+  try {
+    const outcome = await runner.run(id, { counter, readiness, startedAt });
+    const endedAt = performance.now();
+    return { id, e2eMs: endedAt - startedAt, queries: counter.queries, endedAt, ...outcome };
+  } catch (error) {
+    return { ...failure(id, startedAt, counter.queries, error), endedAt: performance.now() };
+  }
+}
+
+/** Closed loop: `total` invoices, `concurrency` in flight; ours and the baseline go through this same loop. */
+export function closedPhase(runner: Runner, total: number, concurrency: number, label: string): Promise<PhaseResult> {
   const readiness = new ReadinessEstimate();
-  return pool(total, concurrency, new Progress(label, total), async (index) => {
-    const id = idOf(index);
-    const counter = { queries: 0 };
-    const startedAt = performance.now();
-    try {
-      const outcome = await run(id, { counter, readiness, startedAt });
-      return { id, e2eMs: performance.now() - startedAt, queries: counter.queries, ...outcome };
-    } catch (error) {
-      return failure(id, startedAt, counter.queries, error);
-    }
-  });
+  return pool(total, concurrency, new Progress(label, total), (index) => runOne(runner, index, readiness));
+}
+
+export interface OpenPhaseResult extends PhaseResult {
+  /** Arrivals scheduled (and started) in the window. */
+  arrivals: number;
+  windowSeconds: number;
+  /** The latest an arrival was started after its scheduled moment: the driver's own lag, inside every latency. */
+  maxStartLagMs: number;
+  /** Invoices still running when the window closed, and the most running at once. */
+  inFlightAtWindowEnd: number;
+  peakInFlight: number;
+  /** From the window's end until the last invoice ended. */
+  drainSeconds: number;
+}
+
+/**
+ * Open loop: each invoice starts at its scheduled arrival (`arrivalsMs` after the phase starts), whether or not the
+ * earlier ones have finished, and its latencies count from that scheduled moment: a driver or stack that falls behind
+ * shows in the figures instead of slowing the arrivals (no coordinated omission).
+ */
+export async function openPhase(
+  runner: Runner,
+  arrivalsMs: readonly number[],
+  windowMs: number,
+  label: string,
+): Promise<OpenPhaseResult> {
+  const readiness = new ReadinessEstimate();
+  const progress = new Progress(label, arrivalsMs.length);
+  const runs: Promise<InvoiceSample>[] = [];
+  let inFlight = 0;
+  let peakInFlight = 0;
+  let ended = 0;
+  let failed = 0;
+  let maxStartLagMs = 0;
+  const origin = performance.now();
+  for (const [index, offset] of arrivalsMs.entries()) {
+    const due = origin + offset;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    maxStartLagMs = Math.max(maxStartLagMs, performance.now() - due);
+    inFlight++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    runs.push(
+      runOne(runner, index, readiness, due).then((sample) => {
+        inFlight--;
+        ended++;
+        if (!sample.ok) failed++;
+        progress.update(ended, failed, `in flight ${inFlight}`);
+        return sample;
+      }),
+    );
+  }
+  // The window lasts its full length even when the last arrival came early: rates and backlog are read at its end.
+  const untilEnd = origin + windowMs - performance.now();
+  if (untilEnd > 0) await sleep(untilEnd);
+  const windowEnd = performance.now();
+  const inFlightAtWindowEnd = inFlight;
+  const samples = await Promise.all(runs);
+  progress.finish();
+  const last = performance.now();
+  return {
+    samples,
+    wallSeconds: (last - origin) / 1000,
+    arrivals: arrivalsMs.length,
+    windowSeconds: (windowEnd - origin) / 1000,
+    maxStartLagMs,
+    inFlightAtWindowEnd,
+    peakInFlight,
+    drainSeconds: (last - windowEnd) / 1000,
+  };
+}
+
+/**
+ * Poisson arrivals: exponential gaps at `rate` per second, up to `seconds`, from a seeded generator, so the same seed
+ * and rate give the same schedule (ours and the baseline are offered the very same arrivals).
+ */
+export function poissonArrivals(rate: number, seconds: number, seed: number): number[] {
+  // splitmix32: small, fast, and good enough for inter-arrival times; Math.random cannot be seeded.
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
+  };
+  const arrivals: number[] = [];
+  let at = 0;
+  for (;;) {
+    at += (-Math.log(1 - next()) / rate) * 1000;
+    if (at >= seconds * 1000) return arrivals;
+    arrivals.push(at);
+  }
 }
 
 export interface DriveContext {
@@ -198,19 +301,10 @@ async function customerStep(
 }
 
 /** Our invoices, end to end through the client library, the sandboxes and the gateway's webhooks. */
-export function driveOurs(
-  ctx: DriveContext,
-  total: number,
-  concurrency: number,
-  label: string,
-  idPrefix: string,
-): Promise<PhaseResult> {
-  return timedPhase(
-    total,
-    concurrency,
-    label,
-    (index) => `${ctx.runId}-${idPrefix}${index}`,
-    async (id, { counter, readiness, startedAt }) => {
+export function oursRunner(ctx: DriveContext, idPrefix: string): Runner {
+  return {
+    idOf: (index) => `${ctx.runId}-${idPrefix}${index}`,
+    async run(id, { counter, readiness, startedAt }) {
       const request = benchRequest(ctx, id);
       await ctx.invoices.startInvoice(request);
       const handle = ctx.invoices.handle(id);
@@ -223,10 +317,12 @@ export function driveOurs(
         );
       await customerStep(ctx, id, wait);
       let updateMs: number | undefined;
+      let awaitingMs: number | undefined;
       if (request.approval?.required) {
         const state = await wait(['AWAITING_APPROVAL'], readiness.firstWaitMs());
         readiness.observe(performance.now() - startedAt);
         if (state.status === 'AWAITING_APPROVAL') {
+          awaitingMs = performance.now() - startedAt;
           const sent = performance.now();
           await ctx.invoices.approveInvoice(id, { by: APPROVER });
           updateMs = performance.now() - sent;
@@ -235,9 +331,19 @@ export function driveOurs(
       const result = await ctx.invoices.waitForResult(id);
       const ok = result.status === 'COMPLETED';
       const error = ok ? undefined : `${result.status}: ${result.failure?.message ?? result.lastError?.message ?? ''}`;
-      return { ok, updateMs, error };
+      return { ok, awaitingMs, updateMs, error };
     },
-  );
+  };
+}
+
+export function driveOurs(
+  ctx: DriveContext,
+  total: number,
+  concurrency: number,
+  label: string,
+  idPrefix: string,
+): Promise<PhaseResult> {
+  return closedPhase(oursRunner(ctx, idPrefix), total, concurrency, label);
 }
 
 /** The activities before and after the approval in the provider's plan: the baseline mirrors them with no-ops. */
@@ -257,20 +363,11 @@ export function baselineWorkflowId(ctx: DriveContext, idPrefix: string, index: n
  * The baseline, driven the same way: start, the one signal (standing in for the provider's webhook), the same status
  * polling, the Update timed the same way, then the result.
  */
-export function driveBaseline(
-  ctx: DriveContext,
-  total: number,
-  concurrency: number,
-  label: string,
-  idPrefix: string,
-): Promise<PhaseResult> {
+export function baselineRunner(ctx: DriveContext, idPrefix: string): Runner {
   const shape = baselineShape(ctx.provider, ctx.direction);
-  return timedPhase(
-    total,
-    concurrency,
-    label,
-    (index) => baselineWorkflowId(ctx, idPrefix, index),
-    async (id, { counter, readiness, startedAt }) => {
+  return {
+    idOf: (index) => baselineWorkflowId(ctx, idPrefix, index),
+    async run(id, { counter, readiness, startedAt }) {
       const handle = await ctx.client.workflow.start<typeof baselineWorkflow>(BASELINE_WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue: BASELINE_TASK_QUEUE,
@@ -285,15 +382,27 @@ export function driveBaseline(
       );
       readiness.observe(performance.now() - startedAt);
       let updateMs: number | undefined;
+      let awaitingMs: number | undefined;
       if (state.status === 'AWAITING_APPROVAL') {
+        awaitingMs = performance.now() - startedAt;
         const sent = performance.now();
         await handle.executeUpdate(baselineApproveUpdate, { args: [{ by: APPROVER }] });
         updateMs = performance.now() - sent;
       }
       const result = await handle.result();
-      return { ok: result.status === 'COMPLETED', updateMs };
+      return { ok: result.status === 'COMPLETED', awaitingMs, updateMs };
     },
-  );
+  };
+}
+
+export function driveBaseline(
+  ctx: DriveContext,
+  total: number,
+  concurrency: number,
+  label: string,
+  idPrefix: string,
+): Promise<PhaseResult> {
+  return closedPhase(baselineRunner(ctx, idPrefix), total, concurrency, label);
 }
 
 export interface WaitingResult {

@@ -29,5 +29,5 @@ export type WorkerMessage =
 
 export type ParentMessage = { type: 'stop' } | { type: 'memory' };
 
-/** From the world process (sandboxes and gateway) to the driver; the driver's only message back is "stop". */
-export type WorldMessage = { type: 'ready'; pid: number; sandboxUrl: string; gatewayUrl: string };
+/** From the sandboxes' and the gateway's processes to the driver; the driver's only message back is "stop". */
+export type ServiceMessage = { type: 'ready'; pid: number; url: string };

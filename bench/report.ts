@@ -62,12 +62,17 @@ export function resultStamp(date = new Date()): string {
   return date.toISOString().replace(/[:.]/g, '-');
 }
 
-/** Writes `<stamp>.json` and `<stamp>.md` and returns their paths. */
-export function writeResult(dir: string, stamp: string, json: unknown, markdown: string): { json: string; md: string } {
+/** Writes `<stamp>.json`, `<stamp>.md` and, from the open-loop modes, `<stamp>.svg`; returns their paths. */
+export function writeResult(dir: string, stamp: string, json: unknown, markdown: string, svg?: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const files = { json: path.join(dir, `${stamp}.json`), md: path.join(dir, `${stamp}.md`) };
-  writeFileSync(files.json, `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(files.md, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  const files = [path.join(dir, `${stamp}.json`), path.join(dir, `${stamp}.md`)];
+  writeFileSync(files[0] ?? '', `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(files[1] ?? '', markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  if (svg !== undefined) {
+    const file = path.join(dir, `${stamp}.svg`);
+    writeFileSync(file, svg);
+    files.push(file);
+  }
   return files;
 }
 

@@ -1,18 +1,11 @@
 import path from 'node:path';
-import type { History } from '@temporalio/common/lib/proto-utils';
 import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { parseArgs, UsageError, type BenchArgs } from './args';
-import {
-  baselineShape,
-  driveBaseline,
-  driveOurs,
-  holdWaiting,
-  type DriveContext,
-  type InvoiceSample,
-  type PhaseResult,
-} from './drive';
-import { countHistory, meanCounts, type HistoryCounts } from './history';
-import { ProcessMonitor, sampleProcess, type ProcessUsage } from './proc';
+import { baselineShape, driveBaseline, driveOurs, holdWaiting, type DriveContext } from './drive';
+import { compareFiles, readResult } from './compare';
+import { costMode } from './cost';
+import { openLoop, sweep } from './open';
+import { sampleProcess } from './proc';
 import type { MemoryReport } from './protocol';
 import {
   breakdownTable,
@@ -24,7 +17,8 @@ import {
   type Row,
 } from './report';
 import { BENCH_API_KEY, startBenchStack, type BenchStack } from './stack';
-import { distribution, round, type Distribution } from './stats';
+import { round } from './stats';
+import { ratio, rounded, roundMap, sampleHistories, summarise, usageRows } from './summary';
 
 const MiB = 1024 * 1024;
 const TARGETS = { throughputRatio: 0.8, updateP99Ms: 100, actionsPerInvoice: 16, waitingRssMiB: 1024 };
@@ -39,8 +33,20 @@ function settings(args: BenchArgs, stack: BenchStack) {
     direction: args.direction,
     faultRate: args.faultRate,
     sandboxTimeScale: args.timeScale,
+    ...(args.mode === 'open' || args.mode === 'sweep'
+      ? {
+          rates: args.rates,
+          levels: args.levels,
+          saturatedRate: args.saturatedRate,
+          durationSeconds: args.durationSeconds,
+          seed: args.seed,
+        }
+      : {}),
     order: 'warm-up (baseline, then ours), then baseline measured, then ours measured; same server and worker process',
-    temporalStore: stack.store,
+    target: stack.target,
+    workerProcesses: args.workers,
+    temporalStore: stack.temporalStore,
+    orchestratorStore: stack.orchestratorStore,
     temporalDynamicConfig: stack.dynamicConfig,
     workerTuning: stack.config.worker,
     effectiveWorkerTuning: stack.worker.ready.effectiveTuning,
@@ -50,82 +56,21 @@ function settings(args: BenchArgs, stack: BenchStack) {
   };
 }
 
-async function sampleHistories(
-  samples: readonly InvoiceSample[],
-  size: number,
-  fetch: (id: string) => Promise<History>,
-): Promise<HistoryCounts & { sampled: number }> {
-  const ok = samples.filter((s) => s.ok);
-  const step = Math.max(1, Math.floor(ok.length / size));
-  const picked = ok.filter((_, i) => i % step === 0).slice(0, size);
-  const counts = await Promise.all(picked.map(async (s) => countHistory(await fetch(s.id))));
-  return { ...meanCounts(counts), sampled: counts.length };
-}
-
-function summarise(phase: PhaseResult) {
-  const ok = phase.samples.filter((s) => s.ok);
-  const updates = ok.flatMap((s) => (s.updateMs === undefined ? [] : [s.updateMs]));
-  const errors = [...new Set(phase.samples.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5);
-  return {
-    completed: ok.length,
-    failed: phase.samples.length - ok.length,
-    errors,
-    wallSeconds: phase.wallSeconds,
-    perSecond: ok.length / phase.wallSeconds,
-    e2e: distribution(ok.map((s) => s.e2eMs)),
-    update: distribution(updates),
-    queriesPerInvoice: phase.samples.length
-      ? phase.samples.reduce((sum, s) => sum + s.queries, 0) / phase.samples.length
-      : 0,
-  };
-}
-
-function rounded(d: Distribution) {
-  return { p50: round(d.p50), p95: round(d.p95), p99: round(d.p99), max: round(d.max), mean: round(d.mean) };
-}
-
-function roundMap(values: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value, 2)]));
-}
-
-function ratio(ours: number, baseline: number): number {
-  return baseline ? round(ours / baseline, 2) : 0;
-}
-
-/** The processes whose CPU and memory a run reports, in the order of the table. */
-const PROCESSES = ['worker', 'server', 'world', 'driver'] as const;
-
-function processPids(stack: BenchStack): Record<(typeof PROCESSES)[number], number | undefined> {
-  return { worker: stack.worker.pid, server: stack.serverPid, world: stack.world.pid, driver: process.pid };
-}
-
-function usageRows(name: string, usage: Record<string, ProcessUsage>, invoices: number) {
-  const u = usage[name];
-  return u
-    ? {
-        cores: round(u.cores, 2),
-        cpuMsPerInvoice: round((u.cpuSeconds * 1000) / Math.max(invoices, 1), 1),
-        peakRssMiB: round(u.peakRssBytes / MiB, 0),
-      }
-    : undefined;
-}
-
 async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const pids = processPids(stack);
   if (args.warmup > 0) {
     await driveBaseline(ctx, args.warmup, args.concurrency, 'warm base', 'warm');
     await driveOurs(ctx, args.warmup, args.concurrency, 'warm ours', 'warm');
   }
-  const baselineMonitor = new ProcessMonitor(pids);
+  const baselineMonitor = stack.monitor();
   baselineMonitor.start();
   const baselinePhase = await driveBaseline(ctx, args.invoices, args.concurrency, 'baseline', 'm');
   const baselineUsage = baselineMonitor.stop();
 
-  const oursMonitor = new ProcessMonitor(pids);
+  const oursMonitor = stack.monitor();
   oursMonitor.start();
   const oursPhase = await driveOurs(ctx, args.invoices, args.concurrency, 'ours', 'm');
   const oursUsage = oursMonitor.stop();
-  const workerHwm = sampleProcess(stack.worker.pid)?.hwmBytes ?? 0;
+  const workerHwm = Math.max(0, ...stack.worker.pids.map((pid) => sampleProcess(pid)?.hwmBytes ?? 0));
 
   const oursHistory = await sampleHistories(oursPhase.samples, args.historySample, (id) =>
     stack.invoices.handle(id).fetchHistory(),
@@ -136,11 +81,10 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 
   const ours = summarise(oursPhase);
   const base = summarise(baselinePhase);
+  const oursRows = usageRows(oursUsage, ours.completed);
+  const baselineRows = usageRows(baselineUsage, base.completed);
   const processes = Object.fromEntries(
-    PROCESSES.map((name) => [
-      name,
-      { ours: usageRows(name, oursUsage, ours.completed), baseline: usageRows(name, baselineUsage, base.completed) },
-    ]),
+    Object.keys(oursRows).map((name) => [name, { ours: oursRows[name], baseline: baselineRows[name] }]),
   );
   const workerPeakRssMiB = round((oursUsage.worker?.peakRssBytes ?? 0) / MiB, 0);
   const happyAlfred = args.provider === 'alfred' && args.direction === 'pay_out' && args.faultRate === 0;
@@ -283,9 +227,8 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
       baseline: processes.worker?.baseline?.peakRssMiB,
     },
   ];
-  for (const name of PROCESSES) {
-    const p = processes[name];
-    if (!p?.ours) continue;
+  for (const [name, p] of Object.entries(processes)) {
+    if (!p.ours) continue;
     rows.push({ metric: `${name} CPU (cores busy)`, ours: p.ours.cores, baseline: p.baseline?.cores });
     rows.push({
       metric: `${name} CPU ms / invoice`,
@@ -316,14 +259,14 @@ async function throughput(args: BenchArgs, stack: BenchStack, ctx: DriveContext)
 }
 
 async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
-  const monitor = new ProcessMonitor(processPids(stack));
+  const monitor = stack.monitor();
   monitor.start();
   let atWaiting: { rssBytes: number; memory?: MemoryReport } = { rssBytes: 0 };
   const held = await holdWaiting(ctx, args.invoices, args.concurrency, async () => {
     // Let the worker finish the tasks in flight and its GC settle before the reading that counts.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     atWaiting = {
-      rssBytes: sampleProcess(stack.worker.pid)?.rssBytes ?? 0,
+      rssBytes: stack.worker.pids.reduce((sum, pid) => sum + (sampleProcess(pid)?.rssBytes ?? 0), 0),
       memory: await stack.worker.memory().catch(() => undefined),
     };
   });
@@ -349,7 +292,7 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
       arrayBuffersMiB: round(atWaiting.memory.arrayBuffersBytes / MiB, 0),
       v8Contexts: atWaiting.memory.contextsHeld,
     },
-    processes: Object.fromEntries(PROCESSES.map((name) => [name, usageRows(name, usage, held.started)])),
+    processes: usageRows(usage, held.started),
     targets: {
       workerRssMiB: {
         target: `<= ${TARGETS.waitingRssMiB} with ${args.invoices} waiting`,
@@ -372,51 +315,106 @@ async function waiting(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
     { metric: 'Seconds to terminate all', ours: result.terminateSeconds },
     { metric: 'Failed starts', ours: held.failedStarts },
   ];
-  for (const name of PROCESSES) {
-    const p = result.processes[name];
-    if (p) rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
+  for (const [name, p] of Object.entries(result.processes)) {
+    rows.push({ metric: `${name} CPU ms / invoice`, ours: p.cpuMsPerInvoice });
   }
   return { result, sections: [markdownTable(rows)] };
 }
 
+/** What the run offered, in its mode's terms. */
+function load(args: BenchArgs): string {
+  const closed = `${args.invoices} invoices, concurrency ${args.concurrency}`;
+  switch (args.mode) {
+    case 'open':
+      return `open loop at ${args.rates.join(', ')}/s for ${args.durationSeconds} s each, seed ${args.seed}`;
+    case 'sweep': {
+      const saturation =
+        args.saturatedRate === undefined
+          ? `saturation by closed loop (${closed})`
+          : `saturated rate given as ${args.saturatedRate}/s`;
+      return (
+        `${saturation}, then open loop at ${args.levels.join(', ')} % of it for ${args.durationSeconds} s each, ` +
+        `seed ${args.seed}`
+      );
+    }
+    case 'cost':
+      return `${args.invoices} invoices of every provider and direction, concurrency ${args.concurrency}`;
+    default:
+      return closed;
+  }
+}
+
+interface ModeOutcome {
+  result: Record<string, unknown>;
+  sections: string[];
+  svg?: string;
+}
+
+function runMode(args: BenchArgs, stack: BenchStack, ctx: DriveContext): Promise<ModeOutcome> {
+  switch (args.mode) {
+    case 'waiting':
+      return waiting(args, stack, ctx);
+    case 'open':
+      return openLoop(args, stack, ctx);
+    case 'sweep':
+      return sweep(args, stack, ctx);
+    case 'cost':
+      return costMode(args, stack, ctx);
+    case 'throughput':
+      return throughput(args, stack, ctx);
+  }
+}
+
 async function run(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.compare && args.compareWith) {
+    // Two result files and nothing to run: the report alone.
+    process.stdout.write(`${compareFiles(args.compare, readResult(args.compareWith))}\n`);
+    return;
+  }
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   installTemporalRuntimeLogger(logger);
   const startedAt = new Date();
-  process.stderr.write(`bench: starting the stack (${args.mode}, ${args.invoices} invoices)\n`);
+  process.stderr.write(`bench: starting the stack (${args.mode}: ${load(args)})\n`);
   const stack = await startBenchStack(args, logger);
+  // Ctrl-C reaches the whole process group, and tsx relays it once more: a second signal must not cut the stop short
+  // (the default action would), or the stack's temporary folder and children outlive the run.
+  let stopping = false;
   const stopOnSignal = () => {
+    if (stopping) return;
+    stopping = true;
     void stack.stop().finally(() => process.exit(130));
   };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  process.on('SIGINT', stopOnSignal);
+  process.on('SIGTERM', stopOnSignal);
   try {
     const ctx: DriveContext = {
       client: stack.client,
       invoices: stack.invoices,
-      api: { gatewayUrl: stack.world.gatewayUrl, apiKey: BENCH_API_KEY, sandboxUrl: stack.world.sandboxUrl },
+      api: { gatewayUrl: stack.gatewayUrl, apiKey: BENCH_API_KEY, sandboxUrl: stack.sandboxUrl },
       provider: args.provider,
       direction: args.direction,
       runId: `bench${resultStamp(startedAt).replace(/\D/g, '').slice(2, 14)}`,
     };
-    const { result, sections } =
-      args.mode === 'waiting' ? await waiting(args, stack, ctx) : await throughput(args, stack, ctx);
-    const machine = describeMachine(stack.temporalCliVersion);
     const stamp = resultStamp(startedAt);
+    const { result, sections, svg } = await runMode(args, stack, ctx);
+    const machine = describeMachine(stack.temporalCliVersion);
     const json = { timestamp: startedAt.toISOString(), ...result, machine, settings: settings(args, stack) };
     const heading =
       `# Benchmark ${startedAt.toISOString()} (${args.mode})\n\n` +
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemGiB} GiB, ${machine.os}, Node ${machine.node}, ` +
       `${machine.temporalCli ?? 'Temporal at TEMPORAL_ADDRESS'}.\n\n` +
-      `Settings: ${args.invoices} invoices, concurrency ${args.concurrency}, ${args.provider} ${args.direction}, ` +
-      `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, store ${stack.store.kind}` +
-      `${stack.store.pragmas.length ? ` (${stack.store.pragmas.join(', ')})` : ''}, worker tuning ` +
+      `Settings: ${load(args)}, ${args.provider} ${args.direction}, ` +
+      `faults ${args.faultRate}, sandbox time scale ${args.timeScale}, Temporal ${stack.target} on ` +
+      `${stack.temporalStore.kind}${stack.temporalStore.pragmas.length ? ` (${stack.temporalStore.pragmas.join(', ')})` : ''}, ` +
+      `orchestrator store ${stack.orchestratorStore}, ${args.workers} worker process(es), worker tuning ` +
       `${JSON.stringify(stack.config.worker)}, effective maxCachedWorkflows ` +
       `${stack.worker.ready.effectiveTuning.maxCachedWorkflows}.`;
-    const markdown = [heading, ...sections].join('\n\n');
-    const files = writeResult(args.outDir ?? path.join(__dirname, 'results'), stamp, json, markdown);
-    process.stdout.write(`\n${markdown}\n\nWritten: ${files.json}\n         ${files.md}\n`);
+    const plot = svg === undefined ? [] : [`![Latency against offered load](${stamp}.svg)`];
+    const markdown = [heading, ...sections, ...plot].join('\n\n');
+    const files = writeResult(args.outDir ?? path.join(__dirname, 'results'), stamp, json, markdown, svg);
+    process.stdout.write(`\n${markdown}\n\nWritten: ${files.join('\n         ')}\n`);
+    if (args.compare) process.stdout.write(`\n${compareFiles(args.compare, json)}\n`);
   } finally {
     await stack.stop();
   }

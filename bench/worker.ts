@@ -1,6 +1,7 @@
 // The benchmark's worker, in its own process so that its RSS and CPU are measured apart from the driver, the sandboxes
-// and the server. It runs the real invoice workers (real provider activities against the sandboxes) and the baseline
-// worker on its own task queue, both with the tuning from config.
+// and the server. It runs the real invoice workers (real provider activities against the sandboxes, the store and a
+// Temporal client, as src/worker.ts has them) and the baseline worker on its own task queue, both with the tuning from
+// config. `--workers 2` starts two of these processes.
 import path from 'node:path';
 import v8 from 'node:v8';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
@@ -8,7 +9,8 @@ import { createActivities } from '../src/activities';
 import { loadConfig } from '../src/config';
 import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { createProviders } from '../src/providers';
-import { connectWorker } from '../src/temporal/connection';
+import { openStore } from '../src/store/database';
+import { connectClient, connectWorker } from '../src/temporal/connection';
 import { createWorker, workerTuning, workflowBundle } from '../src/temporal/worker';
 import { BASELINE_TASK_QUEUE, type BaselineActivities } from './baseline-workflow';
 import type { BundleReport, MemoryReport, ParentMessage, WorkerMessage } from './protocol';
@@ -43,12 +45,23 @@ async function run(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   installTemporalRuntimeLogger(logger);
   const address = config.temporal.address;
-  if (!address) throw new Error('the benchmark passes TEMPORAL_ADDRESS to its worker');
+  const storeUrl = config.store.databaseUrl;
+  if (!address || !storeUrl) throw new Error('the benchmark passes TEMPORAL_ADDRESS and STORE_DATABASE_URL');
   const namespace = config.temporal.namespace;
   const connection = await connectWorker(config, { address, namespace });
+  const temporal = await connectClient(config, { address, namespace });
+  const store = await openStore(storeUrl, logger.child({ component: 'store' }));
 
-  const activities = createActivities({ providers: createProviders(config, logger), logger });
-  const invoiceWorkers = await createWorker({ config, connection, namespace, activities, logger });
+  const activities = createActivities({ providers: createProviders(config, logger), logger, config, store, temporal });
+  // The gateway's URL, as npm start passes it: the worker registers Xprizo's webhook URLs there.
+  const invoiceWorkers = await createWorker({
+    config,
+    connection,
+    namespace,
+    activities,
+    logger,
+    gatewayUrl: config.gateway.url,
+  });
 
   const baselineBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve(path.join(__dirname, 'baseline-workflow')),
@@ -93,6 +106,8 @@ async function run(): Promise<void> {
     },
   });
   await running;
+  await store.close();
+  await temporal.connection.close();
   await connection.close();
 }
 

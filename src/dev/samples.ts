@@ -96,7 +96,7 @@ export class HttpError extends Error {
   }
 }
 
-async function call(
+export async function callJson(
   method: string,
   url: string,
   body?: unknown,
@@ -118,12 +118,12 @@ export function gatewayClient(api: PublicApi) {
   const auth = { authorization: `Bearer ${api.apiKey}` };
   return {
     create: (request: InvoiceRequestInput) =>
-      call('POST', `${api.gatewayUrl}/v1/invoices`, request, auth) as Promise<InvoiceState>,
+      callJson('POST', `${api.gatewayUrl}/v1/invoices`, request, auth) as Promise<InvoiceState>,
     get: (invoiceId: string) =>
-      call('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
+      callJson('GET', `${api.gatewayUrl}/v1/invoices/${invoiceId}`, undefined, auth) as Promise<InvoiceState>,
     /** As the approver when one is configured: the deciding party is whoever holds the key. */
     decide: (invoiceId: string, decision: 'approve' | 'reject' | 'cancel', reason?: string) =>
-      call(
+      callJson(
         'POST',
         `${api.gatewayUrl}/v1/invoices/${invoiceId}/${decision}`,
         { reason },
@@ -134,7 +134,7 @@ export function gatewayClient(api: PublicApi) {
 
 /** What the customer does at each provider, through the sandbox's customer routes. */
 export function sandboxCustomer(api: PublicApi) {
-  const post = (path: string, body: unknown = {}) => call('POST', `${api.sandboxUrl}${path}`, body);
+  const post = (path: string, body: unknown = {}) => callJson('POST', `${api.sandboxUrl}${path}`, body);
   return {
     payAlfred: (alfredInvoiceId: string) => post(`/alfred/_sandbox/invoices/${alfredInvoiceId}/pay`),
     preAuthorizePayOne: (invoiceId: string) =>

@@ -23,7 +23,7 @@ export async function startStoreProcess(options: {
   dataDir: string;
   port?: number;
   template?: string;
-}): Promise<{ url: string; stop(): Promise<void> }> {
+}): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'dev', 'store-server.ts')], {
     cwd: PROJECT_ROOT,
     env: {
@@ -43,6 +43,7 @@ export async function startStoreProcess(options: {
   });
   return {
     url,
+    pid: child.pid,
     async stop() {
       child.stdin.end();
       await exited;

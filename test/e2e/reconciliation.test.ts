@@ -7,6 +7,7 @@ import { ensureReconciliationSchedule, RECONCILIATION_SCHEDULE_ID } from '../../
 import { TEST_KEYS } from '../support/access';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
+import { eventually } from '../support/wait';
 
 describe('reconciliation against the provider sandboxes, through the gateway', () => {
   let stack: TestStack;
@@ -41,6 +42,17 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
     return report;
   }
 
+  /**
+   * Waits until visibility, which reconciliation reads our side from, indexes each invoice in the state the gateway
+   * answered: Temporal writes visibility a moment after the workflow, and the test must not race it.
+   */
+  async function indexed(...states: ({ reference?: string; status: string } | undefined)[]): Promise<void> {
+    for (const state of states) {
+      const query = `WorkflowId = 'invoice-${state?.reference ?? ''}' AND InvoiceStatus = '${state?.status ?? ''}'`;
+      await eventually(async () => (await stack.env.temporal.workflow.count(query)).count === 1);
+    }
+  }
+
   let reportId = '';
 
   it('reports one drift of each class exactly once, and nothing else', async () => {
@@ -69,6 +81,7 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
     // Under a reference of ours that no invoice holds: it is looked up everywhere before it is called an orphan.
     const orphan = alfred.createOrphan({ amount: 50, currency: 'USD', reference: uniqueId('test_rc_never') });
 
+    await indexed(...completed, late);
     const report = await reconcile(since);
     reportId = report.id;
 
@@ -170,6 +183,7 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
       ),
     );
     for (const state of states) expect(state.status).toBe('COMPLETED');
+    await indexed(...states);
     const result = await runReconcile(
       { kind: 'reconcile', since, timeoutSeconds: 60 },
       { gatewayUrl: stack.gateway.url, apiKey: TEST_KEYS.operator, pollMs: 200 },
@@ -213,6 +227,7 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
     bitfinex.forget(bitfinexId(forgotten));
     const orphan = bitfinex.createOrphan({ amount: 50, currency: 'USD' });
 
+    await indexed(amount, forgotten, late);
     const report = await reconcile(since, 'bitfinex');
     expect(report.differences.map((d) => [d.class, d.reference]).sort()).toEqual(
       [
@@ -286,6 +301,7 @@ describe('reconciliation against the provider sandboxes, through the gateway', (
       expect(polls()).toBe(before);
       expect((await gatewayClient(api).get(invoiceId)).status).toBe('NEEDS_REVIEW');
 
+      await indexed(review);
       const report = await reconcile(since);
       expect(report.differences).toEqual([
         expect.objectContaining({

@@ -1,9 +1,9 @@
+import { npmStartEnv } from '../support/npm-start';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gatewayClient, sampleRequest, whileUnavailable, type PublicApi } from '../../src/dev/samples';
 import type { InvoiceEvent } from '../../src/domain/events';
-import { freePort } from '../../src/temporal/dev-server';
 import { TEST_KEYS, TEST_TENANT, testAccessEnv } from '../support/access';
 import { spawnGroup, type Spawned } from '../support/processes';
 import { eventually } from '../support/wait';
@@ -29,31 +29,14 @@ describe('GET /v1/events across a restart of npm start', () => {
   let api: PublicApi;
 
   beforeAll(async () => {
-    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    env = {
-      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
-      TEMPORAL_ADDRESS: '',
-      TEMPORAL_PORT: String(grpc),
-      TEMPORAL_UI_PORT: String(ui),
-      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
-      STORE_DATA_DIR: path.join(dir, 'store'),
-      STORE_PORT: String(store),
-      STORE_DATABASE_URL: '',
-      SANDBOX_PORT: String(sandbox),
-      GATEWAY_PORT: String(gateway),
+    const started = await npmStartEnv(dir, {
       // The same principals on both starts: npm start's own development keys are new at every start.
       ...testAccessEnv(),
       GATEWAY_RATE_LIMIT_PER_KEY: '1000000',
       GATEWAY_RATE_LIMIT_PER_ADDRESS: '1000000',
-      START_SAMPLES: 'false',
-      LOG_LEVEL: 'warn',
-    };
+    });
+    env = started.env;
+    const { sandbox, gateway } = started.ports;
     api = {
       gatewayUrl: `http://127.0.0.1:${gateway}`,
       apiKey: TEST_KEYS.service,

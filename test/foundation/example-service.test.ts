@@ -1,9 +1,9 @@
+import { npmStartEnv } from '../support/npm-start';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DEVELOPMENT_ENCRYPTION_KEY } from '../../src/config';
-import { freePort } from '../../src/temporal/dev-server';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { ensureBuilt } from '../support/build';
 import { processesMatching, ROOT, runCaptured, spawnGroup, type Run, type Spawned } from '../support/processes';
@@ -44,26 +44,9 @@ describe('examples/invoice-service, installed from the packed package', () => {
 
   it('starts, approves and waits for an invoice against npm start, which shows it COMPLETED', async () => {
     // The stack comes up while the package is built, packed and installed: two cores, two mostly-waiting jobs.
-    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    stack = spawnGroup('npm', ['start', '--silent'], {
-      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
-      TEMPORAL_ADDRESS: '',
-      TEMPORAL_PORT: String(grpc),
-      TEMPORAL_UI_PORT: String(ui),
-      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
-      STORE_DATA_DIR: path.join(dir, 'store'),
-      STORE_PORT: String(store),
-      SANDBOX_PORT: String(sandbox),
-      GATEWAY_PORT: String(gateway),
-      START_SAMPLES: 'false',
-      LOG_LEVEL: 'warn',
-    });
+    const { env, ports } = await npmStartEnv(dir);
+    const { grpc, gateway } = ports;
+    stack = spawnGroup('npm', ['start', '--silent'], env);
 
     await ensureBuilt();
     succeeded('npm pack', await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], ROOT));

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
+import { npmStartEnv } from '../support/npm-start';
 import { processesMatching, spawnGroup } from '../support/processes';
 
 const canConnect = (port: number) =>
@@ -26,26 +26,9 @@ describe('npm start', () => {
 
   it('brings up the UI and the frontend, and leaves nothing running after Ctrl-C', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-start-'));
-    const [grpc, ui, sandbox, gateway, store] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    const run = spawnGroup('npm', ['start', '--silent'], {
-      TEMPORAL_CLI: process.env.TEST_TEMPORAL_CLI ?? '',
-      TEMPORAL_ADDRESS: '',
-      TEMPORAL_PORT: String(grpc),
-      TEMPORAL_UI_PORT: String(ui),
-      TEMPORAL_DB_FILE: path.join(dir, 'temporal.db'),
-      STORE_DATA_DIR: path.join(dir, 'store'),
-      STORE_PORT: String(store),
-      SANDBOX_PORT: String(sandbox),
-      GATEWAY_PORT: String(gateway),
-      START_SAMPLES: 'false',
-      LOG_LEVEL: 'warn',
-    });
+    const { env, ports } = await npmStartEnv(dir);
+    const { grpc, ui } = ports;
+    const run = spawnGroup('npm', ['start', '--silent'], env);
     await run.waitFor(/Press Ctrl-C to stop/, 90_000);
     expect(run.output()).toContain(`Temporal UI        http://localhost:${ui}`);
     expect((await fetch(`http://127.0.0.1:${ui}/`)).status).toBe(200);
@@ -63,5 +46,28 @@ describe('npm start', () => {
     expect(processesMatching(dir)).toEqual([]);
     expect(await canConnect(grpc)).toBe(false);
     expect(await canConnect(ui)).toBe(false);
+  });
+
+  it('demonstrates issue 13: signed deliveries to an endpoint of its own, and a report with the drifted record', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'payorch-demo-'));
+    const { env } = await npmStartEnv(dir, { START_SAMPLES: 'true' });
+    const run = spawnGroup('npm', ['start', '--silent'], env);
+    try {
+      await run.waitFor(/Press Ctrl-C to stop/, 240_000);
+      const output = run.output();
+      // Eight samples, each several events, every one verified with the endpoint's secret and none refused.
+      const delivered = /(\d+) events received and verified, (\d+) refused/.exec(output);
+      expect(Number(delivered?.[1])).toBeGreaterThanOrEqual(8 * 3);
+      expect(Number(delivered?.[2])).toBe(0);
+      expect(output).toMatch(
+        /Attempts +curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/webhook-endpoints\/we_[0-9a-f]+\/attempts/,
+      );
+      // The orphan the sandbox was told to leave is in the first report, and nothing else is.
+      expect(output).toMatch(/\d+ alfred records, \d+ invoices, 1 differences \(orphan 1\)/);
+      expect(output).toMatch(/Report +curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/reconciliations\/reconciliation-/);
+    } finally {
+      process.kill(-(run.child.pid ?? 0), 'SIGINT');
+      await run.exited;
+    }
   });
 });

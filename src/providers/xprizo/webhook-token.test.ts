@@ -10,6 +10,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   PROVIDERS: 'xprizo',
+  STORE_DATABASE_URL: 'postgres://payorch@db.example:5432/payment_orchestrator',
   GATEWAY_PUBLIC_URL: 'https://pay.example.com',
   GATEWAY_KEYS_FILE: '/run/secrets/gateway-keys',
   XPRIZO_BASE_URL: 'https://api.xprizo.com/api',

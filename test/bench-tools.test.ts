@@ -1,0 +1,100 @@
+// The benchmark's pure parts: its flags, its arrival schedule, its comparison report and its figure. The measuring
+// itself needs a quiet machine and is run by hand (bench/README.md).
+import { parseArgs, UsageError } from '../bench/args';
+import { compareResults, flatten } from '../bench/compare';
+import { poissonArrivals } from '../bench/drive';
+import { latencySvg, type LoadPoint } from '../bench/plot';
+
+describe('bench flags', () => {
+  it('keeps the closed loop as the default', () => {
+    const args = parseArgs([]);
+    expect(args).toMatchObject({ mode: 'throughput', invoices: 1000, concurrency: 20, warmup: 40, target: 'dev' });
+    expect(args.workers).toBe(1);
+  });
+
+  it('reads an open-loop run from --rate, several rates at once', () => {
+    const args = parseArgs(['--rate', '1,2.5', '--duration', '30', '--seed', '7']);
+    expect(args).toMatchObject({ mode: 'open', rates: [1, 2.5], durationSeconds: 30, seed: 7 });
+  });
+
+  it('reads the sweep, the cost mode and the cluster target', () => {
+    expect(parseArgs(['--sweep', '--levels', '10,90'])).toMatchObject({
+      mode: 'sweep',
+      levels: [10, 90],
+      invoices: 300,
+    });
+    expect(parseArgs(['--all-providers'])).toMatchObject({ mode: 'cost', invoices: 3, warmup: 0 });
+    expect(parseArgs(['--target', 'cluster', '--workers', '2'])).toMatchObject({ target: 'cluster', workers: 2 });
+    expect(parseArgs(['--sweep', '--saturated-rate', '12.5'])).toMatchObject({ mode: 'sweep', saturatedRate: 12.5 });
+  });
+
+  it('refuses modes that contradict each other and --with alone', () => {
+    expect(() => parseArgs(['--sweep', '--cost'])).toThrow(UsageError);
+    expect(() => parseArgs(['--mode', 'open'])).toThrow(/needs --rate/);
+    expect(() => parseArgs(['--with', 'a.json'])).toThrow(/--compare/);
+  });
+});
+
+describe('Poisson arrivals', () => {
+  it('are the same for the same seed and rate, and differ for another seed', () => {
+    expect(poissonArrivals(5, 20, 42)).toEqual(poissonArrivals(5, 20, 42));
+    expect(poissonArrivals(5, 20, 43)).not.toEqual(poissonArrivals(5, 20, 42));
+  });
+
+  it('come at the asked rate on average, in order, inside the window', () => {
+    const arrivals = poissonArrivals(10, 1000, 1);
+    expect(arrivals.length).toBeGreaterThan(9_700);
+    expect(arrivals.length).toBeLessThan(10_300);
+    expect(arrivals.every((at, i) => at < 1_000_000 && (i === 0 || at >= (arrivals[i - 1] ?? 0)))).toBe(true);
+  });
+});
+
+describe('--compare', () => {
+  it('reports every numeric figure in both results, leaving the machine and settings to the notes', () => {
+    const before = {
+      timestamp: 't0',
+      invoicesPerSecond: 10,
+      latencyMs: { ours: { p99: 200 } },
+      settings: { concurrency: 20 },
+    };
+    const now = {
+      invoicesPerSecond: 12,
+      latencyMs: { ours: { p99: 150 } },
+      rates: [{ rate: 1 }],
+      settings: { concurrency: 10 },
+    };
+    expect([...flatten(now).keys()]).toEqual(['invoicesPerSecond', 'latencyMs.ours.p99', 'rates[0].rate']);
+    const report = compareResults(before, now, 'before.json');
+    expect(report).toContain('| invoicesPerSecond | 10 | 12 | +2 | +20 |');
+    expect(report).toContain('| latencyMs.ours.p99 | 200 | 150 | -50 | -25 |');
+    expect(report).toContain('settings.concurrency: 20 → 10');
+    expect(report).toContain('Only in this result (1): rates[0].rate');
+  });
+});
+
+describe('latency figure', () => {
+  it('draws a p50 and a p99 line per kind in each of the three panels', () => {
+    const at = (ms: number) => ({
+      awaiting: { p50: ms, p99: 2 * ms },
+      update: { p50: ms / 10, p99: ms / 5 },
+      e2e: { p50: 2 * ms, p99: 3 * ms },
+    });
+    const points: LoadPoint[] = [
+      { rate: 4, ours: at(300), baseline: at(250) },
+      { rate: 1, ours: at(100), baseline: at(90) },
+    ];
+    const svg = latencySvg(points, 'test <caption>');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(12);
+    expect(svg).not.toMatch(/NaN|Infinity/);
+    expect(svg).toContain('test &lt;caption&gt;');
+    // Every point inside its panel: x within the three panels' width, y above the x axis and below the top.
+    const coords = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(coords).toHaveLength(24);
+    for (const [x, y] of coords) {
+      expect(x).toBeLessThanOrEqual(960);
+      expect(y).toBeGreaterThanOrEqual(28);
+      expect(y).toBeLessThanOrEqual(200);
+    }
+  });
+});
