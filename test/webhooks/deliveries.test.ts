@@ -301,6 +301,28 @@ describe('outgoing webhooks', () => {
     expect(log.deliveries.map((delivery) => delivery.eventId)).toEqual(events.map((event) => event.id));
   });
 
+  it("ends an endpoint's workflow when the invoice ends with an event the endpoint does not subscribe to", async () => {
+    const endpointReceiver = await receiver();
+    const log = deliveryLog(endpointReceiver);
+    const endpoint = await register(endpointReceiver.url, ['invoice.created']);
+    const invoiceId = uniqueId('wh');
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, invoiceId, ['CREATED']));
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, invoiceId, ['COMPLETED'], 2));
+    const handle = stack.env.temporal.workflow.getHandle(
+      deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${invoiceId}`),
+    );
+    await expect(handle.result()).resolves.toEqual({ delivered: 1, failed: 0, ended: 'invoice_ended' });
+    expect(log.accepted().map((delivery) => verified(delivery.hook, [endpoint.secret]).type)).toEqual([
+      'invoice.created',
+    ]);
+    // An invoice that ends with no workflow of this endpoint running starts none.
+    const other = uniqueId('wh');
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, other, ['SUBMITTED', 'FAILED']));
+    await expect(
+      stack.env.temporal.workflow.getHandle(deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${other}`)).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
+  });
+
   it('manages endpoints per tenant, validates them, and never shows a secret twice', async () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'ftp://x.example/', eventTypes: ['*'] })).status).toBe(
       400,
