@@ -50,10 +50,7 @@ export function bareHost(url: URL): string {
  * The address to connect to, resolved once: the request goes to this very address, so a name that resolves to a
  * public address when checked and to a private one when connecting (DNS rebinding) cannot slip through.
  */
-export async function resolveDestination(
-  url: URL,
-  allowPrivate: boolean,
-): Promise<{ address: string; family: 4 | 6 }> {
+export async function resolveDestination(url: URL, allowPrivate: boolean): Promise<{ address: string; family: 4 | 6 }> {
   const host = bareHost(url);
   const literal = isIP(host);
   const addresses =
