@@ -47,7 +47,13 @@ describe('Xprizo webhooks registered at worker start', () => {
       config,
       connection,
       namespace,
-      activities: createActivities({ providers: stack.providers, logger }),
+      activities: createActivities({
+        providers: stack.providers,
+        logger,
+        config,
+        store: stack.store,
+        temporal: stack.env.temporal,
+      }),
       logger,
     });
     running = workers.run();
