@@ -245,6 +245,11 @@ const EnvSchema = z.object({
     .default(4 * 24 * 3_600),
   /** An endpoint's answer must come within this; a slower one counts as failed and is retried. */
   WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+  /**
+   * Whether endpoints may point at loopback, private or link-local addresses. Unset: `refuse` in production (a tenant
+   * must not reach our own network through our workers), `allow` elsewhere (tests and `npm start` receive on 127.0.0.1).
+   */
+  WEBHOOK_PRIVATE_DESTINATIONS: z.enum(['allow', 'refuse']).optional(),
   /** The reconciliation schedule (a cron expression, UTC) and how far back each run looks. */
   RECONCILIATION_CRON: z.string().min(1).default('15 3 * * *'),
   RECONCILIATION_LOOKBACK_HOURS: positiveInt.default(48),
@@ -339,6 +344,7 @@ export interface Config {
     readonly retryMaxIntervalSeconds: number;
     readonly giveUpAfterSeconds: number;
     readonly timeoutMs: number;
+    readonly privateDestinations: 'allow' | 'refuse';
   };
   readonly reconciliation: {
     readonly cron: string;
@@ -692,6 +698,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retryMaxIntervalSeconds: env.WEBHOOK_RETRY_MAX_INTERVAL_SECONDS,
       giveUpAfterSeconds: env.WEBHOOK_GIVE_UP_AFTER_SECONDS,
       timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      privateDestinations: env.WEBHOOK_PRIVATE_DESTINATIONS ?? (env.NODE_ENV === 'production' ? 'refuse' : 'allow'),
     },
     reconciliation: { cron: env.RECONCILIATION_CRON, lookbackHours: env.RECONCILIATION_LOOKBACK_HOURS },
     worker: {

@@ -5,12 +5,12 @@ import {
   cancelPending,
   deliveryPolicy,
   deliveryStatus,
-  loadEvent,
   markGivenUp,
   recordAttempt,
   sendEvent,
 } from '../webhooks/deliveries';
 import { endpointRepository } from '../webhooks/endpoints';
+import { eventById } from '../events/log';
 import { DELIVERY_FAILURES, type DeliverEventInput, type DeliverEventResult } from '../workflows/delivery-definitions';
 
 /** The activities of outgoing webhook deliveries (issue 13, part 2). Inputs carry ids only; secrets stay in the store. */
@@ -36,7 +36,7 @@ export function deliveryActivities(deps: ActivityDeps) {
       if ((await deliveryStatus(store, input.endpointId, input.eventId)) === 'delivered') {
         return { outcome: 'already_delivered' };
       }
-      const event = await loadEvent(store, input.eventId);
+      const event = await eventById(store, input.eventId);
       if (!event) {
         throw ApplicationFailure.nonRetryable(
           `event ${input.eventId} is not in the log`,
@@ -50,8 +50,12 @@ export function deliveryActivities(deps: ActivityDeps) {
         event,
         secrets: await endpoints.activeSecrets(endpoint.id),
         timeoutMs: deliveryPolicy(config).requestTimeoutMs,
+        allowPrivate: config.webhooks.privateDestinations === 'allow',
       });
       await recordAttempt(store, { ...input, attempt: info.attempt, startedAt, ...sent });
+      if (sent.refused) {
+        throw ApplicationFailure.nonRetryable(sent.error ?? 'destination not allowed', DELIVERY_FAILURES.notAllowed);
+      }
       if (!sent.ok) {
         throw ApplicationFailure.retryable(
           sent.statusCode === undefined ? `no answer: ${sent.error ?? 'unknown'}` : `answered ${sent.statusCode}`,
@@ -64,6 +68,8 @@ export function deliveryActivities(deps: ActivityDeps) {
     async giveUpDelivery(input: DeliverEventInput): Promise<void> {
       const { store } = needs();
       await markGivenUp(store, input.endpointId, input.eventId);
+      // The one moment an operator should hear of: a receiver that has refused an event for the whole retry window.
+      deps.logger.warn({ ...input }, 'webhook delivery given up; the endpoint is marked failing');
     },
   };
 }

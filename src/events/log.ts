@@ -173,3 +173,9 @@ export async function pageEvents(store: Queryable, tenant: string, query: EventP
   const events = rows.slice(0, query.limit).map(eventOf);
   return { events, next: events.at(-1)?.position ?? after, hasMore: rows.length > query.limit };
 }
+
+/** One event by its id, whichever tenant's (the webhook deliveries carry only ids). */
+export async function eventById(store: Queryable, id: string): Promise<InvoiceEvent | undefined> {
+  const [row] = await store.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1`, [id]);
+  return row ? eventOf(row) : undefined;
+}

@@ -1,16 +1,20 @@
+import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Principal } from '../access/principals';
+import { INVOICE_EVENT_TYPES } from '../domain/events';
 import type { Store } from '../store/database';
 import { listAttempts } from '../webhooks/deliveries';
+import { bareHost, isPrivateAddress } from '../webhooks/destination';
 import { ALL_EVENT_TYPES, ENDPOINT_STATUSES, endpointRepository, type EndpointRepository } from '../webhooks/endpoints';
 import { AUTH_PROBLEMS, problemResponse, WITH_API_KEY } from './documentation';
 import { problem, sendProblem } from './problem';
 import type { ServiceApi, ServiceRouteDeps } from './service-routes';
 
-const EventTypeSchema = z
-  .string()
-  .regex(/^(\*|[a-z][a-z0-9_.-]{0,99})$/, 'an event type such as invoice.completed, or * for every type');
+// The types the log writes: a misspelt subscription would otherwise be accepted and never receive anything.
+const EventTypeSchema = z.enum([ALL_EVENT_TYPES, ...INVOICE_EVENT_TYPES], {
+  error: 'an event type such as invoice.completed (see INVOICE_EVENT_TYPES), or * for every type',
+});
 const EventTypesSchema = z.array(EventTypeSchema).min(1).max(100);
 
 /** http or https only: a delivery is a POST, and other schemes (file:, data:) would read rather than send. */
@@ -104,6 +108,21 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
     return undefined;
   }
   const tenantOf = (request: FastifyRequest): string => (request.principal as Principal).tenant;
+  /**
+   * An address literal the deliveries would refuse, refused now rather than on every event. A name is checked when
+   * each request is sent (it may resolve elsewhere by then).
+   */
+  const refusedDestination = (reply: FastifyReply, url: string | undefined): FastifyReply | undefined => {
+    if (url === undefined || config.webhooks.privateDestinations === 'allow') return undefined;
+    const host = bareHost(new URL(url));
+    if (isIP(host) === 0 || !isPrivateAddress(host)) return undefined;
+    return sendProblem(
+      reply,
+      problem(400, 'ValidationError', 'the endpoint is invalid', [
+        { path: 'url', message: 'a private, loopback or reserved address; endpoints must be reachable publicly' },
+      ]),
+    );
+  };
   const notFound = (reply: FastifyReply) =>
     sendProblem(reply, problem(404, 'WebhookEndpointNotFound', 'no such webhook endpoint'));
   // No tenant's secret or endpoint data in the answer's shape beyond the schema's fields.
@@ -129,6 +148,8 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
       },
     },
     async (request, reply) => {
+      const refused = refusedDestination(reply, request.body.url);
+      if (refused) return refused;
       const found = repository(reply);
       if (!found) return reply;
       const eventTypes = request.body.eventTypes.includes(ALL_EVENT_TYPES)
@@ -217,6 +238,8 @@ export function registerWebhookEndpointRoutes(api: ServiceApi, deps: ServiceRout
       },
     },
     async (request, reply) => {
+      const refused = refusedDestination(reply, request.body.url);
+      if (refused) return refused;
       const found = repository(reply);
       if (!found) return reply;
       const { eventTypes, ...rest } = request.body;

@@ -1,15 +1,13 @@
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Config } from '../config';
 import type { Queryable, Store } from '../store/database';
 import { DEFAULT_DELIVERY_POLICY, type DeliveryPolicy } from '../workflows/delivery-definitions';
-import {
-  EVENT_ID_HEADER,
-  EVENT_TYPE_HEADER,
-  SIGNATURE_HEADER,
-  signWebhook,
-  WebhookEventSchema,
-  type WebhookEvent,
-} from './signature';
+import type { InvoiceEvent } from '../domain/events';
+import { bareHost, DestinationNotAllowedError, resolveDestination } from './destination';
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signWebhook } from './signature';
 
 /** pending → delivered | failed (retries ran out; replay from the log) | cancelled (the endpoint went away). */
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
@@ -23,38 +21,6 @@ export function deliveryPolicy(config: Config | undefined): DeliveryPolicy {
     maximumIntervalSeconds: webhooks.retryMaxIntervalSeconds,
     giveUpAfterSeconds: webhooks.giveUpAfterSeconds,
     requestTimeoutMs: webhooks.timeoutMs,
-  };
-}
-
-const EventRowSchema = z.object({
-  id: z.string(),
-  type: z.string(),
-  tenant: z.string(),
-  invoice_id: z.string(),
-  sequence: z.coerce.number().int(),
-  // bigint arrives as a string from pg.
-  position: z.coerce.number().int(),
-  occurred_at: z.date(),
-  data: WebhookEventSchema.shape.data,
-});
-
-/** The event as the log holds it (an InvoiceEvent; the invoice's state is passed on as recorded), in the shape `GET /v1/events` and the deliveries' bodies share. */
-export async function loadEvent(store: Queryable, eventId: string): Promise<WebhookEvent | undefined> {
-  const [row] = await store.query(
-    'SELECT id, type, tenant, invoice_id, sequence, position, occurred_at, data FROM events WHERE id = $1',
-    [eventId],
-  );
-  if (!row) return undefined;
-  const parsed = EventRowSchema.parse(row);
-  return {
-    id: parsed.id,
-    type: parsed.type,
-    tenant: parsed.tenant,
-    invoiceId: parsed.invoice_id,
-    sequence: parsed.sequence,
-    position: parsed.position,
-    occurredAt: parsed.occurred_at.toISOString(),
-    data: parsed.data,
   };
 }
 
@@ -160,51 +126,81 @@ export interface SendResult {
   /** Why no status came back (timeout, refused connection); never the URL, which may carry credentials. */
   error?: string;
   ok: boolean;
+  /** The endpoint points where it may not (WEBHOOK_PRIVATE_DESTINATIONS=refuse): no retry will change that. */
+  refused?: boolean;
   durationMs: number;
 }
 
-/** One signed POST. Redirects are not followed: a 3xx is an answer other than success, like a 4xx. */
+/**
+ * One signed POST to the address the destination check resolved. Redirects are not followed: a 3xx is an answer
+ * other than success, like a 4xx. The status decides; the answer's body is drained unread.
+ */
 export async function sendEvent(options: {
   url: string;
-  event: WebhookEvent;
+  event: InvoiceEvent;
   secrets: readonly string[];
   timeoutMs: number;
+  allowPrivate: boolean;
   now?: () => number;
 }): Promise<SendResult> {
   const now = options.now ?? Date.now;
   const body = JSON.stringify(options.event);
   const started = now();
+  const url = new URL(options.url);
   try {
-    const response = await fetch(options.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'payment-orchestrator-webhooks/1',
-        [SIGNATURE_HEADER]: signWebhook(body, options.secrets, Math.floor(started / 1000)),
-        [EVENT_ID_HEADER]: options.event.id,
-        [EVENT_TYPE_HEADER]: options.event.type,
-      },
-      body,
+    const target = await resolveDestination(url, options.allowPrivate);
+    const secure = url.protocol === 'https:';
+    const host = bareHost(url);
+    const statusCode = await new Promise<number>((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        {
+          host: target.address,
+          family: target.family,
+          port: url.port || (secure ? 443 : 80),
+          path: `${url.pathname}${url.search}`,
+          method: 'POST',
+          // The certificate is checked against the endpoint's name, not the address connected to.
+          ...(secure && isIP(host) === 0 ? { servername: host } : {}),
+          ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
+          signal: AbortSignal.timeout(options.timeoutMs),
+          headers: {
+            host: url.host,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'payment-orchestrator-webhooks/1',
+            [SIGNATURE_HEADER]: signWebhook(body, options.secrets, Math.floor(started / 1000)),
+            [EVENT_ID_HEADER]: options.event.id,
+            [EVENT_TYPE_HEADER]: options.event.type,
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('error', () => undefined);
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
     });
-    // The answer's body is of no interest; reading it to the end frees the connection for the next delivery.
-    await response.arrayBuffer().catch(() => undefined);
-    const ok = response.status >= 200 && response.status < 300;
-    return { statusCode: response.status, ok, durationMs: now() - started };
+    return { statusCode, ok: statusCode >= 200 && statusCode < 300, durationMs: now() - started };
   } catch (error) {
-    return { error: describeFailure(error, options.timeoutMs), ok: false, durationMs: now() - started };
+    const refused = error instanceof DestinationNotAllowedError;
+    return {
+      error: refused ? error.message : describeFailure(error, options.timeoutMs),
+      ok: false,
+      ...(refused ? { refused } : {}),
+      durationMs: now() - started,
+    };
   }
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+  // Read by shape: Node's own errors need not be instances of this realm's Error (jest's sandbox, for one).
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  if (name === 'TimeoutError' || name === 'AbortError' || code === 'ABORT_ERR')
     return `no answer within ${timeoutMs} ms`;
-  }
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = cause && typeof cause === 'object' && 'code' in cause ? cause.code : undefined;
   if (typeof code === 'string') return code;
-  return error instanceof Error ? error.name : 'request failed';
+  return typeof name === 'string' ? name : 'request failed';
 }
 
 export interface WebhookAttempt {

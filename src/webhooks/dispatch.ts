@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { isFinalStatus } from '../domain/constants';
 import type { EventDispatcher, InvoiceEvent } from '../domain/events';
@@ -44,7 +44,11 @@ export function deliveryDispatcher(deps: {
           const invoiceEnded = invoiceEvents.some((event) => isFinalStatus(event.data.invoice.status));
           for (const endpoint of receiving) {
             const matching = invoiceEvents.filter((event) => subscribes(endpoint, event.type));
-            if (!matching.length) continue;
+            if (!matching.length) {
+              // Nothing to send, but a workflow waiting for this invoice's next event would otherwise idle for days.
+              if (invoiceEnded) await endWaiting(endpoint, tenant, invoiceId);
+              continue;
+            }
             await addPendingDeliveries(
               store,
               matching.map((event) => ({ endpointId: endpoint.id, eventId: event.id })),
@@ -72,6 +76,16 @@ export function deliveryDispatcher(deps: {
       { endpointId: endpoint.id, invoiceId, events: recorded.events.length },
       'webhook deliveries signalled',
     );
+  }
+
+  /** Tells a running delivery workflow that the invoice ended; none running (never started, or done) is fine. */
+  async function endWaiting(endpoint: WebhookEndpoint, tenant: string, invoiceId: string) {
+    const workflowId = deliveryWorkflowId(endpoint.id, tenantInvoiceKey(tenant, invoiceId));
+    try {
+      await temporal.workflow.getHandle(workflowId).signal(eventsRecordedSignal, { events: [], invoiceEnded: true });
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
   }
 }
 

@@ -82,4 +82,6 @@ export const DELIVERY_FAILURES = {
   failed: 'WebhookDeliveryFailed',
   /** The event is not in the log (a dispatch of an event never recorded): retrying cannot help. */
   eventMissing: 'WebhookEventMissing',
+  /** The endpoint resolves to a private or reserved address where those are refused: given up at once. */
+  notAllowed: 'WebhookDestinationNotAllowed',
 } as const;

@@ -281,6 +281,48 @@ describe('outgoing webhooks', () => {
     expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
   });
 
+  it('a batch dispatched again after its workflow ended starts a new run that sends nothing twice', async () => {
+    const endpointReceiver = await receiver();
+    const log = deliveryLog(endpointReceiver);
+    const endpoint = await register(endpointReceiver.url);
+    const invoiceId = uniqueId('wh');
+    const events = await recordEvents(stack.store, TEST_TENANT, invoiceId, ['CREATED', 'COMPLETED']);
+    const workflowId = deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${invoiceId}`);
+    await dispatcher().dispatch(events);
+    const firstRun = stack.env.temporal.workflow.getHandle(workflowId);
+    await expect(firstRun.result()).resolves.toEqual({ delivered: 2, failed: 0, ended: 'invoice_ended' });
+    const firstRunId = (await firstRun.describe()).runId;
+
+    // The recorder's activity retried after the deliveries were done (its first attempt's result was lost).
+    await dispatcher().dispatch(events);
+    const secondRun = stack.env.temporal.workflow.getHandle(workflowId);
+    await eventually(async () => ((await secondRun.describe()).runId !== firstRunId ? true : undefined), 10_000);
+    await expect(secondRun.result()).resolves.toEqual({ delivered: 0, failed: 0, ended: 'invoice_ended' });
+    expect(log.deliveries.map((delivery) => delivery.eventId)).toEqual(events.map((event) => event.id));
+  });
+
+  it("ends an endpoint's workflow when the invoice ends with an event the endpoint does not subscribe to", async () => {
+    const endpointReceiver = await receiver();
+    const log = deliveryLog(endpointReceiver);
+    const endpoint = await register(endpointReceiver.url, ['invoice.created']);
+    const invoiceId = uniqueId('wh');
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, invoiceId, ['CREATED']));
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, invoiceId, ['COMPLETED'], 2));
+    const handle = stack.env.temporal.workflow.getHandle(
+      deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${invoiceId}`),
+    );
+    await expect(handle.result()).resolves.toEqual({ delivered: 1, failed: 0, ended: 'invoice_ended' });
+    expect(log.accepted().map((delivery) => verified(delivery.hook, [endpoint.secret]).type)).toEqual([
+      'invoice.created',
+    ]);
+    // An invoice that ends with no workflow of this endpoint running starts none.
+    const other = uniqueId('wh');
+    await dispatcher().dispatch(await recordEvents(stack.store, TEST_TENANT, other, ['SUBMITTED', 'FAILED']));
+    await expect(
+      stack.env.temporal.workflow.getHandle(deliveryWorkflowId(endpoint.id, `${TEST_TENANT}_${other}`)).describe(),
+    ).rejects.toThrow(WorkflowNotFoundError);
+  });
+
   it('manages endpoints per tenant, validates them, and never shows a secret twice', async () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'ftp://x.example/', eventTypes: ['*'] })).status).toBe(
       400,
@@ -288,6 +330,14 @@ describe('outgoing webhooks', () => {
     expect((await api('POST', '/v1/webhook-endpoints', { url: 'https://x.example/', eventTypes: [] })).status).toBe(
       400,
     );
+    const misspelt = await api<{ type: string; errors: { path: string }[] }>('POST', '/v1/webhook-endpoints', {
+      url: 'https://x.example/',
+      eventTypes: ['invoice.completed', 'invoice.complete'],
+    });
+    expect(misspelt).toMatchObject({
+      status: 400,
+      body: { type: 'ValidationError', errors: [{ path: 'eventTypes.1' }] },
+    });
     const forbidden = await api<{ type: string }>(
       'POST',
       '/v1/webhook-endpoints',

@@ -54,4 +54,47 @@ describe('webhook endpoints on a gateway without a store', () => {
       await app.close();
     }
   });
+
+  it('refuses an endpoint at a private address literal where private destinations are refused', async () => {
+    const refusing = testConfig({ WEBHOOK_PRIVATE_DESTINATIONS: 'refuse' });
+    const app = buildGateway({
+      invoices: createInvoiceClient({ client, timing: refusing.invoiceTiming }),
+      providers: {} as ProviderRegistry,
+      config: refusing,
+      logger: createLogger({ level: 'silent' }),
+      access: testAccess(),
+      temporalHealth: () => Promise.resolve(true),
+    });
+    try {
+      const headers = { authorization: `Bearer ${TEST_KEYS.service}` };
+      for (const url of [
+        'http://127.0.0.1:8080/',
+        'http://169.254.169.254/latest',
+        'https://[::1]/',
+        'http://10.0.0.7/',
+      ]) {
+        const answer = await app.inject({
+          method: 'POST',
+          url: '/v1/webhook-endpoints',
+          headers,
+          payload: { url, eventTypes: ['*'] },
+        });
+        expect([url, answer.statusCode, answer.json<{ errors: { path: string }[] }>().errors[0]?.path]).toEqual([
+          url,
+          400,
+          'url',
+        ]);
+      }
+      // A public address passes the check (and then finds no store here).
+      const publicUrl = await app.inject({
+        method: 'POST',
+        url: '/v1/webhook-endpoints',
+        headers,
+        payload: { url: 'https://93.184.215.14/hooks', eventTypes: ['*'] },
+      });
+      expect(publicUrl.statusCode).toBe(503);
+    } finally {
+      await app.close();
+    }
+  });
 });
