@@ -64,7 +64,11 @@ describe('worker shutdown: SIGTERM lets the provider call in flight finish', () 
         event.activityTaskCanceledEventAttributes;
       return attributes?.scheduledEventId?.toString() === submit?.eventId?.toString();
     });
-    expect(outcome?.activityTaskCompletedEventAttributes).toBeTruthy();
+    // The history's event types, so that a failure says what happened to the submission instead.
+    expect({
+      completed: Boolean(outcome?.activityTaskCompletedEventAttributes),
+      history: events.map((event) => event.eventType),
+    }).toMatchObject({ completed: true });
     const started = events.find(
       (event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === submit?.eventId?.toString(),
     );
