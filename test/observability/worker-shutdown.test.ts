@@ -68,6 +68,8 @@ describe('worker shutdown: SIGTERM lets the provider call in flight finish', () 
     expect({
       completed: Boolean(outcome?.activityTaskCompletedEventAttributes),
       history: events.map((event) => event.eventType),
+      exit: [worker.child.exitCode, worker.child.signalCode],
+      output: worker.output().slice(-3000),
     }).toMatchObject({ completed: true });
     const started = events.find(
       (event) => event.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === submit?.eventId?.toString(),
