@@ -9,7 +9,7 @@ import { createLogger } from '../../src/logger';
 import { openStore, type Store } from '../../src/store/database';
 import { freePort } from '../../src/temporal/dev-server';
 import type { InvoiceState } from '../../src/workflows/definitions';
-import { testConfig } from '../support/temporal-env';
+import { loadConfig } from '../../src/config';
 
 /** PostgreSQL refuses to run as root: under root the server runs as the `postgres` account. */
 function asPostgres(): { prefix: string[]; uid?: number; gid?: number } {
@@ -60,7 +60,8 @@ describe('the event log on PostgreSQL, recorders and a reader at once', () => {
   let store: Store;
 
   beforeAll(async () => {
-    const bin = testConfig().cluster.postgresBinDir;
+    const bin = loadConfig({ NODE_ENV: 'test', POSTGRES_BIN_DIR: process.env.POSTGRES_BIN_DIR ?? '' }).cluster
+      .postgresBinDir;
     const account = asPostgres();
     const data = path.join(dir, 'data');
     const socket = path.join(dir, 'run');
