@@ -4,7 +4,7 @@ import { createLogger, installTemporalRuntimeLogger } from './logger';
 import { createProviders } from './providers';
 import { connectClient, connectWorker } from './temporal/connection';
 import { openStore } from './store/database';
-import { createWorker } from './temporal/worker';
+import { createWorker, holdRepeatedStopSignals } from './temporal/worker';
 import { ensureReconciliationSchedule } from './temporal/reconciliation-schedule';
 import { startWorkerHealth } from './temporal/worker-health';
 import { tracingFromConfig } from './telemetry/tracing';
@@ -27,6 +27,7 @@ async function run(): Promise<void> {
   const connection = await connectWorker(config, { address, namespace });
   const activities = createActivities({ providers: createProviders(config, logger), logger, config, store, temporal });
   const workers = await createWorker({ config, connection, namespace, activities, logger, tracing });
+  holdRepeatedStopSignals(logger);
   // A schedule Temporal refuses now must not keep the invoices from running; the next worker start tries again.
   await ensureReconciliationSchedule(temporal, config, logger).catch((error: unknown) =>
     logger.error({ err: error }, 'reconciliation schedule not set up'),

@@ -214,3 +214,15 @@ async function onWorkerStart(config: Config, logger: Logger, gatewayUrl: string 
     });
   }
 }
+
+/**
+ * The SDK stops listening for SIGTERM and SIGINT once the first arrives and starts draining, so a second one (a
+ * supervisor that signals its whole process group, a repeated Ctrl-C) would meet Node's default and kill the process
+ * mid-drain, cutting short the provider calls in flight. Call once the workers exist: from then on a repeated signal is
+ * logged and the drain goes on, bounded by WORKER_SHUTDOWN_GRACE_MS. Only SIGKILL ends it sooner.
+ */
+export function holdRepeatedStopSignals(logger: Logger): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => logger.warn({ signal }, 'already stopping: the activities in flight finish first'));
+  }
+}

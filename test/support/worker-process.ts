@@ -7,7 +7,7 @@ import { createProviders } from '../../src/providers';
 import type { ProviderRegistry } from '../../src/providers/types';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
 import { openStore } from '../../src/store/database';
-import { createWorker } from '../../src/temporal/worker';
+import { createWorker, holdRepeatedStopSignals } from '../../src/temporal/worker';
 import { startWorkerHealth } from '../../src/temporal/worker-health';
 import { fakeRegistry } from './fake-provider';
 import { testConfig } from './temporal-env';
@@ -48,6 +48,7 @@ async function run(): Promise<void> {
     }),
     logger,
   });
+  holdRepeatedStopSignals(logger);
   const running = workers.run();
   const health =
     config.worker.healthPort === undefined
