@@ -16,24 +16,50 @@ export function eventTypeName(event: HistoryEvent): string {
   return 'Unknown';
 }
 
+/** Marker names the TypeScript SDK (through sdk-core) writes: a local activity's result, and a `patched()` call. */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+/** The search attribute the SDK writes beside each patch marker; Temporal Cloud does not bill its upserts. */
+const CHANGE_VERSION_ATTRIBUTE = 'TemporalChangeVersion';
+
+/** What billing needs to remember within one workflow task: Temporal Cloud bills its local activities together. */
+export interface WorkflowTaskBilling {
+  localActivityBilled: boolean;
+}
+
 /**
- * Temporal Cloud's billable actions, as its pricing page counts them, for the ones a history shows. Activities count
- * once per attempt: a retried activity writes one ActivityTaskStarted, carrying the last attempt's number, and no
- * event per failed attempt. Queries leave no event: the driver counts its own.
+ * Temporal Cloud's billable actions, by its Actions page, for the ones a history shows:
+ * - activities once per attempt: a retried activity writes one ActivityTaskStarted, carrying the last attempt's
+ *   number, and no event per failed attempt;
+ * - "all Local Activities associated with one Workflow Task count as a single Action": the markers written with one
+ *   workflow task's completion cost one, whatever their number (`task` remembers it; reset it at each
+ *   WorkflowTaskCompleted);
+ * - a patch marker is not an action, and neither is the SDK's upsert of `TemporalChangeVersion` beside it (the page
+ *   exempts that attribute); an upsert of any other attribute is one, however many it writes.
+ * Queries leave no event: the driver counts its own.
  */
-export function billableActions(event: HistoryEvent, type: string): number {
+export function billableActions(event: HistoryEvent, type: string, task: WorkflowTaskBilling): number {
   switch (type) {
     case 'WorkflowExecutionStarted':
     case 'TimerStarted':
     case 'WorkflowExecutionSignaled':
     case 'WorkflowExecutionUpdateAccepted':
-    case 'UpsertWorkflowSearchAttributes':
     case 'WorkflowPropertiesModified':
-    case 'MarkerRecorded':
     case 'StartChildWorkflowExecutionInitiated':
     case 'SignalExternalWorkflowExecutionInitiated':
     case 'RequestCancelExternalWorkflowExecutionInitiated':
       return 1;
+    case 'UpsertWorkflowSearchAttributes': {
+      const fields = Object.keys(
+        event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+      );
+      return fields.some((field) => field !== CHANGE_VERSION_ATTRIBUTE) ? 1 : 0;
+    }
+    case 'MarkerRecorded': {
+      if (event.markerRecordedEventAttributes?.markerName !== LOCAL_ACTIVITY_MARKER || task.localActivityBilled)
+        return 0;
+      task.localActivityBilled = true;
+      return 1;
+    }
     case 'ActivityTaskStarted':
       return Math.max(1, event.activityTaskStartedEventAttributes?.attempt ?? 1);
     default:
@@ -72,6 +98,7 @@ export function countHistory(history: History): HistoryCounts {
   };
   let previous: { type: string; at: number } | undefined;
   let first: number | undefined;
+  let task: WorkflowTaskBilling = { localActivityBilled: false };
   for (const event of history.events ?? []) {
     const type = eventTypeName(event);
     const at = eventMs(event);
@@ -86,8 +113,11 @@ export function countHistory(history: History): HistoryCounts {
     }
     counts.events++;
     counts.eventsByType[type] = (counts.eventsByType[type] ?? 0) + 1;
-    if (type === 'WorkflowTaskCompleted') counts.workflowTasks++;
-    const actions = billableActions(event, type);
+    if (type === 'WorkflowTaskCompleted') {
+      counts.workflowTasks++;
+      task = { localActivityBilled: false };
+    }
+    const actions = billableActions(event, type, task);
     if (actions > 0) {
       counts.actions += actions;
       counts.actionsByType[type] = (counts.actionsByType[type] ?? 0) + actions;

@@ -1,8 +1,12 @@
 // The benchmark's pure parts: its flags, its arrival schedule, its comparison report and its figure. The measuring
 // itself needs a quiet machine and is run by hand (bench/README.md).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { parseArgs, UsageError } from '../bench/args';
 import { compareResults, flatten } from '../bench/compare';
 import { poissonArrivals } from '../bench/drive';
+import { countHistory } from '../bench/history';
 import { latencySvg, type LoadPoint } from '../bench/plot';
 
 describe('bench flags', () => {
@@ -96,5 +100,27 @@ describe('latency figure', () => {
       expect(y).toBeGreaterThanOrEqual(28);
       expect(y).toBeLessThanOrEqual(200);
     }
+  });
+});
+
+describe('billable actions, by Temporal Cloud’s rules', () => {
+  it('bills one action per workflow task for its local activities, and nothing for patches', () => {
+    // A released history: 3 patch markers, each with its TemporalChangeVersion upsert, and 9 local-activity markers
+    // written by 5 workflow tasks (the first task writes 4).
+    const json: unknown = JSON.parse(
+      readFileSync(join(__dirname, 'histories/el1-alfred-pay-out-two-approvers-completed.json'), 'utf8'),
+    );
+    const counts = countHistory(historyFromJSON(json));
+    expect(counts.eventsByType).toMatchObject({ MarkerRecorded: 12, UpsertWorkflowSearchAttributes: 7 });
+    expect(counts.actionsByType).toEqual({
+      WorkflowExecutionStarted: 1,
+      MarkerRecorded: 5,
+      UpsertWorkflowSearchAttributes: 4,
+      ActivityTaskStarted: 2,
+      WorkflowExecutionSignaled: 2,
+      TimerStarted: 1,
+      WorkflowExecutionUpdateAccepted: 2,
+    });
+    expect(counts.actions).toBe(17);
   });
 });
