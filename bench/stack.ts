@@ -60,13 +60,17 @@ function cliVersion(cliPath: string | undefined): string | undefined {
   return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
-/** BENCH_CPU_PROF_DIR: V8 CPU profiles of a child's threads, written there when it exits (open in Chrome DevTools). */
-function cpuProfileArgs(env: NodeJS.ProcessEnv): string[] {
-  return env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_CPU_PROF_DIR}`] : [];
+/**
+ * BENCH_CPU_PROF_DIR: V8 CPU profiles of a child's threads, written when it exits (open in Chrome DevTools, or
+ * summarise with `npm run bench:profile`). A folder per role, since Node names the files by pid and thread only.
+ */
+function cpuProfileArgs(env: NodeJS.ProcessEnv, role: string): string[] {
+  const dir = env.BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, role)}`] : [];
 }
 
-function spawnWorker(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
-  return spawnReady<WorkerMessage>('worker.ts', env, cpuProfileArgs(env));
+function spawnWorker(env: NodeJS.ProcessEnv, n: number): Promise<{ child: ChildProcess; ready: ReadyMessage }> {
+  return spawnReady<WorkerMessage>('worker.ts', env, cpuProfileArgs(env, `worker-${n}`));
 }
 
 /** A child started with `node --import tsx`, resolved on its `ready` message. */
@@ -250,14 +254,14 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
         BENCH_FAULT_PROVIDER: args.provider,
         BENCH_FAULT_RATE: String(args.faultRate),
       },
-      cpuProfileArgs(env),
+      cpuProfileArgs(env, 'sandboxes'),
     );
     stops.push(() => stopChild(sandboxes.child));
     // The gateway opens the store first: its migrations run once, before the workers connect.
-    const gateway = await spawnReady<ServiceMessage>('gateway.ts', childEnv, cpuProfileArgs(env));
+    const gateway = await spawnReady<ServiceMessage>('gateway.ts', childEnv, cpuProfileArgs(env, 'gateway'));
     stops.push(() => stopChild(gateway.child));
 
-    const workers = await Promise.all(Array.from({ length: args.workers }, () => spawnWorker(childEnv)));
+    const workers = await Promise.all(Array.from({ length: args.workers }, (_, i) => spawnWorker(childEnv, i + 1)));
     for (const worker of workers) stops.push(() => stopChild(worker.child));
     const first = workers[0];
     if (!first) throw new Error('--workers is at least 1');

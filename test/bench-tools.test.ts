@@ -8,6 +8,7 @@ import { compareResults, flatten } from '../bench/compare';
 import { poissonArrivals } from '../bench/drive';
 import { countHistory } from '../bench/history';
 import { latencySvg, type LoadPoint } from '../bench/plot';
+import { parseProfile, summariseProfile, threadOf } from '../bench/profile';
 
 describe('bench flags', () => {
   it('keeps the closed loop as the default', () => {
@@ -122,5 +123,57 @@ describe('billable actions, by Temporal Cloud’s rules', () => {
       WorkflowExecutionUpdateAccepted: 2,
     });
     expect(counts.actions).toBe(17);
+  });
+});
+
+describe('CPU profile summary', () => {
+  it('gives each sample the delta before it and sums self time by category and by function', () => {
+    const frame = (functionName: string, url = '', lineNumber = -1) => ({
+      functionName,
+      url,
+      lineNumber,
+      columnNumber: 0,
+    });
+    const profile = parseProfile({
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), hitCount: 1, children: [2, 3, 4, 6] },
+        { id: 2, callFrame: frame('(idle)'), hitCount: 2 },
+        {
+          id: 3,
+          callFrame: frame('dispatchWebhook', 'file:///work/wt-prof/src/webhooks/dispatch.ts', 41),
+          hitCount: 3,
+          children: [5],
+        },
+        {
+          id: 4,
+          callFrame: frame('runActivation', '/work/main/node_modules/@temporalio/worker/lib/worker.js', 99),
+          hitCount: 1,
+        },
+        { id: 5, callFrame: frame('writeGeneric', 'node:internal/stream_base_commons', 150), hitCount: 1 },
+        { id: 6, callFrame: frame('(garbage collector)'), hitCount: 1 },
+      ],
+      startTime: 0,
+      endTime: 6000,
+      samples: [2, 3, 3, 5, 4, 2, 3, 6, 1],
+      timeDeltas: [1000, 500, 700, 300, 400, 2000, 800, 200, 100],
+    });
+    // By hand, in µs: idle 1000 + 2000; dispatchWebhook 500 + 700 + 800; writeGeneric 300; runActivation 400; GC 200;
+    // root 100. Profiled 6000, busy 3000.
+    const summary = summariseProfile(profile, { top: 2 });
+    expect(summary.profiledMs).toBe(6);
+    expect(summary.busyMs).toBe(3);
+    expect(summary.categories).toEqual([
+      { category: '(idle)', ms: 3, percentOfBusy: 0 },
+      { category: 'ours: src/webhooks/dispatch.ts', ms: 2, percentOfBusy: 66.7 },
+      { category: 'npm: @temporalio/worker', ms: 0.4, percentOfBusy: 13.3 },
+      { category: 'node: internals', ms: 0.3, percentOfBusy: 10 },
+      { category: '(garbage collector)', ms: 0.2, percentOfBusy: 6.7 },
+      { category: '(root)', ms: 0.1, percentOfBusy: 3.3 },
+    ]);
+    expect(summary.top).toEqual([
+      { name: 'dispatchWebhook', where: 'src/webhooks/dispatch.ts:42', ms: 2, percentOfBusy: 66.7 },
+      { name: 'runActivation', where: '@temporalio/worker/lib/worker.js:100', ms: 0.4, percentOfBusy: 13.3 },
+    ]);
+    expect(threadOf('/tmp/prof/worker-1/CPU.20261202.112824.4242.1.007.cpuprofile')).toBe('pid 4242, worker thread 1');
   });
 });
