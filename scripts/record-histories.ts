@@ -11,7 +11,8 @@ import { createLogger, installTemporalRuntimeLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
 import { startTemporal } from '../src/temporal/dev-server';
 import { createWorker } from '../src/temporal/worker';
-import { openStore } from '../src/store/database';
+import type { QueryResultRow } from 'pg';
+import { openStore, type Queryable, type Store } from '../src/store/database';
 import { startEmbeddedStore } from '../src/store/embedded';
 import { providerCallbackUpdate, providerEventSignal, providerLookSignal } from '../src/workflows/definitions';
 import { fakeEvent, fakeRegistry, type FakeProvider } from '../test/support/fake-provider';
@@ -28,7 +29,9 @@ interface Clients {
   impatient: InvoiceClient;
   shortLived: InvoiceClient;
   /** The same clients, starting invoices that record their events in the event log (patch event-log-1). */
-  recording: Omit<Clients, 'recording'>;
+  recording: Omit<Clients, 'recording' | 'store'>;
+  /** While `away`, the workers' store refuses every statement, as a store that went down would. */
+  store: { away: boolean };
 }
 
 type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promise<string>;
@@ -50,6 +53,63 @@ async function acmePayOutAwaitingApproval(acme: InvoiceClient, invoiceId: string
     .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'ask', 'approval_requested'));
   await waitForStatus(acme, invoiceId, 'AWAITING_APPROVAL');
   return { request, key };
+}
+
+/** The event log's scenarios, recorded by the release that first wrote them (`el1`) and by each that changed them. */
+function eventLogScenarios(release: 'el1' | 'ef1'): Record<string, Scenario> {
+  return {
+    [`${release}-alfred-pay-out-two-approvers-completed`]: async ({ recording: { acme } }) => {
+      const { request, key } = await acmePayOutAwaitingApproval(acme, `hist_${release}_two`, 25_000);
+      // The first approval is an event of its own while the invoice waits for the second.
+      await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' });
+      await acme.approveInvoice(request.invoiceId, { by: 'acme-bob' });
+      await acme
+        .handle(request.invoiceId)
+        .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'paid', 'settled'));
+      return key;
+    },
+    [`${release}-xprizo-cancelled-and-compensated`]: async ({ recording: { invoices } }) => {
+      const request = invoiceRequest({
+        invoiceId: `hist_${release}_xprizo_cancel`,
+        provider: 'xprizo',
+        approval: { required: true, approvers: [], timeoutSeconds: 600 },
+      });
+      await invoices.startInvoice(request);
+      await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
+      await invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer changed their mind' });
+      return request.invoiceId;
+    },
+    [`${release}-continued-run-settled`]: async ({ recording: { shortLived: invoices } }, fakes) => {
+      const request = invoiceRequest({ invoiceId: `hist_${release}_continued`, provider: 'bitfinex' });
+      await invoices.startInvoice(request);
+      // The continued run's history: it starts from the mark of what the first run published.
+      await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
+      const handle = invoices.handle(request.invoiceId);
+      for (let i = 0; i < 600; i++) {
+        const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+        if (first?.continuedExecutionRunId) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
+      return request.invoiceId;
+    },
+    [`${release}-bitfinex-force-completed`]: async ({ recording: { acme } }, fakes) => {
+      const request = invoiceRequest({ invoiceId: `hist_${release}_forced`, provider: 'bitfinex' });
+      const key = `acme_${request.invoiceId}`;
+      // The first completion by hand fails at Bitfinex; the second completes.
+      fakes.bitfinex?.script(key, 'forceComplete', {
+        refuse: { type: 'ProviderRejected', message: 'no such deposit' },
+      });
+      await acme.startInvoice(request, { createdBy: 'acme-service' });
+      await waitForStatus(acme, request.invoiceId, 'AWAITING_SETTLEMENT');
+      await acme
+        .forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9001, by: 'acme-alice' })
+        .catch(() => undefined);
+      fakes.bitfinex?.script(key, 'forceComplete', {});
+      await acme.forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9002, by: 'acme-alice' });
+      return key;
+    },
+  };
 }
 
 const SCENARIOS: Record<string, Scenario> = {
@@ -265,54 +325,28 @@ const SCENARIOS: Record<string, Scenario> = {
     return key;
   },
   // `el1-` (patch event-log-1): invoices that record their events; the worker records them in an embedded store.
-  'el1-alfred-pay-out-two-approvers-completed': async ({ recording: { acme } }) => {
-    const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_el1_two', 25_000);
-    // The first approval is an event of its own while the invoice waits for the second.
-    await acme.approveInvoice(request.invoiceId, { by: 'acme-alice' });
-    await acme.approveInvoice(request.invoiceId, { by: 'acme-bob' });
-    await acme
-      .handle(request.invoiceId)
-      .signal(providerEventSignal, fakeEvent({ ...request, invoiceId: key }, 'paid', 'settled'));
-    return key;
-  },
-  'el1-xprizo-cancelled-and-compensated': async ({ recording: { invoices } }) => {
-    const request = invoiceRequest({
-      invoiceId: 'hist_el1_xprizo_cancel',
-      provider: 'xprizo',
-      approval: { required: true, approvers: [], timeoutSeconds: 600 },
+  ...eventLogScenarios('el1'),
+  // `ef1-` (patch event-fold-1): the same, now that the events due before a provider step travel with its activity;
+  // and the paths only that has: a step that carried events and failed, and one that found the store away.
+  ...eventLogScenarios('ef1'),
+  'ef1-alfred-submit-refused': async ({ recording: { invoices } }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ef1_submit_refused' });
+    fakes.alfred?.script(request.invoiceId, 'submit', {
+      refuse: { type: 'ProviderRejected', message: 'no such bank' },
     });
     await invoices.startInvoice(request);
-    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
-    await invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer changed their mind' });
     return request.invoiceId;
   },
-  'el1-continued-run-settled': async ({ recording: { shortLived: invoices } }, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_el1_continued', provider: 'bitfinex' });
+  'ef1-store-away-before-submit': async ({ recording: { invoices }, store }) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ef1_store_away' });
+    store.away = true;
     await invoices.startInvoice(request);
-    // The continued run's history: it starts from the mark of what the first run published.
-    await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
-    const handle = invoices.handle(request.invoiceId);
-    for (let i = 0; i < 600; i++) {
-      const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-      if (first?.continuedExecutionRunId) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
+    await waitForStatus(invoices, request.invoiceId, 'BANK_READY');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    store.away = false;
+    await waitForStatus(invoices, request.invoiceId, 'AWAITING_SETTLEMENT');
+    await invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
     return request.invoiceId;
-  },
-  'el1-bitfinex-force-completed': async ({ recording: { acme } }, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_el1_forced', provider: 'bitfinex' });
-    const key = `acme_${request.invoiceId}`;
-    // The first completion by hand fails at Bitfinex; the second completes.
-    fakes.bitfinex?.script(key, 'forceComplete', { refuse: { type: 'ProviderRejected', message: 'no such deposit' } });
-    await acme.startInvoice(request, { createdBy: 'acme-service' });
-    await waitForStatus(acme, request.invoiceId, 'AWAITING_SETTLEMENT');
-    await acme
-      .forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9001, by: 'acme-alice' })
-      .catch(() => undefined);
-    fakes.bitfinex?.script(key, 'forceComplete', {});
-    await acme.forceCompleteInvoice(request.invoiceId, { payCcy: 'BTC', depositId: 9002, by: 'acme-alice' });
-    return key;
   },
   // `rn1-`: reconciliation's nudge (patch reconciliation-nudge-1); record with `-- rn1-`.
   'rn1-reconciliation-nudge-completes-review': async ({ invoices }, fakes) => {
@@ -337,7 +371,7 @@ const SCENARIOS: Record<string, Scenario> = {
 
 async function run(): Promise<void> {
   // Only the newest release's scenarios by default: an earlier release's histories stay as that release wrote them.
-  const only = process.argv[2] ?? 'el1-';
+  const only = process.argv[2] ?? 'ef1-';
   const config = loadConfig({ ...process.env, TEMPORAL_NAMESPACE: 'histories' });
   const logger = createLogger({ level: 'warn' });
   installTemporalRuntimeLogger(logger);
@@ -347,16 +381,24 @@ async function run(): Promise<void> {
   // The event log's store, in memory: the histories hold only the recorder's markers, not what it wrote.
   const embedded = await startEmbeddedStore();
   const store = await openStore(embedded.url, logger);
+  const storeGate = { away: false };
+  const away = () => Promise.reject(new Error('the store is away (a recorded scenario)'));
+  const workerStore: Store = {
+    query: <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) =>
+      storeGate.away ? away() : store.query<R>(sql, params),
+    transaction: <T>(work: (tx: Queryable) => Promise<T>) => (storeGate.away ? away() : store.transaction(work)),
+    close: () => store.close(),
+  };
   const client = await connectClient(config, target);
   const connection = await connectWorker(config, target);
   const workers = await createWorker({
     config,
     connection,
     namespace: server.namespace,
-    activities: createActivities({ providers: registry, logger, store, temporal: client }),
+    activities: createActivities({ providers: registry, logger, store: workerStore, temporal: client }),
     logger,
   });
-  const clientsOf = (recordEvents: boolean): Omit<Clients, 'recording'> => ({
+  const clientsOf = (recordEvents: boolean): Omit<Clients, 'recording' | 'store'> => ({
     invoices: createInvoiceClient({ client, timing: FAST_TIMING, recordEvents }),
     acme: createInvoiceClient({
       client,
@@ -378,7 +420,7 @@ async function run(): Promise<void> {
       recordEvents,
     }),
   });
-  const clients: Clients = { ...clientsOf(false), recording: clientsOf(true) };
+  const clients: Clients = { ...clientsOf(false), recording: clientsOf(true), store: storeGate };
   const { invoices } = clients;
   try {
     await workers.runUntil(async () => {

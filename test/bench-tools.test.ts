@@ -124,6 +124,16 @@ describe('billable actions, by Temporal Cloud’s rules', () => {
     });
     expect(counts.actions).toBe(17);
   });
+
+  it('bills one action less once the last approval travels with the call at the provider (patch event-fold-1)', () => {
+    const json: unknown = JSON.parse(
+      readFileSync(join(__dirname, 'histories/ef1-alfred-pay-out-two-approvers-completed.json'), 'utf8'),
+    );
+    const counts = countHistory(historyFromJSON(json));
+    // Local activities now in 4 workflow tasks: the setup steps, the wait for approval, the first approval, the end.
+    expect(counts.actionsByType).toMatchObject({ MarkerRecorded: 4, UpsertWorkflowSearchAttributes: 4 });
+    expect(counts.actions).toBe(16);
+  });
 });
 
 describe('CPU profile summary', () => {

@@ -15,34 +15,42 @@ export const EVENT_LOG_FAILURES = {
   invalidEvents: 'InvalidInvoiceEvents',
 } as const;
 
-/** The activities of the event log (issue 13, part 1). */
-export function eventActivities(deps: ActivityDeps) {
+/**
+ * Records one invoice's new events, then hands every event of the batch to the webhook deliveries, also those a retry
+ * found recorded already: an earlier attempt may have committed and failed before or while dispatching, and
+ * dispatching is idempotent. Throws the stable failures above; anything else is the store's own error.
+ */
+export function eventRecorder(deps: ActivityDeps): (events: unknown) => Promise<number> {
   const { store, temporal, config, logger } = deps;
   const dispatcher = store && temporal ? deliveryDispatcher({ store, temporal, config, logger }) : undefined;
+  return async (events) => {
+    if (!store) {
+      throw ApplicationFailure.create({
+        type: EVENT_LOG_FAILURES.storeMissing,
+        message: 'this worker has no store (STORE_DATABASE_URL): it cannot record invoice events',
+      });
+    }
+    const parsed = RecordInvoiceEventsInputSchema.safeParse({ events });
+    if (!parsed.success) {
+      logger.error({ issues: parsed.error.issues }, 'invoice events refused by the log');
+      throw ApplicationFailure.create({
+        type: EVENT_LOG_FAILURES.invalidEvents,
+        message: `invoice events refused: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+      });
+    }
+    const recorded = await recordEvents(store, parsed.data.events);
+    await dispatcher?.dispatch(recorded.events);
+    return recorded.inserted;
+  };
+}
+
+/** The activities of the event log (issue 13, part 1). */
+export function eventActivities(deps: ActivityDeps) {
+  const record = eventRecorder(deps);
   return {
-    /**
-     * Records one invoice's new events, then hands every event of the batch to the webhook deliveries, also those a
-     * retry found recorded already: the first attempt may have committed and failed before or while dispatching, and
-     * dispatching is idempotent. Run as a local activity; its small result is all its marker holds.
-     */
+    /** Run as a local activity, retried until the store takes the events; its small result is all its marker holds. */
     async recordInvoiceEvents(input: RecordInvoiceEventsInput): Promise<{ recorded: number }> {
-      if (!store) {
-        throw ApplicationFailure.create({
-          type: EVENT_LOG_FAILURES.storeMissing,
-          message: 'this worker has no store (STORE_DATABASE_URL): it cannot record invoice events',
-        });
-      }
-      const parsed = RecordInvoiceEventsInputSchema.safeParse(input);
-      if (!parsed.success) {
-        logger.error({ issues: parsed.error.issues }, 'invoice events refused by the log');
-        throw ApplicationFailure.create({
-          type: EVENT_LOG_FAILURES.invalidEvents,
-          message: `invoice events refused: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
-        });
-      }
-      const recorded = await recordEvents(store, parsed.data.events);
-      await dispatcher?.dispatch(recorded.events);
-      return { recorded: recorded.inserted };
+      return { recorded: await record(input.events) };
     },
   };
 }

@@ -3,9 +3,10 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Store } from '../store/database';
 import { deliveryActivities } from './deliveries';
-import { eventActivities } from './events';
+import { eventActivities, eventRecorder } from './events';
 import { reconciliationActivities } from './reconciliation';
 import { ApplicationFailure } from '@temporalio/common';
+import type { CarriedEvents, EventsNotRecorded } from '../domain/events';
 import { WORKER_METRICS } from '../domain/metric-names';
 import { FAILURE_TYPES, providerRefusal } from '../errors';
 import type { Logger } from '../logger';
@@ -36,6 +37,12 @@ export interface ActivityDeps {
 /** Well inside the workflow's 20-second heartbeat timeout for money-moving calls. */
 const HEARTBEAT_EVERY_MS = 5_000;
 
+/**
+ * How long a step waits for the store to take the events it carries. A store that does not answer by then is away:
+ * the step does not run, and the workflow records the events with its own recorder, which waits for the store.
+ */
+const CARRIED_EVENTS_TIMEOUT_MS = 5_000;
+
 type OptionalStep = 'kyc' | 'paymentMethod' | 'bank' | 'approveAtProvider' | 'complete';
 
 /**
@@ -43,6 +50,7 @@ type OptionalStep = 'kyc' | 'paymentMethod' | 'bank' | 'approveAtProvider' | 'co
  */
 export function createActivities(deps: ActivityDeps) {
   const { providers, logger } = deps;
+  const recordEvents = eventRecorder(deps);
   function adapterFor(input: StepInput): ProviderAdapter {
     return providers[input.invoice.provider];
   }
@@ -57,33 +65,67 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
-  async function run<T>(step: string, input: StepInput, call: () => Promise<T>): Promise<T> {
+  /** True once the store holds the events; false (logged) when it refused them or did not answer in time. */
+  async function recordCarried(events: unknown, stepLog: Logger): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the store did not answer within ${CARRIED_EVENTS_TIMEOUT_MS} ms`)),
+        CARRIED_EVENTS_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([recordEvents(events), timeout]);
+      return true;
+    } catch (error) {
+      stepLog.warn(
+        { err: error },
+        'carried invoice events not recorded: the step waits for the workflow to record them',
+      );
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function run<T extends object>(
+    step: string,
+    input: StepInput & CarriedEvents,
+    call: () => Promise<T>,
+  ): Promise<T | EventsNotRecorded> {
     const context = Context.current();
+    // The provider's adapter sees the step's own input, never the invoice's events.
+    const { events } = input;
+    delete input.events;
     input.attempt = context.info.attempt;
     const stepLog = log(step, input);
     stepLog.debug('provider step started');
-    const startedAt = Date.now();
     const metrics = providerCallMetrics(context, input.invoice.provider, step);
-    metrics.queueWait(startedAt);
+    metrics.queueWait(Date.now());
     // A creating or money-moving call is scheduled with a heartbeat timeout, so a worker that dies mid-call is
     // noticed in seconds rather than at the start-to-close timeout. The SDK throttles these to the timeout's pace.
     const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      const result = await call();
-      metrics.ended(Date.now() - startedAt);
-      stepLog.info('provider step done');
-      return result;
-    } catch (error) {
-      metrics.ended(Date.now() - startedAt, error);
-      stepLog.warn({ err: error }, 'provider step failed');
-      throw error;
+      // Every attempt records them (a repeat is harmless): the step never runs ahead of the events before it.
+      if (events?.length && !(await recordCarried(events, stepLog))) return { eventsNotRecorded: true };
+      const startedAt = Date.now();
+      try {
+        const result = await call();
+        metrics.ended(Date.now() - startedAt);
+        stepLog.info('provider step done');
+        return result;
+      } catch (error) {
+        metrics.ended(Date.now() - startedAt, error);
+        stepLog.warn({ err: error }, 'provider step failed');
+        throw error;
+      }
     } finally {
       clearInterval(beat);
     }
   }
 
   function optional(step: OptionalStep) {
-    return (input: StepInput): Promise<StepResult> =>
+    return (input: StepInput & CarriedEvents): Promise<StepResult | EventsNotRecorded> =>
       run(step, input, () => {
         const adapter = adapterFor(input);
         if (!adapter[step]) {
@@ -99,12 +141,13 @@ export function createActivities(deps: ActivityDeps) {
     bank: optional('bank'),
     approveAtProvider: optional('approveAtProvider'),
     complete: optional('complete'),
-    submit: (input: StepInput): Promise<StepResult> => run('submit', input, () => adapterFor(input).submit(input)),
-    compensate: (input: CompensationInput): Promise<StepResult> =>
+    submit: (input: StepInput & CarriedEvents): Promise<StepResult | EventsNotRecorded> =>
+      run('submit', input, () => adapterFor(input).submit(input)),
+    compensate: (input: CompensationInput & CarriedEvents): Promise<StepResult | EventsNotRecorded> =>
       run(`compensate:${input.action}`, input, () => adapterFor(input).compensate(input)),
-    fetchStatus: (input: StepInput): Promise<StatusResult> =>
+    fetchStatus: (input: StepInput & CarriedEvents): Promise<StatusResult | EventsNotRecorded> =>
       run('fetchStatus', input, () => adapterFor(input).fetchStatus(input)),
-    forceComplete: (input: ForceCompleteStepInput): Promise<ForceCompleteResult> =>
+    forceComplete: (input: ForceCompleteStepInput & CarriedEvents): Promise<ForceCompleteResult | EventsNotRecorded> =>
       run('forceComplete', input, () => {
         const adapter = adapterFor(input);
         if (!adapter.forceComplete) {

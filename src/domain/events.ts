@@ -62,6 +62,26 @@ export interface RecordInvoiceEventsInput {
   events: NewInvoiceEvent[];
 }
 
+/**
+ * Events handed to a provider-step activity, which records them before its call: the workflow task that schedules the
+ * step (an approval's, say) then ends without a local activity of its own, so nothing waits on the store to end it.
+ */
+export interface CarriedEvents {
+  events?: NewInvoiceEvent[];
+}
+
+/**
+ * A provider-step activity's answer when it could not record the events it carried: it did not run its step, so the
+ * workflow records them the patient way (its recorder, retried until the store takes them) and asks again.
+ */
+export interface EventsNotRecorded {
+  eventsNotRecorded: true;
+}
+
+export function eventsNotRecorded(result: object): result is EventsNotRecorded {
+  return 'eventsNotRecorded' in result && result.eventsNotRecorded === true;
+}
+
 /** Hands freshly recorded events to the webhook deliveries (implemented in src/webhooks). */
 export interface EventDispatcher {
   dispatch(events: readonly InvoiceEvent[]): Promise<void>;

@@ -32,6 +32,7 @@ import {
   type ProviderStatus,
   type StepName,
 } from '../domain/constants';
+import { eventsNotRecorded, type CarriedEvents, type EventsNotRecorded, type NewInvoiceEvent } from '../domain/events';
 import { WORKER_METRICS } from '../domain/metric-names';
 import type { CompensationInput, StatusResult, StepInput, StepResult } from '../providers/types';
 import { FAILURE_TYPES } from '../errors';
@@ -96,6 +97,12 @@ export const BITFINEX_VERIFY_PATCH = 'bitfinex-verify-1';
  * points where it already writes its search attributes. Invoices started without `eventLog` never ask for the marker.
  */
 export const EVENT_LOG_PATCH = 'event-log-1';
+/**
+ * The events due before a provider step travel with the step's activity, which records them before its call, instead
+ * of in a local activity of their own: the workflow task that schedules the step (an approval's, whose Update is
+ * answered when that task ends) no longer waits on the store, and no longer bills a local activity for it.
+ */
+export const EVENT_FOLD_PATCH = 'event-fold-1';
 /**
  * Reconciliation's nudge: a look at the provider for an invoice of any provider, and a NEEDS_REVIEW invoice completed
  * when the look finds its money settled (the provider settled after polling had ended, and sent no webhook).
@@ -299,9 +306,18 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   // Asked only of invoices that record events, so that every history without `eventLog` replays without the marker.
   const eventLog = input.eventLog && patched(EVENT_LOG_PATCH) ? input.eventLog : undefined;
+  // Likewise asked only of invoices that record events.
+  const foldEvents = eventLog !== undefined && patched(EVENT_FOLD_PATCH);
   let eventMark: EventLogMark = carried?.eventLog ?? EMPTY_EVENT_LOG_MARK;
+  /** A publication under way: the recorder's local activity, or a provider step carrying events. */
   let publishing: Promise<void> | undefined;
-  const eventsWaiting = () => eventLog !== undefined && !publishing && hasUnpublishedEvents(state, eventMark);
+  /**
+   * Events handed to a provider step whose activity has not said it recorded them (it failed, or is still running).
+   * Their numbers are taken: the next publication records them again, first, and a repeat is harmless.
+   */
+  let unconfirmed: NewInvoiceEvent[] | undefined;
+  const eventsWaiting = () =>
+    eventLog !== undefined && !publishing && (unconfirmed !== undefined || hasUnpublishedEvents(state, eventMark));
 
   /**
    * Records what happened since the last publication, in one local activity, and returns once it is recorded. One
@@ -317,7 +333,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         continue;
       }
       const batch = unpublishedEvents(state, eventMark, log);
-      if (batch.events.length === 0) {
+      const retried = unconfirmed;
+      const events = retried ? [...retried, ...batch.events] : batch.events;
+      if (events.length === 0) {
         eventMark = batch.mark;
         return;
       }
@@ -325,13 +343,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         recorder.recordInvoiceEvents.executeWithOptions(
           {
             ...EVENT_RECORDING,
-            summary: `record ${batch.events.map((event) => event.type.replace(/^invoice\./, '')).join(', ')}`,
+            summary: `record ${events.map((event) => event.type.replace(/^invoice\./, '')).join(', ')}`,
           },
-          [{ events: batch.events }],
+          [{ events }],
         ),
       );
       publishing = recording.then(() => {
         eventMark = batch.mark;
+        if (unconfirmed === retried) unconfirmed = undefined;
       });
       try {
         await publishing;
@@ -412,7 +431,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       const rung = alarmsRung;
       // A decision that does not end the wait (one approval of two, a refused cancellation) is published as it comes.
       await condition(() => done() || alarmsRung !== rung || eventsWaiting());
-      if (eventLog) await publish();
+      // One that ends it goes with the next step (EVENT_FOLD_PATCH): an Update that decided it is answered sooner.
+      if (eventLog && !(foldEvents && done())) await publish();
     }
     return true;
   }
@@ -561,8 +581,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   /** The provider's own status of the invoice: one `fetchStatus` activity, a single look unless `options` retry. */
   function askProvider(summary: string, step: StepName, options: ActivityOptions = STATUS_POLL): Promise<StatusResult> {
-    return ordinary(() =>
-      calls.fetchStatus.executeWithOptions({ ...options, taskQueue: queue, summary }, [stepInput(step)]),
+    return ordinary((carried) =>
+      calls.fetchStatus.executeWithOptions({ ...options, taskQueue: queue, summary }, [
+        { ...stepInput(step), ...carried },
+      ]),
     );
   }
 
@@ -573,10 +595,51 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   type ProviderStep = 'kyc' | 'paymentMethod' | 'bank' | 'submit' | 'approveAtProvider' | 'complete';
 
-  /** Runs an ordinary activity. The workflow task ends while it runs, so the index is written first. */
-  function ordinary<T>(call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an ordinary activity. The workflow task ends while it runs, so the index is written first, and the events so
+   * far are recorded before the call: by the recorder, or (EVENT_FOLD_PATCH) by the activity itself, which then does
+   * not run its step unless the store took them.
+   */
+  async function ordinary<T extends object>(
+    call: (carried: CarriedEvents) => Promise<T | EventsNotRecorded>,
+  ): Promise<T> {
     index();
-    return eventLog ? publish().then(call) : call();
+    if (!eventLog) return ran(await call({}));
+    if (!foldEvents) {
+      await publish();
+      return ran(await call({}));
+    }
+    // Another publication under way (a handler's step while the main flow's runs): this one's events come after it.
+    while (publishing) await publishing;
+    const batch = unpublishedEvents(state, eventMark, eventLog);
+    const events = unconfirmed ? [...unconfirmed, ...batch.events] : batch.events;
+    eventMark = batch.mark;
+    if (events.length === 0) return ran(await call({}));
+    unconfirmed = events;
+    let settled = () => undefined as void;
+    const mine = new Promise<void>((resolve) => (settled = resolve));
+    publishing = mine;
+    try {
+      const result = await call({ events });
+      if (!eventsNotRecorded(result)) {
+        if (unconfirmed === events) unconfirmed = undefined;
+        return result;
+      }
+    } finally {
+      if (publishing === mine) publishing = undefined;
+      settled();
+    }
+    // The store did not take them and the step did not run: record them patiently, then ask again.
+    await publish();
+    return ran(await call({}));
+  }
+
+  /** A step's answer when it carried no events: the step ran. */
+  function ran<T extends object>(result: T | EventsNotRecorded): T {
+    if (eventsNotRecorded(result)) {
+      throw ApplicationFailure.nonRetryable('a provider step refused events it was never given', 'EventsNotCarried');
+    }
+    return result;
   }
 
   const callBudget = timing.providerCallBudgetSeconds ? timing.providerCallBudgetSeconds * 1000 : undefined;
@@ -588,7 +651,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
 
   function providerCall(step: ProviderStep, summary: string) {
     return (stepArgs: StepInput): Promise<StepResult> =>
-      ordinary(() => calls[step].executeWithOptions({ ...optionsFor(step), taskQueue: queue, summary }, [stepArgs]));
+      ordinary((carried) =>
+        calls[step].executeWithOptions({ ...optionsFor(step), taskQueue: queue, summary }, [
+          { ...stepArgs, ...carried },
+        ]),
+      );
   }
 
   /** A setup step: local activity first, an ordinary one if that keeps failing (see LOCAL_FIRST). */
@@ -597,7 +664,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     return async (stepArgs: StepInput): Promise<StepResult> => {
       if (!localFirstAllowed) return ordinary(stepArgs);
       try {
-        return await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]);
+        return ran(await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]));
       } catch (error) {
         if (isCancellation(error) || isRefusal(error)) throw error;
         log.warn('local step failed; retrying it as an ordinary activity', {
@@ -844,10 +911,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const options = { ...FORCE_COMPLETE_CALL, taskQueue: queue, summary: `${request.provider}: complete by hand` };
     try {
       const result = await CancellationScope.nonCancellable(() =>
-        ordinary(() =>
+        ordinary((carried) =>
           calls.forceComplete.executeWithOptions(
             callBudget ? { ...options, scheduleToCloseTimeout: callBudget } : options,
-            [{ ...stepInput('complete'), completion: { payCcy, depositId, ledgerId } }],
+            [{ ...stepInput('complete'), completion: { payCcy, depositId, ledgerId }, ...carried }],
           ),
         ),
       );
@@ -1091,10 +1158,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           }
           waiting(`undo ${entry.action} at ${request.provider}`);
           const args: CompensationInput = { ...stepInput(entry.step), action: entry.action };
-          const result = await ordinary(() =>
+          const result = await ordinary((carried) =>
             calls.compensate.executeWithOptions(
               { ...COMPENSATION, taskQueue: queue, summary: `undo ${entry.step}: ${entry.action}` },
-              [args],
+              [{ ...args, ...carried }],
             ),
           );
           mergeRefs(result.refs);

@@ -103,6 +103,39 @@ describe('the events an invoice records', () => {
     expect(events.every((e) => e.tenant === 'acme' && e.invoiceId === request.invoiceId)).toBe(true);
   });
 
+  it("answers an approval without waiting on the store: the approval's events travel with the next provider step", async () => {
+    const request = invoiceRequest({
+      direction: 'pay_out',
+      approval: { required: true, approvers: ['ops@acme'], timeoutSeconds: 600 },
+    });
+    await plain.startInvoice(request);
+    const handle = plain.handle(request.invoiceId);
+    await handle.signal(providerEventSignal, fakeEvent(request, 'ask', 'approval_requested'));
+    await waitForStatus(plain, request.invoiceId, 'AWAITING_APPROVAL');
+    await plain.approveInvoice(request.invoiceId, { by: 'ops@acme' });
+    await handle.signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
+    const result = await plain.waitForResult(request.invoiceId);
+    expect(result.status).toBe('COMPLETED');
+    const events = await finalEvents(UNTENANTED, request.invoiceId, result);
+    expect(events.map((e) => e.type)).toContain('invoice.approved');
+
+    // The workflow task that accepts the Update (and is answered when it ends) schedules the step at the provider and
+    // records no local activity: the recorder is not on the approval's path.
+    const history = (await handle.fetchHistory()).events ?? [];
+    const accepted = history.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    const taskEnd = history.findIndex((e, i) => i > accepted && e.workflowTaskScheduledEventAttributes);
+    const approvalTask = history.slice(accepted, taskEnd);
+    const described = approvalTask.map((e) =>
+      e.markerRecordedEventAttributes
+        ? `marker ${e.markerRecordedEventAttributes.markerName ?? ''}`
+        : (e.activityTaskScheduledEventAttributes?.activityType?.name ??
+          Object.keys(e).find((k) => k.endsWith('Attributes'))),
+    );
+    if (accepted < 0 || described.some((d) => d?.startsWith('marker')) || !described.includes('approveAtProvider')) {
+      throw new Error(`the approval's workflow task: ${JSON.stringify(described)}`);
+    }
+  });
+
   it('records a cancellation refused past the point of no return, for an invoice of no tenant', async () => {
     const request = invoiceRequest({
       direction: 'pay_out',

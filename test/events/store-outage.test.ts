@@ -68,6 +68,11 @@ describe('the event log while its store is away', () => {
     server = await startStoreProcess({ dataDir, port });
     await waitForStatus(invoices, during.invoiceId, 'AWAITING_SETTLEMENT', 60_000);
     expect(submitted()).toHaveLength(1);
+    // The first submission carried the events, found the store away and did not call alfred; the second did.
+    const scheduled = ((await invoices.handle(during.invoiceId).fetchHistory()).events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submit',
+    );
+    expect(scheduled).toHaveLength(2);
     await invoices.handle(during.invoiceId).signal(providerEventSignal, fakeEvent(during, 'paid', 'settled'));
     const result = await invoices.waitForResult(during.invoiceId);
     expect(result.status).toBe('COMPLETED');
