@@ -163,16 +163,47 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
+/** Categories under this share of busy time are summed into one row: a few hundred packages would drown the rest. */
+const SMALL_CATEGORY_PERCENT = 0.5;
+
+/** The kind of a category: our code, a package, Node itself, the workflow sandbox, or V8's own work. */
+function kindOf(category: string): string {
+  if (category.startsWith('ours: ')) return 'ours';
+  if (category.startsWith('npm: ')) return 'npm packages';
+  if (category === '(idle)') return '(idle)';
+  if (category.startsWith('(')) return 'V8 (GC, program)';
+  return category.startsWith('node: ') ? 'node internals' : category.startsWith('other: ') ? 'other' : category;
+}
+
 export function profileMarkdown(title: string, summary: ProfileSummary): string {
   const share = summary.profiledMs > 0 ? round((100 * summary.busyMs) / summary.profiledMs, 1) : 0;
+  const shown = summary.categories.filter((c) => c.category === '(idle)' || c.percentOfBusy >= SMALL_CATEGORY_PERCENT);
+  const rest = summary.categories.filter((c) => !shown.includes(c));
+  const byKind = new Map<string, number>();
+  for (const c of summary.categories) {
+    if (c.category !== '(idle)') byKind.set(kindOf(c.category), (byKind.get(kindOf(c.category)) ?? 0) + c.ms);
+  }
+  const kinds = [...byKind]
+    .sort((a, b) => b[1] - a[1])
+    .map(
+      ([kind, ms]) =>
+        `${kind} ${round(ms, 1)} ms (${summary.busyMs > 0 ? round((100 * ms) / summary.busyMs, 1) : 0} %)`,
+    );
+  const restMs = round(
+    rest.reduce((sum, c) => sum + c.ms, 0),
+    1,
+  );
   return [
     `### ${title}`,
-    `Profiled ${summary.profiledMs} ms, busy ${summary.busyMs} ms (${share} %).`,
+    `Profiled ${summary.profiledMs} ms, busy ${summary.busyMs} ms (${share} %). Busy by kind: ${kinds.join(', ')}.`,
     ['| Category | ms | % of busy |', '| --- | ---: | ---: |']
       .concat(
-        summary.categories.map(
-          (c) => `| ${cell(c.category)} | ${c.ms} | ${c.category === '(idle)' ? '—' : c.percentOfBusy} |`,
-        ),
+        shown.map((c) => `| ${cell(c.category)} | ${c.ms} | ${c.category === '(idle)' ? '—' : c.percentOfBusy} |`),
+        rest.length
+          ? [
+              `| ${rest.length} more, each under ${SMALL_CATEGORY_PERCENT} % | ${restMs} | ${summary.busyMs > 0 ? round((100 * restMs) / summary.busyMs, 1) : 0} |`,
+            ]
+          : [],
       )
       .join('\n'),
     ['| Function (self time) | Where | ms | % of busy |', '| --- | --- | ---: | ---: |']
