@@ -1,6 +1,12 @@
 // `--cost`: billable actions per invoice for every provider and direction, counted from the histories of a few
 // invoices of each, plus the actions of the outgoing-webhook delivery workflows those invoices caused, counted apart.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UNTENANTED } from '../src/domain/events';
+import { createLogger } from '../src/logger';
+import { openStore } from '../src/store/database';
+import { ALL_EVENT_TYPES, endpointRepository } from '../src/webhooks/endpoints';
 import { DIRECTIONS } from '../src/domain/constants';
 import { PROVIDER_FACTS } from '../src/providers/facts';
 import { INVOICE_WORKFLOW_TYPE } from '../src/workflows/definitions';
@@ -31,6 +37,8 @@ interface PairResult {
 }
 
 interface DeliveryResult {
+  /** POSTs the run's webhook endpoint answered (2xx), every event of every invoice once if nothing was retried. */
+  received: number;
   workflows: number;
   stillRunning: number;
   actions: number;
@@ -45,7 +53,12 @@ interface DeliveryResult {
  * DELIVERY_SETTLE_MS), then counted by the same rules as invoices. None exist until the delivery workflows land; the
  * count is then zero, not an error.
  */
-async function countDeliveries(stack: BenchStack, since: Date, invoices: number): Promise<DeliveryResult> {
+async function countDeliveries(
+  stack: BenchStack,
+  since: Date,
+  invoices: number,
+  received: () => number,
+): Promise<DeliveryResult> {
   const query = `StartTime >= '${since.toISOString()}' AND WorkflowType != '${INVOICE_WORKFLOW_TYPE}'`;
   const list = async () => {
     const found: { workflowId: string; runId: string; type: string; running: boolean }[] = [];
@@ -84,6 +97,7 @@ async function countDeliveries(stack: BenchStack, since: Date, invoices: number)
     for (const [type, n] of Object.entries(c.actionsByType)) breakdown[type] = (breakdown[type] ?? 0) + n;
   }
   return {
+    received: received(),
     workflows: found.length,
     stillRunning: found.filter((w) => w.running).length,
     actions,
@@ -117,8 +131,40 @@ function breakdownByPair(pairs: readonly PairResult[]): string {
   return lines.join('\n');
 }
 
+/**
+ * A service's webhook endpoint, subscribed to every event type of the driver's invoices (they have no tenant, so their
+ * events are filed under UNTENANTED), answering 204 at once: what deliveries cost when nothing is retried.
+ */
+async function webhookEndpoint(stack: BenchStack) {
+  let received = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      received++;
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const store = await openStore(stack.storeUrl, createLogger({ level: 'warn' }));
+  try {
+    await endpointRepository(store, stack.config.payloadEncryption.keys).create({
+      tenant: UNTENANTED,
+      url: `http://127.0.0.1:${port}/payorch-events`,
+      eventTypes: [ALL_EVENT_TYPES],
+    });
+  } finally {
+    await store.close();
+  }
+  return {
+    received: () => received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 export async function costMode(args: BenchArgs, stack: BenchStack, ctx: DriveContext) {
   const since = new Date();
+  const endpoint = await webhookEndpoint(stack);
   const pairs: PairResult[] = [];
   const providers = args.providerGiven ? [args.provider] : stack.config.providers.enabled;
   for (const provider of providers) {
@@ -156,7 +202,8 @@ export async function costMode(args: BenchArgs, stack: BenchStack, ctx: DriveCon
     }
   }
   const invoices = pairs.reduce((sum, p) => sum + p.invoices, 0);
-  const deliveries = await countDeliveries(stack, since, invoices);
+  const deliveries = await countDeliveries(stack, since, invoices, endpoint.received);
+  await endpoint.close();
   const deliveryTypes = Object.entries(deliveries.byWorkflowType)
     .map(([type, d]) => `${type}: ${d.workflows} workflows, ${d.actions} actions`)
     .join('; ');
@@ -168,8 +215,9 @@ export async function costMode(args: BenchArgs, stack: BenchStack, ctx: DriveCon
         `Queries leave no event: the driver's are in their own column.\n\n` +
         pairsTable(pairs),
       'Actions per invoice by kind:\n\n' + breakdownByPair(pairs),
-      `Outgoing-webhook deliveries (non-invoice workflows whose id starts with \`${DELIVERY_ID_PREFIX}\`, started ` +
-        `during the run), counted apart: ${deliveries.workflows} workflows` +
+      `Outgoing-webhook deliveries to one endpoint subscribed to every event type, answering 204 ` +
+        `(${deliveries.received} POSTs received), counted apart: the non-invoice workflows whose id starts with ` +
+        `\`${DELIVERY_ID_PREFIX}\`, started during the run, ${deliveries.workflows} workflows` +
         `${deliveries.stillRunning ? ` (${deliveries.stillRunning} still running when counted)` : ''}, ` +
         `${deliveries.actions} actions, ${deliveries.actionsPerInvoice} per invoice over all ${invoices}` +
         `${deliveryTypes ? ` (${deliveryTypes})` : ''}.`,

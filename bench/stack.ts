@@ -38,6 +38,8 @@ export interface BenchStack {
   temporalStore: { kind: 'external' | 'memory' | 'file' | 'postgresql'; pragmas: readonly string[] };
   /** The orchestrator's store that the workers and the gateway record events in. */
   orchestratorStore: 'embedded' | 'cluster' | 'external';
+  /** Its connection URL (the cost mode registers a webhook endpoint there). */
+  storeUrl: string;
   /** Extra dev-server dynamic config this run chose. */
   dynamicConfig: Record<string, unknown>;
   temporalCliVersion?: string;
@@ -281,6 +283,7 @@ export async function startBenchStack(args: BenchArgs, logger: Logger): Promise<
       target: started.target,
       temporalStore: started.temporalStore,
       orchestratorStore,
+      storeUrl,
       dynamicConfig: started.target !== 'dev' || !args.partitions ? {} : PARTITIONS(args.partitions),
       temporalCliVersion: cliVersion(server.cliPath),
       sandboxUrl: sandboxes.ready.url,
