@@ -55,6 +55,28 @@ async function acmePayOutAwaitingApproval(acme: InvoiceClient, invoiceId: string
   return { request, key };
 }
 
+/**
+ * A Bitfinex invoice whose polls fill its short history budget, so it continues as new; settled once the continued run
+ * is under way, so the history recorded (the last run's) starts from what the first run carried.
+ */
+async function continuedRunSettled(
+  invoices: InvoiceClient,
+  invoiceId: string,
+  fakes: Record<string, FakeProvider>,
+): Promise<string> {
+  const request = invoiceRequest({ invoiceId, provider: 'bitfinex' });
+  await invoices.startInvoice(request);
+  await waitForStatus(invoices, invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
+  const handle = invoices.handle(invoiceId);
+  for (let i = 0; i < 600; i++) {
+    const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (first?.continuedExecutionRunId) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  fakes.bitfinex?.statuses.set(invoiceId, 'settled');
+  return invoiceId;
+}
+
 /** The event log's scenarios, recorded by the release that first wrote them (`el1`) and by each that changed them. */
 function eventLogScenarios(release: 'el1' | 'ef1'): Record<string, Scenario> {
   return {
@@ -79,20 +101,9 @@ function eventLogScenarios(release: 'el1' | 'ef1'): Record<string, Scenario> {
       await invoices.cancelInvoice(request.invoiceId, { by: 'ops@acme', reason: 'customer changed their mind' });
       return request.invoiceId;
     },
-    [`${release}-continued-run-settled`]: async ({ recording: { shortLived: invoices } }, fakes) => {
-      const request = invoiceRequest({ invoiceId: `hist_${release}_continued`, provider: 'bitfinex' });
-      await invoices.startInvoice(request);
-      // The continued run's history: it starts from the mark of what the first run published.
-      await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
-      const handle = invoices.handle(request.invoiceId);
-      for (let i = 0; i < 600; i++) {
-        const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-        if (first?.continuedExecutionRunId) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
-      return request.invoiceId;
-    },
+    // The continued run's history: it starts from the mark of what the first run published.
+    [`${release}-continued-run-settled`]: ({ recording: { shortLived } }, fakes) =>
+      continuedRunSettled(shortLived, `hist_${release}_continued`, fakes),
     [`${release}-bitfinex-force-completed`]: async ({ recording: { acme } }, fakes) => {
       const request = invoiceRequest({ invoiceId: `hist_${release}_forced`, provider: 'bitfinex' });
       const key = `acme_${request.invoiceId}`;
@@ -204,20 +215,8 @@ const SCENARIOS: Record<string, Scenario> = {
     await impatient.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
     return request.invoiceId;
   },
-  'ms1-continued-run-settled': async ({ shortLived: invoices }, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_ms1_continued', provider: 'bitfinex' });
-    await invoices.startInvoice(request);
-    // The recorded history is the continued run's: it starts from what the first run carried.
-    await waitForStatus(invoices, request.invoiceId, (s) => s.status === 'AWAITING_SETTLEMENT');
-    const handle = invoices.handle(request.invoiceId);
-    for (let i = 0; i < 600; i++) {
-      const first = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
-      if (first?.continuedExecutionRunId) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    fakes.bitfinex?.statuses.set(request.invoiceId, 'settled');
-    return request.invoiceId;
-  },
+  // The recorded history is the continued run's: it starts from what the first run carried.
+  'ms1-continued-run-settled': ({ shortLived }, fakes) => continuedRunSettled(shortLived, 'hist_ms1_continued', fakes),
   'fe1-pay-out-two-approvers': async ({ acme }) => {
     const { request, key } = await acmePayOutAwaitingApproval(acme, 'hist_fe1_two', 25_000);
     // Refused by the validator, so never written to the history: the creator, then the same approver twice.

@@ -216,6 +216,35 @@ describe('invariants over generated schedules', () => {
       approvalRequired: schedule.approvalRequired,
     });
     await gatewayClient(stack.api).create(request);
+    try {
+      return await drive(schedule, invoiceId, request);
+    } catch (error) {
+      throw new Error(`${String(error)}\n${await diagnose(invoiceId)}`);
+    }
+  }
+
+  /** What a stuck invoice's history and the workers say: the failure alone names only the symptom. */
+  async function diagnose(invoiceId: string): Promise<string> {
+    const events = await stack.env.invoices
+      .handle(invoiceId)
+      .fetchHistory()
+      .then((history) => history.events ?? [])
+      .catch((error: unknown) => `history unreadable: ${String(error)}`);
+    const described =
+      typeof events === 'string'
+        ? events
+        : events.map((e) => {
+            const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof typeof e]) ?? '?';
+            const failure = e.workflowTaskFailedEventAttributes?.failure?.message;
+            return `${e.eventId?.toString() ?? ''}:${key.replace('EventAttributes', '')}${failure ? `(${failure})` : ''}`;
+          });
+    const outputs = workers.map(
+      (w, i) => `worker ${i} (exit ${String(w.child.exitCode ?? w.child.signalCode)}): ${w.output().slice(-1500)}`,
+    );
+    return JSON.stringify({ invoiceId, history: described, workers: outputs }, null, 1);
+  }
+
+  async function drive(schedule: Schedule, invoiceId: string, request: ReturnType<typeof sampleRequest>) {
     const deciding = (async () => {
       if (schedule.approvalRequired) {
         await waitUntil(stack.api, invoiceId, (s) => s.status === 'AWAITING_APPROVAL' || stopped(s.status), 180_000);
