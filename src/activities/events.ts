@@ -44,9 +44,8 @@ export function eventRecorder(deps: ActivityDeps): (events: unknown) => Promise<
   };
 }
 
-/** The activities of the event log (issue 13, part 1). */
-export function eventActivities(deps: ActivityDeps) {
-  const record = eventRecorder(deps);
+/** The activities of the event log (issue 13, part 1), with the recorder the provider steps share. */
+export function eventActivities(record: ReturnType<typeof eventRecorder>) {
   return {
     /** Run as a local activity, retried until the store takes the events; its small result is all its marker holds. */
     async recordInvoiceEvents(input: RecordInvoiceEventsInput): Promise<{ recorded: number }> {

@@ -155,7 +155,7 @@ export function createActivities(deps: ActivityDeps) {
         }
         return adapter.forceComplete(input);
       }),
-    ...eventActivities(deps),
+    ...eventActivities(recordEvents),
     ...deliveryActivities(deps),
     ...reconciliationActivities(deps),
   };
