@@ -1,6 +1,10 @@
+import { driveSample, type PublicApi } from '../../src/dev/samples';
 import type { InvoiceEvent } from '../../src/domain/events';
+import type { InvoiceState } from '../../src/workflows/definitions';
 import type { Store } from '../../src/store/database';
 import { SIGNATURE_HEADER, verifyWebhook, type WebhookEvent } from '../../src/webhooks/signature';
+import { TEST_KEYS } from './access';
+import { uniqueId } from './requests';
 import type { WebhookReceiver, ReceivedWebhook } from './webhook-receiver';
 
 /** What `POST /v1/webhook-endpoints` answers. */
@@ -30,6 +34,41 @@ export async function callApi<T = unknown>(
   });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/**
+ * Deliveries retried within seconds, not hours. A killed worker's attempt is retried once its start-to-close timeout
+ * (WEBHOOK_TIMEOUT_MS plus a margin) has passed.
+ */
+export const FAST_DELIVERY_ENV = {
+  WEBHOOK_RETRY_INITIAL_SECONDS: '0.2',
+  WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: '1',
+  WEBHOOK_GIVE_UP_AFTER_SECONDS: '300',
+  WEBHOOK_TIMEOUT_MS: '2000',
+} as const;
+
+/** `POST /v1/webhook-endpoints` under the test service key: an endpoint at `url` for every event type. */
+export function registerEndpoint(gatewayUrl: string, url: string) {
+  return callApi<CreatedEndpoint>(gatewayUrl, TEST_KEYS.service, 'POST', '/v1/webhook-endpoints', {
+    url,
+    eventTypes: ['*'],
+  });
+}
+
+/** `count` sample pay-ins, alfred and Xprizo by turns, each driven through the gateway to its end. */
+export function driveInvoices(
+  api: PublicApi,
+  prefix: string,
+  count: number,
+  timeoutMs: number,
+): { invoiceIds: string[]; finals: Promise<InvoiceState[]> } {
+  const invoiceIds = Array.from({ length: count }, (_, index) => uniqueId(`${prefix}${index}`));
+  const finals = Promise.all(
+    invoiceIds.map((invoiceId, index) =>
+      driveSample(api, { invoiceId, provider: index % 2 ? 'xprizo' : 'alfred', direction: 'pay_in' }, timeoutMs),
+    ),
+  );
+  return { invoiceIds, finals };
 }
 
 /**

@@ -1,10 +1,8 @@
 import path from 'node:path';
-import { driveSample } from '../../src/dev/samples';
-import { TEST_KEYS, TEST_TENANT } from '../support/access';
-import { callApi, deliveryLog, verified, type CreatedEndpoint } from '../support/deliveries';
+import { TEST_TENANT } from '../support/access';
+import { deliveryLog, driveInvoices, FAST_DELIVERY_ENV, registerEndpoint, verified } from '../support/deliveries';
 import { loggedEvents } from '../support/invoice-events';
 import { spawnGroup, type Spawned } from '../support/processes';
-import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 import { eventually } from '../support/wait';
 import { WebhookReceiver } from '../support/webhook-receiver';
@@ -27,16 +25,7 @@ describe('a worker killed -9 in the middle of webhook deliveries', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    stack = await startTestStack({
-      workers: false,
-      env: {
-        WEBHOOK_RETRY_INITIAL_SECONDS: '0.2',
-        WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: '1',
-        WEBHOOK_GIVE_UP_AFTER_SECONDS: '300',
-        // A killed worker's attempt is retried once its start-to-close timeout (this plus a margin) has passed.
-        WEBHOOK_TIMEOUT_MS: '2000',
-      },
-    });
+    stack = await startTestStack({ workers: false, env: FAST_DELIVERY_ENV });
   });
   afterAll(async () => {
     for (const worker of workers) {
@@ -52,25 +41,11 @@ describe('a worker killed -9 in the middle of webhook deliveries', () => {
     const first = await startWorker();
     // Slow answers keep deliveries in flight when the worker dies: some sent, not yet recorded as delivered.
     const log = deliveryLog(receiver, { delayMs: 150 });
-    const created = await callApi<CreatedEndpoint>(
-      stack.gateway.url,
-      TEST_KEYS.service,
-      'POST',
-      '/v1/webhook-endpoints',
-      {
-        url: receiver.url,
-        eventTypes: ['*'],
-      },
-    );
+    const created = await registerEndpoint(stack.gateway.url, receiver.url);
     expect(created.status).toBe(201);
     const endpoint = created.body;
 
-    const invoiceIds = Array.from({ length: 20 }, (_, index) => uniqueId(`crash${index}`));
-    const driven = Promise.all(
-      invoiceIds.map((invoiceId, index) =>
-        driveSample(stack.api, { invoiceId, provider: index % 2 ? 'xprizo' : 'alfred', direction: 'pay_in' }, 150_000),
-      ),
-    );
+    const { invoiceIds, finals: driven } = driveInvoices(stack.api, 'crash', 20, 150_000);
     await eventually(() => log.accepted().length >= 20 || undefined, 60_000);
     process.kill(-(first.child.pid ?? 0), 'SIGKILL');
     await first.exited;

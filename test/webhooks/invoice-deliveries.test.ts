@@ -1,7 +1,14 @@
 import { verifyWebhook, WebhookSignatureError } from '../../src/client';
 import { driveSample } from '../../src/dev/samples';
 import { TEST_KEYS, TEST_TENANT } from '../support/access';
-import { callApi, deliveryLog, verified, type CreatedEndpoint } from '../support/deliveries';
+import {
+  callApi,
+  deliveryLog,
+  driveInvoices,
+  FAST_DELIVERY_ENV,
+  registerEndpoint,
+  verified,
+} from '../support/deliveries';
 import { loggedEvents } from '../support/invoice-events';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
@@ -18,14 +25,7 @@ describe('webhook deliveries of real invoices', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    stack = await startTestStack({
-      env: {
-        WEBHOOK_RETRY_INITIAL_SECONDS: '0.2',
-        WEBHOOK_RETRY_MAX_INTERVAL_SECONDS: '1',
-        WEBHOOK_GIVE_UP_AFTER_SECONDS: '300',
-        WEBHOOK_TIMEOUT_MS: '2000',
-      },
-    });
+    stack = await startTestStack({ env: FAST_DELIVERY_ENV });
   });
   afterAll(async () => {
     await receiver.stop();
@@ -34,25 +34,12 @@ describe('webhook deliveries of real invoices', () => {
 
   it('an endpoint that answers 500 five times then gets every event of 20 invoices once, in order, signed', async () => {
     const log = deliveryLog(receiver, { failFirst: 5 });
-    const created = await callApi<CreatedEndpoint>(
-      stack.gateway.url,
-      TEST_KEYS.service,
-      'POST',
-      '/v1/webhook-endpoints',
-      {
-        url: receiver.url,
-        eventTypes: ['*'],
-      },
-    );
+    const created = await registerEndpoint(stack.gateway.url, receiver.url);
     expect(created.status).toBe(201);
     const endpoint = created.body;
 
-    const invoiceIds = Array.from({ length: 20 }, (_, index) => uniqueId(`whe${index}`));
-    const finals = await Promise.all(
-      invoiceIds.map((invoiceId, index) =>
-        driveSample(stack.api, { invoiceId, provider: index % 2 ? 'xprizo' : 'alfred', direction: 'pay_in' }, 90_000),
-      ),
-    );
+    const { invoiceIds, finals: driven } = driveInvoices(stack.api, 'whe', 20, 90_000);
+    const finals = await driven;
     expect(finals.map((state) => state.status)).toEqual(invoiceIds.map(() => 'COMPLETED'));
     const events = await loggedEvents(stack.store, TEST_TENANT, invoiceIds);
     expect(events.length).toBeGreaterThanOrEqual(invoiceIds.length * 3);
@@ -85,16 +72,7 @@ describe('webhook deliveries of real invoices', () => {
     await rotating.start();
     try {
       const log = deliveryLog(rotating);
-      const created = await callApi<CreatedEndpoint>(
-        stack.gateway.url,
-        TEST_KEYS.service,
-        'POST',
-        '/v1/webhook-endpoints',
-        {
-          url: rotating.url,
-          eventTypes: ['*'],
-        },
-      );
+      const created = await registerEndpoint(stack.gateway.url, rotating.url);
       const old = created.body.secret;
       const rotated = await callApi<{ secret: string }>(
         stack.gateway.url,
