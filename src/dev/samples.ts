@@ -146,13 +146,21 @@ export function sandboxCustomer(api: PublicApi) {
 }
 
 /** Calls again after a 503 (Temporal busy or away, the answer unknown) until `timeoutMs` has passed, as a service should. */
-export async function whileUnavailable<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
+export async function whileUnavailable<T>(
+  call: () => Promise<T>,
+  timeoutMs: number,
+  options: { alsoConnectionErrors?: boolean } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await call();
     } catch (error) {
-      if (!(error instanceof HttpError && error.status === 503 && Date.now() < deadline)) throw error;
+      const unavailable = error instanceof HttpError && error.status === 503;
+      // fetch's own failure: no answer came (a keep-alive connection the gateway closed, a gateway restarting).
+      const noAnswer =
+        options.alsoConnectionErrors === true && error instanceof TypeError && error.message === 'fetch failed';
+      if (!((unavailable || noAnswer) && Date.now() < deadline)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -167,7 +175,9 @@ export async function waitUntil(
   const gateway = gatewayClient(api);
   const deadline = Date.now() + timeoutMs;
   // A 503 means "Temporal is busy or away, try again": a patient service does exactly that.
-  const read = () => whileUnavailable(() => gateway.get(invoiceId), deadline - Date.now());
+  // A read is safe to repeat, so one that got no answer at all is tried again too.
+  const read = () =>
+    whileUnavailable(() => gateway.get(invoiceId), deadline - Date.now(), { alsoConnectionErrors: true });
   let state = await read();
   while (!done(state)) {
     if (Date.now() > deadline) {
