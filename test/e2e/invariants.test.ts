@@ -13,6 +13,8 @@ import { xprizoWebhookPath } from '../../src/providers/xprizo/constants';
 import type { InvoiceState } from '../../src/workflows/definitions';
 import { spawnGroup, type Spawned } from '../support/processes';
 import { moneyAt, stopped } from '../support/ledger';
+import { seededRandom as random } from '../support/random';
+import { describeEvents, ReplayCheck } from '../support/replay-check';
 import { uniqueId } from '../support/requests';
 import { startTestStack, type TestStack } from '../support/stack';
 
@@ -25,18 +27,6 @@ const SEED = Number(process.env.PROPERTY_SEED ?? Math.floor(Math.random() * 2 **
 const SCHEDULES = Number(process.env.PROPERTY_SCHEDULES ?? 200);
 /** Invoices in flight at once: enough to interleave, few enough to leave the other test file its share of 2 cores. */
 const AT_ONCE = 15;
-
-/** mulberry32: small, seedable, good enough to spread schedules. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Decision = 'approve' | 'reject' | 'cancel' | 'temporal-cancel' | 'none';
 type Forgery = 'alfred' | 'xprizo-approval' | 'xprizo-payment' | 'bitfinex';
@@ -230,14 +220,7 @@ describe('invariants over generated schedules', () => {
       .fetchHistory()
       .then((history) => history.events ?? [])
       .catch((error: unknown) => `history unreadable: ${String(error)}`);
-    const described =
-      typeof events === 'string'
-        ? events
-        : events.map((e) => {
-            const key = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof typeof e]) ?? '?';
-            const failure = e.workflowTaskFailedEventAttributes?.failure?.message;
-            return `${e.eventId?.toString() ?? ''}:${key.replace('EventAttributes', '')}${failure ? `(${failure})` : ''}`;
-          });
+    const described = typeof events === 'string' ? events : describeEvents(events);
     const outputs = workers.map(
       (w, i) => `worker ${i} (exit ${String(w.child.exitCode ?? w.child.signalCode)}): ${w.output().slice(-1500)}`,
     );
@@ -284,6 +267,7 @@ describe('invariants over generated schedules', () => {
     const schedules = generate(SEED, SCHEDULES);
     const chaos = random(SEED ^ 0x5eed);
     const violations: string[] = [];
+    const replay = new ReplayCheck(stack.env.config);
     let kills = 0;
     for (let start = 0; start < schedules.length; start += AT_ONCE) {
       const wave = schedules.slice(start, start + AT_ONCE);
@@ -302,6 +286,8 @@ describe('invariants over generated schedules', () => {
           : Promise.resolve();
       const results = await Promise.all(wave.map((schedule) => run(schedule).then((r) => ({ schedule, ...r }))));
       await killing;
+      // Every history the workers wrote replays with the same code: one that does not stalls at its next rebuild.
+      violations.push(...(await replay.check(results.map((r) => stack.env.invoices.handle(r.invoiceId)))));
       for (const { schedule, invoiceId, status, atProvider, creations, recordedNoUndo } of results) {
         // A final status other than COMPLETED must leave no object open at the provider: that would be an orphan.
         const money = moneyAt(atProvider);
