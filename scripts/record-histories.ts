@@ -40,8 +40,9 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
  * that invoices started by the released workflow still replay. These scenarios record later releases, each history
  * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval, `bv1-` Bitfinex webhooks
- * verified by the invoice's own look, `el1-` invoices that record their events in the event log. `npm run histories:record`
- * records the newest release's only; `npm run histories:record -- ms1-` would re-record an older one's.
+ * verified by the invoice's own look, `el1-` invoices that record their events in the event log, `ec1-` invoices that
+ * decide on recorded time. `npm run histories:record` records the newest release's only; `npm run histories:record --
+ * ms1-` would re-record an older one's.
  */
 /** A pay-out of tenant acme, created by acme-service, that alfred has asked to approve. */
 async function acmePayOutAwaitingApproval(acme: InvoiceClient, invoiceId: string, amount: number) {
@@ -78,7 +79,7 @@ async function continuedRunSettled(
 }
 
 /** The event log's scenarios, recorded by the release that first wrote them (`el1`) and by each that changed them. */
-function eventLogScenarios(release: 'el1' | 'ef1'): Record<string, Scenario> {
+function eventLogScenarios(release: 'el1' | 'ef1' | 'ec1'): Record<string, Scenario> {
   return {
     [`${release}-alfred-pay-out-two-approvers-completed`]: async ({ recording: { acme } }) => {
       const { request, key } = await acmePayOutAwaitingApproval(acme, `hist_${release}_two`, 25_000);
@@ -347,6 +348,32 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
     return request.invoiceId;
   },
+  // `ec1-` (patch event-clock-1): the same, deciding on recorded time; and the paths that wait and poll most.
+  ...eventLogScenarios('ec1'),
+  'ec1-payone-polled-and-captured': async ({ recording: { invoices } }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_ec1_payone', provider: 'payone', currency: 'JOD', amount: 1250 });
+    fakes.payone?.statuses.set(request.invoiceId, 'authorized');
+    await invoices.startInvoice(request);
+    return request.invoiceId;
+  },
+  'ec1-xprizo-callback-accepted': async ({ recording: { invoices } }) => {
+    const request = invoiceRequest({
+      invoiceId: 'hist_ec1_xprizo_callback',
+      provider: 'xprizo',
+      direction: 'pay_out',
+      approval: { required: true, approvers: [], timeoutSeconds: 600 },
+    });
+    await invoices.startInvoice(request);
+    const handle = invoices.handle(request.invoiceId);
+    await handle.signal(providerEventSignal, fakeEvent(request, 'held', 'approval_requested'));
+    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
+    const callback = { ...fakeEvent(request, 'callback-1', 'approval_requested'), waitSeconds: 10 };
+    const verdict = handle.executeUpdate(providerCallbackUpdate, { args: [callback] });
+    await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
+    await verdict;
+    await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
+    return request.invoiceId;
+  },
   // `rn1-`: reconciliation's nudge (patch reconciliation-nudge-1); record with `-- rn1-`.
   'rn1-reconciliation-nudge-completes-review': async ({ invoices }, fakes) => {
     // An alfred pay-out approved at alfred whose settlement never came before the deadline: polling ended in
@@ -370,7 +397,7 @@ const SCENARIOS: Record<string, Scenario> = {
 
 async function run(): Promise<void> {
   // Only the newest release's scenarios by default: an earlier release's histories stay as that release wrote them.
-  const only = process.argv[2] ?? 'ef1-';
+  const only = process.argv[2] ?? 'ec1-';
   const config = loadConfig({ ...process.env, TEMPORAL_NAMESPACE: 'histories' });
   const logger = createLogger({ level: 'warn' });
   installTemporalRuntimeLogger(logger);

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
+import { stamped, type Stamped } from '../domain/clock';
 import type { RecordInvoiceEventsInput } from '../domain/events';
 import { NewInvoiceEventSchema, recordEvents } from '../events/log';
 import { deliveryDispatcher } from '../webhooks/dispatch';
@@ -48,8 +49,8 @@ export function eventRecorder(deps: ActivityDeps): (events: unknown) => Promise<
 export function eventActivities(record: ReturnType<typeof eventRecorder>) {
   return {
     /** Run as a local activity, retried until the store takes the events; its small result is all its marker holds. */
-    async recordInvoiceEvents(input: RecordInvoiceEventsInput): Promise<{ recorded: number }> {
-      return { recorded: await record(input.events) };
+    async recordInvoiceEvents(input: RecordInvoiceEventsInput): Promise<{ recorded: number } & Stamped> {
+      return stamped({ recorded: await record(input.events) });
     },
   };
 }

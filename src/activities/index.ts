@@ -6,6 +6,7 @@ import { deliveryActivities } from './deliveries';
 import { eventActivities, eventRecorder } from './events';
 import { reconciliationActivities } from './reconciliation';
 import { ApplicationFailure } from '@temporalio/common';
+import { stamped } from '../domain/clock';
 import type { CarriedEvents, EventsNotRecorded } from '../domain/events';
 import { WORKER_METRICS } from '../domain/metric-names';
 import { FAILURE_TYPES, providerRefusal } from '../errors';
@@ -113,7 +114,7 @@ export function createActivities(deps: ActivityDeps) {
         const result = await call();
         metrics.ended(Date.now() - startedAt);
         stepLog.info('provider step done');
-        return result;
+        return stamped(result);
       } catch (error) {
         metrics.ended(Date.now() - startedAt, error);
         stepLog.warn({ err: error }, 'provider step failed');

@@ -32,6 +32,7 @@ import {
   type ProviderStatus,
   type StepName,
 } from '../domain/constants';
+import { stampOf } from '../domain/clock';
 import { eventsNotRecorded, type CarriedEvents, type EventsNotRecorded, type NewInvoiceEvent } from '../domain/events';
 import { WORKER_METRICS } from '../domain/metric-names';
 import type { CompensationInput, StatusResult, StepInput, StepResult } from '../providers/types';
@@ -108,6 +109,14 @@ export const EVENT_FOLD_PATCH = 'event-fold-1';
  * when the look finds its money settled (the provider settled after polling had ended, and sent no webhook).
  */
 export const RECONCILIATION_NUDGE_PATCH = 'reconciliation-nudge-1';
+/**
+ * Decisions about time (is a deadline past, when does a wait wake) read a clock made of recorded data only: the run's
+ * start, the alarms that rang, and the times activities put in their answers. The SDK's `Date` is the current task's
+ * time on replay, but not always the first time: a worker that rebuilt the run to answer a query, or that goes on after
+ * its task timed out, can read an earlier task's time, and a local activity's end moves it within a task. A branch
+ * taken on it then differs on replay, and the invoice stalls at its next rebuild. `Date` still stamps what is shown.
+ */
+export const EVENT_CLOCK_PATCH = 'event-clock-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -257,9 +266,17 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   const safe = patched(MONEY_SAFETY_PATCH);
   // Invoices started before principals existed carry no `access`, and keep deciding as they always did.
   const access = input.access && patched(FOUR_EYES_PATCH) ? input.access : undefined;
-  // Workflow time: inside the SDK's sandbox `Date` is the deterministic time of the current workflow task.
+  // Workflow time: inside the SDK's sandbox `Date` is the time of the current workflow task; what is shown uses it.
   const nowMs = () => new Date().getTime();
   const now = () => new Date(nowMs()).toISOString();
+  const eventClock = patched(EVENT_CLOCK_PATCH);
+  /** The latest time the history itself proves (see EVENT_CLOCK_PATCH). */
+  let provenMs = workflowInfo().startTime.getTime();
+  function observe(at: number | undefined): void {
+    if (at !== undefined && at > provenMs) provenMs = at;
+  }
+  /** The time a decision is taken on: the proven time, or for invoices started before it, the task's time. */
+  const decisionMs = () => (eventClock ? provenMs : nowMs());
 
   const state: InvoiceState = initialInvoiceState(request, now());
   if (access && access.approvalsRequired > 1) state.approvalsRequired = access.approvalsRequired;
@@ -348,7 +365,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           [{ events }],
         ),
       );
-      publishing = recording.then(() => {
+      publishing = recording.then((recorded) => {
+        observe(stampOf(recorded));
         eventMark = batch.mark;
         if (unconfirmed === retried) unconfirmed = undefined;
       });
@@ -410,10 +428,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const mine = { at, scope: new CancellationScope() };
     alarm = mine;
     mine.scope
-      .run(() => sleep(at - nowMs()))
+      .run(() => sleep(at - decisionMs()))
       .then(
         () => {
           if (alarm === mine) alarm = undefined;
+          observe(at);
           alarmsRung++;
         },
         // Cancelled: a nearer alarm replaced this one, or the workflow itself was cancelled.
@@ -426,7 +445,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     index();
     if (eventLog) await publish();
     while (!done()) {
-      if (nowMs() >= wakeAt) return false;
+      if (decisionMs() >= wakeAt) return false;
       setAlarm(wakeAt);
       const rung = alarmsRung;
       // A decision that does not end the wait (one approval of two, a refused cancellation) is published as it comes.
@@ -623,6 +642,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       const result = await call({ events });
       if (!eventsNotRecorded(result)) {
         if (unconfirmed === events) unconfirmed = undefined;
+        observe(stampOf(result));
         return result;
       }
     } finally {
@@ -639,6 +659,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     if (eventsNotRecorded(result)) {
       throw ApplicationFailure.nonRetryable('a provider step refused events it was never given', 'EventsNotCarried');
     }
+    observe(stampOf(result));
     return result;
   }
 
@@ -706,7 +727,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   ): Promise<Outcome> {
     const settledOrStopped = () => reached(milestone) || negative !== undefined || cancelRequest !== undefined;
     const resumed = carried?.resumeAt === phase ? carried : undefined;
-    const deadline = resumed ? resumed.deadline : nowMs() + deadlineSeconds * 1000;
+    const deadline = resumed ? resumed.deadline : decisionMs() + deadlineSeconds * 1000;
     const outcome = (): Outcome => {
       // Money that moved outranks a cancellation or a negative that came while it moved.
       if (safe && reached(milestone)) return { kind: 'reached' };
@@ -716,11 +737,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     };
     if (settledOrStopped()) return outcome();
     waiting(what);
-    if (!resumed && (await waitUntil(settledOrStopped, Math.min(nowMs() + timing.pollAfterSeconds * 1000, deadline)))) {
+    const firstPoll = Math.min(decisionMs() + timing.pollAfterSeconds * 1000, deadline);
+    if (!resumed && (await waitUntil(settledOrStopped, firstPoll))) {
       return outcome();
     }
     let interval = resumed ? resumed.pollIntervalMs : timing.pollInitialIntervalSeconds * 1000;
-    while (nowMs() < deadline) {
+    while (decisionMs() < deadline) {
       // Each poll adds events: a wait of weeks goes on in a new run rather than toward the server's history limit.
       if (safe && workflowInfo().historyLength >= historyBudget && allHandlersFinished()) {
         throw new ContinueInNewRun(phase, deadline, interval);
@@ -747,9 +769,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         }
       }
       if (settledOrStopped()) return outcome();
-      const remaining = deadline - nowMs();
+      const remaining = deadline - decisionMs();
       if (remaining <= 0) break;
-      if (await waitUntil(settledOrStopped, nowMs() + Math.min(interval, remaining))) return outcome();
+      if (await waitUntil(settledOrStopped, decisionMs() + Math.min(interval, remaining))) return outcome();
       interval = Math.min(interval * 2, timing.pollMaxIntervalSeconds * 1000);
     }
     return outcome();
@@ -1246,7 +1268,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         );
         const decided = await waitUntil(
           () => state.approval !== undefined || cancelRequest !== undefined || negative !== undefined,
-          nowMs() + request.approval.timeoutSeconds * 1000,
+          decisionMs() + request.approval.timeoutSeconds * 1000,
         );
         if (!decided) throw new InvoiceEnded('EXPIRED', 'approval', 'no decision before the approval deadline');
         endIfInterrupted('approval');
