@@ -134,6 +134,16 @@ describe('billable actions, by Temporal Cloud’s rules', () => {
     expect(counts.actionsByType).toMatchObject({ MarkerRecorded: 4, UpsertWorkflowSearchAttributes: 4 });
     expect(counts.actions).toBe(16);
   });
+
+  it('bills nothing more for deciding on recorded time (patch event-clock-1): one more patch marker, free', () => {
+    const read = (name: string) =>
+      countHistory(historyFromJSON(JSON.parse(readFileSync(join(__dirname, `histories/${name}.json`), 'utf8'))));
+    const folded = read('ef1-alfred-pay-out-two-approvers-completed');
+    const clocked = read('ec1-alfred-pay-out-two-approvers-completed');
+    expect(clocked.eventsByType.MarkerRecorded).toBe((folded.eventsByType.MarkerRecorded ?? 0) + 1);
+    expect(clocked.actionsByType).toEqual(folded.actionsByType);
+    expect(clocked.actions).toBe(16);
+  });
 });
 
 describe('CPU profile summary', () => {
