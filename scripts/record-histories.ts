@@ -40,7 +40,7 @@ type Scenario = (clients: Clients, fakes: Record<string, FakeProvider>) => Promi
  * Histories recorded before the money-safety release (`test/histories/<name>.json`, no prefix) are frozen: they prove
  * that invoices started by the released workflow still replay. These scenarios record later releases, each history
  * prefixed with its release: `ms1-` money safety, `fe1-` tenants and four-eyes approval, `bv1-` Bitfinex webhooks
- * verified by the invoice's own look, `el1-` invoices that record their events in the event log, `ec1-` invoices that
+ * verified by the invoice's own look, `el1-` invoices that record their events in the event log, `rs1-` invoices that
  * decide on recorded time. `npm run histories:record` records the newest release's only; `npm run histories:record --
  * ms1-` would re-record an older one's.
  */
@@ -79,7 +79,7 @@ async function continuedRunSettled(
 }
 
 /** The event log's scenarios, recorded by the release that first wrote them (`el1`) and by each that changed them. */
-function eventLogScenarios(release: 'el1' | 'ef1' | 'ec1'): Record<string, Scenario> {
+function eventLogScenarios(release: 'el1' | 'ef1' | 'rs1'): Record<string, Scenario> {
   return {
     [`${release}-alfred-pay-out-two-approvers-completed`]: async ({ recording: { acme } }) => {
       const { request, key } = await acmePayOutAwaitingApproval(acme, `hist_${release}_two`, 25_000);
@@ -348,17 +348,18 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.handle(request.invoiceId).signal(providerEventSignal, fakeEvent(request, 'paid', 'settled'));
     return request.invoiceId;
   },
-  // `ec1-` (patch event-clock-1): the same, deciding on recorded time; and the paths that wait and poll most.
-  ...eventLogScenarios('ec1'),
-  'ec1-payone-polled-and-captured': async ({ recording: { invoices } }, fakes) => {
-    const request = invoiceRequest({ invoiceId: 'hist_ec1_payone', provider: 'payone', currency: 'JOD', amount: 1250 });
+  // `rs1-` (patch replay-safe-1): the same, deciding on recorded time and taking up local answers after the handlers'
+  // waits; and the paths that wait and poll most.
+  ...eventLogScenarios('rs1'),
+  'rs1-payone-polled-and-captured': async ({ recording: { invoices } }, fakes) => {
+    const request = invoiceRequest({ invoiceId: 'hist_rs1_payone', provider: 'payone', currency: 'JOD', amount: 1250 });
     fakes.payone?.statuses.set(request.invoiceId, 'authorized');
     await invoices.startInvoice(request);
     return request.invoiceId;
   },
-  'ec1-xprizo-callback-accepted': async ({ recording: { invoices } }) => {
+  'rs1-xprizo-callback-accepted': async ({ recording: { invoices } }) => {
     const request = invoiceRequest({
-      invoiceId: 'hist_ec1_xprizo_callback',
+      invoiceId: 'hist_rs1_xprizo_callback',
       provider: 'xprizo',
       direction: 'pay_out',
       approval: { required: true, approvers: [], timeoutSeconds: 600 },
@@ -397,7 +398,7 @@ const SCENARIOS: Record<string, Scenario> = {
 
 async function run(): Promise<void> {
   // Only the newest release's scenarios by default: an earlier release's histories stay as that release wrote them.
-  const only = process.argv[2] ?? 'ec1-';
+  const only = process.argv[2] ?? 'rs1-';
   const config = loadConfig({ ...process.env, TEMPORAL_NAMESPACE: 'histories' });
   const logger = createLogger({ level: 'warn' });
   installTemporalRuntimeLogger(logger);

@@ -135,11 +135,11 @@ describe('billable actions, by Temporal Cloud’s rules', () => {
     expect(counts.actions).toBe(16);
   });
 
-  it('bills nothing more for deciding on recorded time (patch event-clock-1): one more patch marker, free', () => {
+  it('bills nothing more for deciding on recorded time (patch replay-safe-1): one more patch marker, free', () => {
     const read = (name: string) =>
       countHistory(historyFromJSON(JSON.parse(readFileSync(join(__dirname, `histories/${name}.json`), 'utf8'))));
     const folded = read('ef1-alfred-pay-out-two-approvers-completed');
-    const clocked = read('ec1-alfred-pay-out-two-approvers-completed');
+    const clocked = read('rs1-alfred-pay-out-two-approvers-completed');
     expect(clocked.eventsByType.MarkerRecorded).toBe((folded.eventsByType.MarkerRecorded ?? 0) + 1);
     expect(clocked.actionsByType).toEqual(folded.actionsByType);
     expect(clocked.actions).toBe(16);

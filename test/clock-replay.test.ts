@@ -5,7 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { dataConverter } from '../src/temporal/codec';
 import { workflowBundle } from '../src/temporal/worker';
-import { EVENT_CLOCK_PATCH } from '../src/workflows/invoice-workflow';
+import { REPLAY_SAFE_PATCH } from '../src/workflows/invoice-workflow';
 import { seededRandom } from './support/random';
 
 const dir = path.join(__dirname, 'histories');
@@ -40,7 +40,7 @@ function usesEventClock(json: string): boolean {
     const data = marker?.markerName === 'core_patch' ? marker.details?.['patch-data']?.payloads?.[0]?.data : undefined;
     return (
       data !== undefined &&
-      (JSON.parse(Buffer.from(data, 'base64').toString()) as { id?: string }).id === EVENT_CLOCK_PATCH
+      (JSON.parse(Buffer.from(data, 'base64').toString()) as { id?: string }).id === REPLAY_SAFE_PATCH
     );
   });
 }

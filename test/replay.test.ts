@@ -37,8 +37,8 @@ describe('determinism guard', () => {
     expect(files.filter((file) => file.startsWith('bv1-')).length).toBeGreaterThanOrEqual(1);
     // Invoices that record their events in the event log, also across a continue-as-new (patch event-log-1).
     expect(files.filter((file) => file.startsWith('el1-')).length).toBeGreaterThanOrEqual(4);
-    // Invoices that decide on recorded time, not on the task's (patch event-clock-1).
-    expect(files.filter((file) => file.startsWith('ec1-')).length).toBeGreaterThanOrEqual(6);
+    // Invoices that decide on recorded time, not on the task's (patch replay-safe-1).
+    expect(files.filter((file) => file.startsWith('rs1-')).length).toBeGreaterThanOrEqual(6);
     // Webhook deliveries: retried then delivered, given up then the next event, continued as new, endpoint disabled.
     expect(files.filter((file) => file.startsWith('wd1-')).length).toBeGreaterThanOrEqual(4);
     const histories = files.map((file) => ({

@@ -1,5 +1,5 @@
 /**
- * What an activity adds to its answer for the invoice workflow's clock (see EVENT_CLOCK_PATCH): the worker's time when
+ * What an activity adds to its answer for the invoice workflow's clock (see REPLAY_SAFE_PATCH): the worker's time when
  * it finished. Being part of the recorded result, it is the same on every replay, which the SDK's `Date` is not.
  */
 export interface Stamped {

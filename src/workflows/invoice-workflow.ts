@@ -110,13 +110,19 @@ export const EVENT_FOLD_PATCH = 'event-fold-1';
  */
 export const RECONCILIATION_NUDGE_PATCH = 'reconciliation-nudge-1';
 /**
- * Decisions about time (is a deadline past, when does a wait wake) read a clock made of recorded data only: the run's
- * start, the alarms that rang, and the times activities put in their answers. The SDK's `Date` is the current task's
- * time on replay, but not always the first time: a worker that rebuilt the run to answer a query, or that goes on after
- * its task timed out, can read an earlier task's time, and a local activity's end moves it within a task. A branch
- * taken on it then differs on replay, and the invoice stalls at its next rebuild. `Date` still stamps what is shown.
+ * Two things the first run of a workflow task can see differently from its replay, which the invoice no longer decides
+ * on; a history that does not replay stalls its invoice at the next rebuild of the run.
+ * - Time. Decisions about time (is a deadline past, when does a wait wake) read a clock made of recorded data only: the
+ *   run's start, the alarms that rang, and the times activities put in their answers. The SDK's `Date` is the current
+ *   task's time on replay, but not always the first time: a worker that rebuilt the run to answer a query, or that goes
+ *   on after its task timed out, can read an earlier task's time, and a local activity's end moves it within a task.
+ *   `Date` still stamps what is shown.
+ * - A local activity's answer against handlers. The SDK may end a workflow task while a local activity runs (a query
+ *   came, or the activity outlasted the task's heartbeat) and hand its answer to the next task, after that task's
+ *   Updates and signals; replay hands them over together. The invoice takes up a local answer only after the handler
+ *   waits unblocked alongside it, which is the order of the first run either way.
  */
-export const EVENT_CLOCK_PATCH = 'event-clock-1';
+export const REPLAY_SAFE_PATCH = 'replay-safe-1';
 
 /**
  * A provider call that should answer in seconds. Transient faults are retried with backoff capped at 30 s, for up to
@@ -269,14 +275,29 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   // Workflow time: inside the SDK's sandbox `Date` is the time of the current workflow task; what is shown uses it.
   const nowMs = () => new Date().getTime();
   const now = () => new Date(nowMs()).toISOString();
-  const eventClock = patched(EVENT_CLOCK_PATCH);
-  /** The latest time the history itself proves (see EVENT_CLOCK_PATCH). */
+  const replaySafe = patched(REPLAY_SAFE_PATCH);
+  /** The latest time the history itself proves (see REPLAY_SAFE_PATCH). */
   let provenMs = workflowInfo().startTime.getTime();
   function observe(at: number | undefined): void {
     if (at !== undefined && at > provenMs) provenMs = at;
   }
   /** The time a decision is taken on: the proven time, or for invoices started before it, the task's time. */
-  const decisionMs = () => (eventClock ? provenMs : nowMs());
+  const decisionMs = () => (replaySafe ? provenMs : nowMs());
+  /**
+   * Resolves once the handler waits that the same activation unblocked have gone on (see REPLAY_SAFE_PATCH): a
+   * condition false when first asked is resolved with the other blocked ones, in the order they were registered.
+   */
+  function localAnswerTurn(): Promise<void> {
+    if (!replaySafe) return Promise.resolve();
+    let asked = false;
+    return CancellationScope.nonCancellable(() =>
+      condition(() => {
+        const ready = asked;
+        asked = true;
+        return ready;
+      }),
+    );
+  }
 
   const state: InvoiceState = initialInvoiceState(request, now());
   if (access && access.approvalsRequired > 1) state.approvalsRequired = access.approvalsRequired;
@@ -365,7 +386,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           [{ events }],
         ),
       );
-      publishing = recording.then((recorded) => {
+      publishing = recording.then(async (recorded) => {
+        await localAnswerTurn();
         observe(stampOf(recorded));
         eventMark = batch.mark;
         if (unconfirmed === retried) unconfirmed = undefined;
@@ -684,9 +706,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const ordinary = providerCall(step, summary);
     return async (stepArgs: StepInput): Promise<StepResult> => {
       if (!localFirstAllowed) return ordinary(stepArgs);
+      let answer: StepResult | EventsNotRecorded;
       try {
-        return ran(await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]));
+        answer = await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]);
       } catch (error) {
+        await localAnswerTurn();
         if (isCancellation(error) || isRefusal(error)) throw error;
         log.warn('local step failed; retrying it as an ordinary activity', {
           invoiceId: request.invoiceId,
@@ -695,6 +719,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         });
         return ordinary(stepArgs);
       }
+      await localAnswerTurn();
+      return ran(answer);
     };
   }
 
