@@ -57,7 +57,8 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
   await reconciliationInvoices(step);
 
   // Listed up to now, not to `until`: an invoice of the window whose object came a little later still matches it.
-  // `Date.now()` is workflow time here (the SDK's sandbox replaces it with the current task's time): replay-safe.
+  // `Date.now()` is the workflow task's time, which a first run can read differently from its replay (see the invoice
+  // workflow's REPLAY_SAFE_PATCH); it only goes into an activity's input, which replay does not compare.
   const listUntil = new Date(Math.max(Date.parse(input.until), Date.now())).toISOString();
   const { reconciliationRecords } = proxyActivities<InvoiceActivities>({
     ...REPORT_PAGE,
@@ -97,7 +98,8 @@ export async function reconciliationWorkflow(input: ReconciliationInput): Promis
 
 /** A run: one child per provider over the same window. Started by the schedule, or at once through the API. */
 export async function reconciliationRunWorkflow(input: ReconciliationRunInput): Promise<ReconciliationRunResult> {
-  // Workflow time, the same on every replay: a scheduled run's window ends when its first task ran.
+  // The first task's time: a scheduled run's window ends then. It goes into children's input only, which replay does
+  // not compare, so a first run that read it differently from its replay still replays.
   const now = Date.now();
   const until = input.until ?? new Date(now).toISOString();
   const since = input.since ?? new Date(Date.parse(until) - (input.lookbackHours ?? 48) * 3_600_000).toISOString();
