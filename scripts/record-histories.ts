@@ -78,6 +78,26 @@ async function continuedRunSettled(
   return invoiceId;
 }
 
+/** An Xprizo pay-out held for our verdict: the payment callback waits (an Update) until the approval answers it. */
+async function xprizoCallbackAccepted(invoices: InvoiceClient, invoiceId: string): Promise<string> {
+  const request = invoiceRequest({
+    invoiceId: invoiceId,
+    provider: 'xprizo',
+    direction: 'pay_out',
+    approval: { required: true, approvers: [], timeoutSeconds: 600 },
+  });
+  await invoices.startInvoice(request);
+  const handle = invoices.handle(request.invoiceId);
+  await handle.signal(providerEventSignal, fakeEvent(request, 'held', 'approval_requested'));
+  await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
+  const callback = { ...fakeEvent(request, 'callback-1', 'approval_requested'), waitSeconds: 10 };
+  const verdict = handle.executeUpdate(providerCallbackUpdate, { args: [callback] });
+  await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
+  await verdict;
+  await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
+  return request.invoiceId;
+}
+
 /** The event log's scenarios, recorded by the release that first wrote them (`el1`) and by each that changed them. */
 function eventLogScenarios(release: 'el1' | 'ef1' | 'rs1'): Record<string, Scenario> {
   return {
@@ -177,24 +197,7 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.handle(request.invoiceId).cancel();
     return request.invoiceId;
   },
-  'ms1-xprizo-callback-accepted': async ({ invoices }) => {
-    const request = invoiceRequest({
-      invoiceId: 'hist_ms1_xprizo_callback',
-      provider: 'xprizo',
-      direction: 'pay_out',
-      approval: { required: true, approvers: [], timeoutSeconds: 600 },
-    });
-    await invoices.startInvoice(request);
-    const handle = invoices.handle(request.invoiceId);
-    await handle.signal(providerEventSignal, fakeEvent(request, 'held', 'approval_requested'));
-    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
-    const callback = { ...fakeEvent(request, 'callback-1', 'approval_requested'), waitSeconds: 10 };
-    const verdict = handle.executeUpdate(providerCallbackUpdate, { args: [callback] });
-    await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
-    await verdict;
-    await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
-    return request.invoiceId;
-  },
+  'ms1-xprizo-callback-accepted': ({ invoices }) => xprizoCallbackAccepted(invoices, 'hist_ms1_xprizo_callback'),
   'ms1-bitfinex-expired-by-provider': async ({ invoices }) => {
     const request = invoiceRequest({ invoiceId: 'hist_ms1_bitfinex', provider: 'bitfinex' });
     await invoices.startInvoice(request);
@@ -357,24 +360,8 @@ const SCENARIOS: Record<string, Scenario> = {
     await invoices.startInvoice(request);
     return request.invoiceId;
   },
-  'rs1-xprizo-callback-accepted': async ({ recording: { invoices } }) => {
-    const request = invoiceRequest({
-      invoiceId: 'hist_rs1_xprizo_callback',
-      provider: 'xprizo',
-      direction: 'pay_out',
-      approval: { required: true, approvers: [], timeoutSeconds: 600 },
-    });
-    await invoices.startInvoice(request);
-    const handle = invoices.handle(request.invoiceId);
-    await handle.signal(providerEventSignal, fakeEvent(request, 'held', 'approval_requested'));
-    await waitForStatus(invoices, request.invoiceId, 'AWAITING_APPROVAL');
-    const callback = { ...fakeEvent(request, 'callback-1', 'approval_requested'), waitSeconds: 10 };
-    const verdict = handle.executeUpdate(providerCallbackUpdate, { args: [callback] });
-    await invoices.approveInvoice(request.invoiceId, { by: 'ops@acme' });
-    await verdict;
-    await handle.signal(providerEventSignal, fakeEvent(request, 'released', 'settled'));
-    return request.invoiceId;
-  },
+  'rs1-xprizo-callback-accepted': ({ recording: { invoices } }) =>
+    xprizoCallbackAccepted(invoices, 'hist_rs1_xprizo_callback'),
   // `rn1-`: reconciliation's nudge (patch reconciliation-nudge-1); record with `-- rn1-`.
   'rn1-reconciliation-nudge-completes-review': async ({ invoices }, fakes) => {
     // An alfred pay-out approved at alfred whose settlement never came before the deadline: polling ended in
