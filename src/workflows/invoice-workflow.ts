@@ -110,17 +110,16 @@ export const EVENT_FOLD_PATCH = 'event-fold-1';
  */
 export const RECONCILIATION_NUDGE_PATCH = 'reconciliation-nudge-1';
 /**
- * Two things the first run of a workflow task can see differently from its replay, which the invoice no longer decides
- * on; a history that does not replay stalls its invoice at the next rebuild of the run.
+ * What the first run of a workflow task can see differently from its replay, which the invoice no longer depends on;
+ * a history that does not replay stalls its invoice at the next rebuild of the run.
  * - Time. Decisions about time (is a deadline past, when does a wait wake) read a clock made of recorded data only: the
  *   run's start, the alarms that rang, and the times activities put in their answers. The SDK's `Date` is the current
- *   task's time on replay, but not always the first time: a worker that rebuilt the run to answer a query, or that goes
- *   on after its task timed out, can read an earlier task's time, and a local activity's end moves it within a task.
- *   `Date` still stamps what is shown.
- * - A local activity's answer against handlers. The SDK may end a workflow task while a local activity runs (a query
- *   came, or the activity outlasted the task's heartbeat) and hand its answer to the next task, after that task's
- *   Updates and signals; replay hands them over together. The invoice takes up a local answer only after the handler
- *   waits unblocked alongside it, which is the order of the first run either way.
+ *   task's time on replay, but not always the first time: a worker that rebuilt the run to answer a query can read the
+ *   previous task's time. `Date` still stamps what is shown.
+ * - Local activities. The SDK ends a workflow task while a local activity runs when a query comes with the task or the
+ *   activity outlasts the task's heartbeat, and hands the answer to a later task after that task's Updates, where
+ *   replay hands both over at once; a task whose local activity had answered also timed out with the worker's state
+ *   kept. The recorder and the setup steps run as ordinary activities: their answers are events of their own.
  */
 export const REPLAY_SAFE_PATCH = 'replay-safe-1';
 
@@ -139,7 +138,8 @@ const PROVIDER_CALL: ActivityOptions = {
  * KYC, payment method and bank register or look up data at the provider under our idempotency reference, so running
  * one twice is harmless. They run first as local activities: no task-queue round trip and no history events of their
  * own, and the three of them share one workflow task. A few quick attempts only; a step still failing after them moves
- * to an ordinary activity (PROVIDER_CALL), whose retries the UI shows and whose status is indexed first.
+ * to an ordinary activity (PROVIDER_CALL), whose retries the UI shows and whose status is indexed first. Invoices
+ * started since REPLAY_SAFE_PATCH run them as ordinary activities from the start.
  */
 const LOCAL_FIRST: LocalActivityOptions = {
   startToCloseTimeout: '10 seconds',
@@ -155,10 +155,10 @@ const LOCAL_FIRST: LocalActivityOptions = {
  * Recording the invoice's new events in the store. Retried until it succeeds, however long the store is away: the
  * invoice then waits at its next step rather than go on without its events, because a skipped event would be a hole
  * in every subscriber's log for good, while a late one is only late. A repeat is harmless: the log keeps the first
- * record of each sequence. Local: no task-queue round trip, and its marker is the only trace in the history. Attempts
- * stay at most 10 s apart, so a store that comes back releases its invoices within seconds.
+ * record of each sequence. A local activity for invoices started before REPLAY_SAFE_PATCH, an ordinary one since.
+ * Attempts stay at most 10 s apart, so a store that comes back releases its invoices within seconds.
  */
-const EVENT_RECORDING: LocalActivityOptions = {
+const EVENT_RECORDING: LocalActivityOptions & ActivityOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 };
@@ -283,21 +283,6 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   }
   /** The time a decision is taken on: the proven time, or for invoices started before it, the task's time. */
   const decisionMs = () => (replaySafe ? provenMs : nowMs());
-  /**
-   * Resolves once the handler waits that the same activation unblocked have gone on (see REPLAY_SAFE_PATCH): a
-   * condition false when first asked is resolved with the other blocked ones, in the order they were registered.
-   */
-  function localAnswerTurn(): Promise<void> {
-    if (!replaySafe) return Promise.resolve();
-    let asked = false;
-    return CancellationScope.nonCancellable(() =>
-      condition(() => {
-        const ready = asked;
-        asked = true;
-        return ready;
-      }),
-    );
-  }
 
   const state: InvoiceState = initialInvoiceState(request, now());
   if (access && access.approvalsRequired > 1) state.approvalsRequired = access.approvalsRequired;
@@ -306,9 +291,12 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
   // Every call names its own options and summary through executeWithOptions; these are only the defaults.
   const calls = proxyActivities<InvoiceActivities>({ ...PROVIDER_CALL, taskQueue: queue });
   const localCalls = proxyLocalActivities<InvoiceActivities>(LOCAL_FIRST);
-  const recorder = proxyLocalActivities<InvoiceActivities>(EVENT_RECORDING);
+  // The recorder on the general queue when it is an ordinary activity (REPLAY_SAFE_PATCH).
+  const recorder = replaySafe
+    ? proxyActivities<InvoiceActivities>({ ...EVENT_RECORDING, taskQueue: TASK_QUEUES.invoices })
+    : proxyLocalActivities<InvoiceActivities>(EVENT_RECORDING);
   // A local activity skips the task queue, and with it the server-side rate limit of Bitfinex's queue.
-  const localFirstAllowed = queue === TASK_QUEUES.invoices;
+  const localFirstAllowed = queue === TASK_QUEUES.invoices && !replaySafe;
 
   /** Newest last; run newest first. */
   const pendingCompensations: { step: StepName; action: string }[] = [];
@@ -386,8 +374,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
           [{ events }],
         ),
       );
-      publishing = recording.then(async (recorded) => {
-        await localAnswerTurn();
+      publishing = recording.then((recorded) => {
         observe(stampOf(recorded));
         eventMark = batch.mark;
         if (unconfirmed === retried) unconfirmed = undefined;
@@ -706,11 +693,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     const ordinary = providerCall(step, summary);
     return async (stepArgs: StepInput): Promise<StepResult> => {
       if (!localFirstAllowed) return ordinary(stepArgs);
-      let answer: StepResult | EventsNotRecorded;
       try {
-        answer = await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]);
+        return ran(await localCalls[step].executeWithOptions({ ...LOCAL_FIRST, summary }, [stepArgs]));
       } catch (error) {
-        await localAnswerTurn();
         if (isCancellation(error) || isRefusal(error)) throw error;
         log.warn('local step failed; retrying it as an ordinary activity', {
           invoiceId: request.invoiceId,
@@ -719,8 +704,6 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
         });
         return ordinary(stepArgs);
       }
-      await localAnswerTurn();
-      return ran(answer);
     };
   }
 
@@ -1021,8 +1004,13 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     approveUpdate,
     async (decision) => {
       decide('approve', decision);
-      // One approval of several: answered at once, the invoice still waits for the others.
-      if (access && !state.approval) return state;
+      // One approval of several: the invoice still waits for the others. Answered once the event log holds it
+      // (REPLAY_SAFE_PATCH): answered at once, the Update's completion and the recorder's scheduling came in an order
+      // that the OpenTelemetry interceptors change, and a history written without them did not replay with them.
+      if (access && !state.approval) {
+        if (replaySafe && eventLog) await handlerWait(() => publishing === undefined && !eventsWaiting());
+        return state;
+      }
       await handlerWait(() => state.status !== 'AWAITING_APPROVAL');
       return state;
     },

@@ -3,7 +3,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import path from 'node:path';
 import type { Direction, InvoiceStatus, ProviderName } from '../../src/domain/constants';
-import { gatewayClient, sampleRequest, sandboxCustomer, SAMPLES, waitUntil } from '../../src/dev/samples';
+import {
+  gatewayClient,
+  sampleRequest,
+  sandboxCustomer,
+  SAMPLES,
+  waitUntil,
+  whileUnavailable,
+} from '../../src/dev/samples';
 import { FAILURE_TYPES } from '../../src/errors';
 import { ALFRED_PAY_IN_NO_UNDO } from '../../src/providers/alfred/adapter';
 import { invoiceStatusToProviderStatus } from '../../src/providers/bitfinex/mapping';
@@ -170,10 +177,9 @@ describe('invariants over generated schedules', () => {
         });
       return;
     }
-    // A refusal (409) is an answer too: the invariant below is what must hold.
-    await gatewayClient(stack.api)
-      .decide(invoiceId, decision)
-      .catch(() => undefined);
+    // A refusal (409) is an answer too: the invariant below is what must hold. A 503 is not (an Update that timed out
+    // while its worker was killed): the service asks again, as it is told to.
+    await whileUnavailable(() => gatewayClient(stack.api).decide(invoiceId, decision), 120_000).catch(() => undefined);
   }
 
   async function customerActs(schedule: Schedule, invoiceId: string): Promise<void> {
