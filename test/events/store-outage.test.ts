@@ -58,19 +58,22 @@ describe('the event log while its store is away', () => {
     server = undefined;
     const during = invoiceRequest();
     await invoices.startInvoice(during);
-    // Its local setup steps run; the submission waits for the events before it.
-    await waitForStatus(invoices, during.invoiceId, 'BANK_READY');
+    // Its first provider call (KYC, an ordinary activity since replay-safe-1) carries the events before it, finds the
+    // store away and does not call alfred; the invoice waits there.
+    await waitForStatus(invoices, during.invoiceId, 'KYC_PENDING');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const submitted = () => fakes.alfred.calls.filter((c) => c.invoiceId === during.invoiceId && c.step === 'submit');
-    expect(submitted()).toEqual([]);
-    expect((await invoices.getInvoice(during.invoiceId)).status).toBe('BANK_READY');
+    const called = (step: string) =>
+      fakes.alfred.calls.filter((c) => c.invoiceId === during.invoiceId && c.step === step);
+    expect(fakes.alfred.calls.filter((c) => c.invoiceId === during.invoiceId)).toEqual([]);
+    expect((await invoices.getInvoice(during.invoiceId)).status).toBe('KYC_PENDING');
 
     server = await startStoreProcess({ dataDir, port });
     await waitForStatus(invoices, during.invoiceId, 'AWAITING_SETTLEMENT', 60_000);
-    expect(submitted()).toHaveLength(1);
-    // The first submission carried the events, found the store away and did not call alfred; the second did.
+    expect(called('kyc')).toHaveLength(1);
+    expect(called('submit')).toHaveLength(1);
+    // The first KYC carried the events, found the store away and did not call alfred; the second did.
     const scheduled = ((await invoices.handle(during.invoiceId).fetchHistory()).events ?? []).filter(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submit',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'kyc',
     );
     expect(scheduled).toHaveLength(2);
     await invoices.handle(during.invoiceId).signal(providerEventSignal, fakeEvent(during, 'paid', 'settled'));
