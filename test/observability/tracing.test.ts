@@ -66,7 +66,7 @@ describe('tracing: one trace from POST /v1/invoices to the provider requests', (
       (span) => span.attributes['payment.provider'] === 'alfred' && under(span, activitySpans),
     );
 
-    // Each step's provider call is there: the local setup steps (KYC, payment method, bank) and the submission.
+    // Each step's provider call is there: the setup steps (KYC, payment method, bank) and the submission.
     expect(activitySpans.map((span) => span.name)).toEqual(
       expect.arrayContaining([
         'RunActivity:kyc',
