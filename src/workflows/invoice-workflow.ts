@@ -398,8 +398,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
    * Writes the status, and any provider references learned since the last write, to the search attributes in one
    * upsert (one billable action). The two ways out of a workflow task call it, `ordinary` (an activity) and `waitUntil`
    * (a wait), and so does the end of the workflow: the index holds the status of every point the server ever sees, and
-   * the transitions made inside one workflow task (a submission whose webhook is already in; three local setup steps before REPLAY_SAFE_PATCH) cost
-   * one upsert instead of one each. A transition alone does not write.
+   * the transitions made inside one workflow task (a submission whose webhook is already in; before REPLAY_SAFE_PATCH,
+   * the three local setup steps) cost one upsert instead of one each. A transition alone does not write.
    */
   function index(): void {
     const refs = Object.entries(state.providerRefs);
