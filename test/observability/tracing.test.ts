@@ -53,7 +53,11 @@ describe('tracing: one trace from POST /v1/invoices to the provider requests', (
       const found = spans().filter(
         (span) => span.name.startsWith('RunActivity:') && span.attributes.temporalWorkflowId === workflowId,
       );
-      return found.some((span) => span.name === 'RunActivity:submit') ? found : undefined;
+      // The run's span ends with the workflow, after the last event is recorded (an activity): later than COMPLETED.
+      const ran = spans().some(
+        (span) => span.name === 'RunWorkflow:invoiceWorkflow' && span.spanContext().traceId === traceId,
+      );
+      return ran && found.some((span) => span.name === 'RunActivity:submit') ? found : undefined;
     });
     const byId = new Map(spans().map((span) => [span.spanContext().spanId, span]));
     const under = (span: ReadableSpan, ancestors: readonly ReadableSpan[]): boolean => {
