@@ -105,13 +105,13 @@ describe('latency figure', () => {
 });
 
 describe('billable actions, by Temporal Cloud’s rules', () => {
+  const countRecorded = (name: string) =>
+    countHistory(historyFromJSON(JSON.parse(readFileSync(join(__dirname, `histories/${name}.json`), 'utf8'))));
+
   it('bills one action per workflow task for its local activities, and nothing for patches', () => {
     // A released history: 3 patch markers, each with its TemporalChangeVersion upsert, and 9 local-activity markers
     // written by 5 workflow tasks (the first task writes 4).
-    const json: unknown = JSON.parse(
-      readFileSync(join(__dirname, 'histories/el1-alfred-pay-out-two-approvers-completed.json'), 'utf8'),
-    );
-    const counts = countHistory(historyFromJSON(json));
+    const counts = countRecorded('el1-alfred-pay-out-two-approvers-completed');
     expect(counts.eventsByType).toMatchObject({ MarkerRecorded: 12, UpsertWorkflowSearchAttributes: 7 });
     expect(counts.actionsByType).toEqual({
       WorkflowExecutionStarted: 1,
@@ -126,20 +126,14 @@ describe('billable actions, by Temporal Cloud’s rules', () => {
   });
 
   it('bills one action less once the last approval travels with the call at the provider (patch event-fold-1)', () => {
-    const json: unknown = JSON.parse(
-      readFileSync(join(__dirname, 'histories/ef1-alfred-pay-out-two-approvers-completed.json'), 'utf8'),
-    );
-    const counts = countHistory(historyFromJSON(json));
+    const counts = countRecorded('ef1-alfred-pay-out-two-approvers-completed');
     // Local activities now in 4 workflow tasks: the setup steps, the wait for approval, the first approval, the end.
     expect(counts.actionsByType).toMatchObject({ MarkerRecorded: 4, UpsertWorkflowSearchAttributes: 4 });
     expect(counts.actions).toBe(16);
   });
 
   it('bills the setup steps and the publications as activities once no local activity runs (patch replay-safe-1)', () => {
-    const json: unknown = JSON.parse(
-      readFileSync(join(__dirname, 'histories/rs1-alfred-pay-out-two-approvers-completed.json'), 'utf8'),
-    );
-    const counts = countHistory(historyFromJSON(json));
+    const counts = countRecorded('rs1-alfred-pay-out-two-approvers-completed');
     // 8 activities: 3 setup steps, 3 publications, submit and the approval at alfred; 7 upserts, since each setup step
     // now ends its workflow task. The price of histories that replay: 16 actions before.
     expect(counts.eventsByType.MarkerRecorded).toBe(5);

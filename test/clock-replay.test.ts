@@ -33,7 +33,7 @@ function withTasksStartedLater(json: string, random: () => number): string {
 }
 
 /** True if the history's first run took the patch: a `core_patch` marker whose data names it. */
-function usesEventClock(json: string): boolean {
+function tookReplaySafePatch(json: string): boolean {
   const { events } = JSON.parse(json) as { events: JsonEvent[] };
   return events.some((event) => {
     const marker = event.markerRecordedEventAttributes;
@@ -50,7 +50,7 @@ describe('the invoice clock', () => {
     const random = seededRandom(SEED);
     const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
     const histories = files.map((file) => ({ file, json: readFileSync(path.join(dir, file), 'utf8') }));
-    const clocked = histories.filter(({ json }) => usesEventClock(json));
+    const clocked = histories.filter(({ json }) => tookReplaySafePatch(json));
     // The polling invoice of the release before: its waits decided on the task's time.
     const control = histories.filter(({ file }) => file === 'ms1-payone-polled-and-captured.json');
     expect(clocked.length).toBeGreaterThanOrEqual(6);

@@ -48,7 +48,7 @@ export function eventRecorder(deps: ActivityDeps): (events: unknown) => Promise<
 /** The activities of the event log (issue 13, part 1), with the recorder the provider steps share. */
 export function eventActivities(record: ReturnType<typeof eventRecorder>) {
   return {
-    /** Run as a local activity, retried until the store takes the events; its small result is all its marker holds. */
+    /** Retried until the store takes the events (a local activity before replay-safe-1); its result is kept small. */
     async recordInvoiceEvents(input: RecordInvoiceEventsInput): Promise<{ recorded: number } & Stamped> {
       return stamped({ recorded: await record(input.events) });
     },

@@ -651,8 +651,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
       const result = await call({ events });
       if (!eventsNotRecorded(result)) {
         if (unconfirmed === events) unconfirmed = undefined;
-        observe(stampOf(result));
-        return result;
+        return ran(result);
       }
     } finally {
       if (publishing === mine) publishing = undefined;
@@ -663,7 +662,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Invo
     return ran(await call({}));
   }
 
-  /** A step's answer when it carried no events: the step ran. */
+  /** A step's answer that is not a refusal of its events: the step ran, and its stamp advances the clock. */
   function ran<T extends object>(result: T | EventsNotRecorded): T {
     if (eventsNotRecorded(result)) {
       throw ApplicationFailure.nonRetryable('a provider step refused events it was never given', 'EventsNotCarried');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { Config } from '../../src/config';
 import { dataConverter } from '../../src/temporal/codec';
 import { workflowBundle } from '../../src/temporal/worker';
@@ -40,31 +40,28 @@ export function describeEvents(events: readonly HistoryEvent[]): string[] {
 /**
  * Replays histories the running stack wrote, with the workflow code that wrote them. A workflow whose cached run
  * issued commands its replay does not issue again stalls the first time a worker has to rebuild it (a restart, an
- * eviction); this finds it on every invoice, not only on the ones a kill happened to hit.
+ * eviction); this finds it on every invoice, not only on the ones a kill happened to hit. Returns the failures, one per
+ * workflow: its id, the replay's error and its events; each failing history is also written out whole.
  */
-export class ReplayCheck {
-  private bundle: Promise<WorkflowBundle> | undefined;
-
-  constructor(private readonly config: Config) {}
-
-  /** The failures, one per workflow: its id, the replay's error and its events; each history is also written out. */
-  async check(handles: readonly Pick<WorkflowHandle, 'workflowId' | 'fetchHistory'>[]): Promise<string[]> {
-    this.bundle ??= workflowBundle();
-    const fetched = await Promise.all(
-      handles.map(async (handle) => ({ workflowId: handle.workflowId, history: await handle.fetchHistory() })),
+export async function unreplayable(
+  config: Config,
+  handles: readonly Pick<WorkflowHandle, 'workflowId' | 'fetchHistory'>[],
+): Promise<string[]> {
+  const fetched = await Promise.all(
+    handles.map(async (handle) => ({ workflowId: handle.workflowId, history: await handle.fetchHistory() })),
+  );
+  // workflowBundle() bundles once per process.
+  const options = { workflowBundle: await workflowBundle(), dataConverter: dataConverter(config) };
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories(options, fetched)) {
+    if (!result.error) continue;
+    const { history } = fetched.find((f) => f.workflowId === result.workflowId) ?? { history: undefined };
+    mkdirSync(UNREPLAYABLE_DIR, { recursive: true });
+    const file = path.join(UNREPLAYABLE_DIR, `${result.workflowId}.json`);
+    if (history) writeFileSync(file, historyToJSON(history));
+    failures.push(
+      `${result.workflowId} (${file}): ${String(result.error)}\n  ${describeEvents(history?.events ?? []).join('\n  ')}`,
     );
-    const options = { workflowBundle: await this.bundle, dataConverter: dataConverter(this.config) };
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories(options, fetched)) {
-      if (!result.error) continue;
-      const { history } = fetched.find((f) => f.workflowId === result.workflowId) ?? { history: undefined };
-      mkdirSync(UNREPLAYABLE_DIR, { recursive: true });
-      const file = path.join(UNREPLAYABLE_DIR, `${result.workflowId}.json`);
-      if (history) writeFileSync(file, historyToJSON(history));
-      failures.push(
-        `${result.workflowId} (${file}): ${String(result.error)}\n  ${describeEvents(history?.events ?? []).join('\n  ')}`,
-      );
-    }
-    return failures;
   }
+  return failures;
 }
