@@ -17,6 +17,8 @@ export const FAILURE_TYPES = {
   notFound: 'ProviderObjectNotFound',
   /** An undo that did not take effect: the provider is past undoing, or refused. */
   notUndone: 'CompensationNotDone',
+  /** The store did not take the events a retried step carries: the step did not run, and its next attempt tries again. */
+  eventsNotRecorded: 'EventsNotRecorded',
 } as const;
 
 export type FailureType = (typeof FAILURE_TYPES)[keyof typeof FAILURE_TYPES];

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { stamped } from '../domain/clock';
 import type { CarriedEvents, EventsNotRecorded } from '../domain/events';
 import { WORKER_METRICS } from '../domain/metric-names';
-import { FAILURE_TYPES, providerRefusal } from '../errors';
+import { FAILURE_TYPES, providerRefusal, providerTransient } from '../errors';
 import type { Logger } from '../logger';
 import { TASK_QUEUES } from '../workflows/definitions';
 import type {
@@ -108,7 +108,19 @@ export function createActivities(deps: ActivityDeps) {
     const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       // Every attempt records them (a repeat is harmless): the step never runs ahead of the events before it.
-      if (events?.length && !(await recordCarried(events, stepLog))) return { eventsNotRecorded: true };
+      if (events?.length && !(await recordCarried(events, stepLog))) {
+        // Answering "not recorded" has the workflow schedule the step anew, whose first attempt is attempt 1 again. After
+        // an attempt that may have reached the provider, an adapter without idempotency of its own would then skip its
+        // look for what that attempt created, and create it twice: this attempt fails instead, and the next one of the
+        // same activity carries the events again.
+        if (context.info.attempt > 1) {
+          throw providerTransient(
+            FAILURE_TYPES.eventsNotRecorded,
+            'the store did not take the events this step carries',
+          );
+        }
+        return { eventsNotRecorded: true };
+      }
       const startedAt = Date.now();
       try {
         const result = await call();
