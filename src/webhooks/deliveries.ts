@@ -152,6 +152,7 @@ export async function sendEvent(options: {
     const secure = url.protocol === 'https:';
     const host = bareHost(url);
     const statusCode = await new Promise<number>((resolve, reject) => {
+      let answered = false;
       const request = (secure ? https : http).request(
         {
           host: target.address,
@@ -162,7 +163,6 @@ export async function sendEvent(options: {
           // The certificate is checked against the endpoint's name, not the address connected to.
           ...(secure && isIP(host) === 0 ? { servername: host } : {}),
           ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
-          signal: AbortSignal.timeout(options.timeoutMs),
           headers: {
             host: url.host,
             'content-type': 'application/json',
@@ -174,12 +174,27 @@ export async function sendEvent(options: {
           },
         },
         (response) => {
+          answered = true;
+          clearTimeout(deadline);
           response.resume();
           response.on('error', () => undefined);
           resolve(response.statusCode ?? 0);
         },
       );
-      request.on('error', reject);
+      // A process that stalled past the deadline runs its timers before it reads what its sockets received meanwhile:
+      // the timeout yields one turn of the event loop, so an answer that came in time is not taken for none (and the
+      // event sent again).
+      const deadline = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!answered) request.destroy(new DOMException('the endpoint did not answer in time', 'TimeoutError'));
+          }),
+        options.timeoutMs,
+      );
+      request.on('error', (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
       request.end(body);
     });
     return { statusCode, ok: statusCode >= 200 && statusCode < 300, durationMs: now() - started };

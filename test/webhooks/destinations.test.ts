@@ -85,4 +85,19 @@ describe('where deliveries may go', () => {
     expect(slow).toMatchObject({ ok: false, error: 'no answer within 200 ms' });
     expect(slow.statusCode).toBeUndefined();
   });
+
+  it('takes an answer that came in time even when this process stalled past the deadline before reading it', async () => {
+    // The receiver shares this process: it answers at once, then blocks the process for twice the sender's timeout,
+    // so the sender's deadline and the answer on its socket are both due when the process runs again.
+    receiver.answer = () => {
+      setImmediate(() => {
+        const until = Date.now() + 400;
+        while (Date.now() < until);
+      });
+      return Promise.resolve(200);
+    };
+    const sent = await sendEvent({ url: receiver.url, event, secrets: ['s'], timeoutMs: 200, allowPrivate: true });
+    expect(sent).toMatchObject({ ok: true, statusCode: 200 });
+    expect(sent.durationMs).toBeGreaterThanOrEqual(400);
+  });
 });
