@@ -1,12 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { QueryResultRow } from 'pg';
 import { createInvoiceClient, type InvoiceClient } from '../../src/client';
 import { mayFollowEarlierAttempt, type StepInput, type StepResult } from '../../src/providers/types';
-import type { Queryable, Store } from '../../src/store/database';
 import { providerEventSignal } from '../../src/workflows/definitions';
 import { fakeEvent, fakeRegistry } from '../support/fake-provider';
 import { invoiceRequest } from '../support/requests';
-import { startTestStore, type TestStore } from '../support/store';
+import { interceptedStore, startTestStore, type TestStore } from '../support/store';
 import { FAST_TIMING, startTestEnv, type TestEnv } from '../support/temporal-env';
 import { eventually } from '../support/wait';
 
@@ -25,18 +23,12 @@ describe('a retried submit that finds the store away', () => {
 
   beforeAll(async () => {
     test = await startTestStore();
-    // The store as the workers see it: away while the test says so (every event record is a transaction).
-    const store: Store = {
-      query: <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) => test.store.query<R>(sql, params),
-      transaction: async <T>(work: (tx: Queryable) => Promise<T>) => {
-        if (outage.on) {
-          outage.refused++;
-          throw new Error('connection refused (store away)');
-        }
-        return test.store.transaction(work);
-      },
-      close: () => Promise.resolve(),
-    };
+    // Away while the test says so (every event record is a transaction).
+    const store = interceptedStore(test.store, (kind) => {
+      if (kind !== 'transaction' || !outage.on) return;
+      outage.refused++;
+      throw new Error('connection refused (store away)');
+    });
     env = await startTestEnv({ providers: registry, store });
     invoices = createInvoiceClient({ client: env.temporal, timing: FAST_TIMING, recordEvents: true });
   });

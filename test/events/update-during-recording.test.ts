@@ -1,8 +1,6 @@
-import type { QueryResultRow } from 'pg';
 import { createInvoiceClient, parseInvoiceRequest, type InvoiceClient } from '../../src/client';
 import { UNTENANTED } from '../../src/domain/events';
 import { PROVIDER_FACTS } from '../../src/providers/facts';
-import type { Queryable, Store } from '../../src/store/database';
 import {
   approveSignal,
   invoiceWorkflowId,
@@ -14,7 +12,7 @@ import { invoiceWorkflow } from '../../src/workflows/invoice-workflow';
 import { fakeEvent, fakeRegistry } from '../support/fake-provider';
 import { describeEvents, unreplayable } from '../support/replay-check';
 import { invoiceRequest } from '../support/requests';
-import { startTestStore, type TestStore } from '../support/store';
+import { interceptedStore, startTestStore, type TestStore } from '../support/store';
 import { FAST_TIMING, startTestEnv, type TestEnv } from '../support/temporal-env';
 import { waitForStatus } from '../support/wait';
 
@@ -43,18 +41,8 @@ describe('an Update that comes while the recorder outlasts its workflow task', (
       gate.delayMs = 0;
       if (delayMs > 0) await sleep(delayMs);
     };
-    // The store as the workers see it: slow on request, so the recorder is still running when the query comes.
-    const store: Store = {
-      query: async <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) => {
-        await slow();
-        return test.store.query<R>(sql, params);
-      },
-      transaction: async <T>(work: (tx: Queryable) => Promise<T>) => {
-        await slow();
-        return test.store.transaction(work);
-      },
-      close: () => Promise.resolve(),
-    };
+    // Slow on request, so the recorder is still running when the query comes.
+    const store = interceptedStore(test.store, slow);
     env = await startTestEnv({ providers: registry, store });
     invoices = createInvoiceClient({ client: env.temporal, timing: FAST_TIMING, recordEvents: true });
   });

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startStoreProcess } from '../../src/dev/store';
 import { createLogger } from '../../src/logger';
-import { openStore, type Store } from '../../src/store/database';
+import type { QueryResultRow } from 'pg';
+import { openStore, type Queryable, type Store } from '../../src/store/database';
 
 export interface TestStore {
   store: Store;
@@ -36,4 +37,22 @@ export async function startTestStore(): Promise<TestStore> {
     await server.stop();
     throw error;
   }
+}
+
+/**
+ * The store as a test's workers see it: `before` runs ahead of every statement and every transaction, so the test can
+ * slow the store down or take it away (by throwing). Closing it leaves the real store open.
+ */
+export function interceptedStore(inner: Store, before: (kind: 'query' | 'transaction') => Promise<void> | void): Store {
+  return {
+    query: async <R extends QueryResultRow>(sql: string, params?: readonly unknown[]) => {
+      await before('query');
+      return inner.query<R>(sql, params);
+    },
+    transaction: async <T>(work: (tx: Queryable) => Promise<T>) => {
+      await before('transaction');
+      return inner.transaction(work);
+    },
+    close: () => Promise.resolve(),
+  };
 }
