@@ -122,6 +122,13 @@ export async function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * How long a dev server we started may take to answer. It is usually up in seconds, but on two cores busy with other
+ * work (a test suite's heavy files beside `npm start`) a minute is not always enough, and a slow start is not a failed
+ * one. A server that exits is reported at once, whatever this says.
+ */
+const READY_TIMEOUT_MS = 180_000;
+
 /** Ready means the frontend answers for our namespace, not merely that the port is open. */
 export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, exited?: () => boolean) {
   const deadline = Date.now() + timeoutMs;
@@ -222,7 +229,7 @@ export async function startTemporal(
     clearTimeout(timer);
   };
   try {
-    await waitForTemporal(address, namespace, 60_000, () => exited);
+    await waitForTemporal(address, namespace, READY_TIMEOUT_MS, () => exited);
   } catch (error) {
     await stop();
     throw error;

@@ -66,8 +66,7 @@ describe('npm start', () => {
       expect(output).toMatch(/\d+ alfred records, \d+ invoices, 1 differences \(orphan 1\)/);
       expect(output).toMatch(/Report +curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/reconciliations\/reconciliation-/);
     } finally {
-      process.kill(-(run.child.pid ?? 0), 'SIGINT');
-      await run.exited;
+      await run.interrupt();
     }
   });
 });

@@ -56,6 +56,8 @@ export interface Spawned {
   output(): string;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
   exited: Promise<number | null>;
+  /** Ctrl-C to the group, unless it has exited already (which would hide why it did); resolves once it has. */
+  interrupt(): Promise<number | null>;
 }
 
 /** Runs a command in its own process group, as a terminal would, so a test can send Ctrl-C to all of it. */
@@ -69,6 +71,10 @@ export function spawnGroup(command: string, args: string[], env: Record<string, 
     child,
     output: () => output,
     exited,
+    interrupt() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid ?? 0), 'SIGINT');
+      return exited;
+    },
     async waitFor(pattern, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(output)) {
