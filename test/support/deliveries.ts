@@ -169,6 +169,11 @@ export function deliveryLog(receiver: WebhookReceiver, options: { failFirst?: nu
     },
     accepted: () => deliveries.filter((delivery) => delivery.status === 200),
     distinctAccepted: () => new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId)),
+    /** The events accepted more than once, each named once. */
+    repeatedAccepted: () => {
+      const ids = deliveries.filter((d) => d.status === 200).map((d) => d.eventId);
+      return [...new Set(ids.filter((id, index) => ids.indexOf(id) !== index))];
+    },
   };
 }
 

@@ -52,9 +52,7 @@ describe('webhook deliveries of real invoices', () => {
     expect(log.deliveries.slice(0, 5).map((delivery) => delivery.status)).toEqual([500, 500, 500, 500, 500]);
     const accepted = log.accepted();
     // A repeat is what a 2xx the sender did not see looks like: the endpoint's recorded attempts of it say why.
-    const counts = new Map<string, number>();
-    for (const { eventId } of accepted) counts.set(eventId, (counts.get(eventId) ?? 0) + 1);
-    const repeated = [...counts].filter(([, times]) => times > 1).map(([eventId]) => eventId);
+    const repeated = log.repeatedAccepted();
     const attempts = await listAttempts(stack.store, endpoint.id, { limit: 1000 });
     expect({ repeated, attempts: attempts.filter((attempt) => repeated.includes(attempt.eventId)) }).toEqual({
       repeated: [],
